@@ -1,0 +1,107 @@
+"""One clock, injected everywhere.
+
+Every "now", timeout, backoff, freshness window, market-hours check and replay pace in both
+`gateway` and `fakekis` reads a clock object. Production uses `WallClock`; replaying a recorded
+morning at night uses `ShiftedClock`; tests use `ManualClock`, which only moves when told to.
+This package is deliberately tiny and protocol-free: the two sides share time, never a codec.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+
+KST = timezone(timedelta(hours=9), "KST")
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Seconds since the epoch (UTC)."""
+
+    async def sleep_until(self, deadline: float) -> None:
+        """Return once `now() >= deadline`."""
+
+
+async def sleep(clock: Clock, seconds: float) -> None:
+    await clock.sleep_until(clock.now() + seconds)
+
+
+def kst(clock_or_ts: Clock | float) -> datetime:
+    ts = clock_or_ts if isinstance(clock_or_ts, (int, float)) else clock_or_ts.now()
+    return datetime.fromtimestamp(ts, KST)
+
+
+class WallClock:
+    def now(self) -> float:
+        return time.time()
+
+    async def sleep_until(self, deadline: float) -> None:
+        delay = deadline - self.now()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+class ShiftedClock(WallClock):
+    """Starts at a chosen instant and runs at normal speed (GATEWAY_CLOCK_START)."""
+
+    def __init__(self, start: float) -> None:
+        self._offset = start - time.monotonic()
+
+    def now(self) -> float:
+        return self._offset + time.monotonic()
+
+
+class ManualClock:
+    """A clock that only moves when `advance`/`set` is called.
+
+    Sleepers are woken in deadline order. `advance` is synchronous: it resolves the futures of every
+    sleeper whose deadline has passed; the woken tasks run at the event loop's next turns.
+    """
+
+    def __init__(self, start: float = 0.0) -> None:
+        self._now = float(start)
+        self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._seq = itertools.count()
+
+    def now(self) -> float:
+        return self._now
+
+    async def sleep_until(self, deadline: float) -> None:
+        if deadline <= self._now:
+            await asyncio.sleep(0)
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._sleepers, (deadline, next(self._seq), fut))
+        await fut
+
+    def set(self, instant: float) -> None:
+        if instant < self._now:
+            raise ValueError("a ManualClock never goes backwards")
+        self._now = instant
+        while self._sleepers and self._sleepers[0][0] <= self._now:
+            _, _, fut = heapq.heappop(self._sleepers)
+            if not fut.done():
+                fut.set_result(None)
+
+    def advance(self, seconds: float) -> None:
+        self.set(self._now + seconds)
+
+    @property
+    def next_deadline(self) -> float | None:
+        live = [d for d, _, f in self._sleepers if not f.done()]
+        return min(live) if live else None
+
+
+def parse_instant(text: str) -> float:
+    """ISO-8601 instant with an offset -> epoch seconds. Raises ValueError naming the value."""
+    try:
+        dt = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO-8601 instant (e.g. 2026-11-25T09:05:00+09:00)") from None
+    if dt.tzinfo is None:
+        raise ValueError(f"{text!r} has no UTC offset (write e.g. 2026-11-25T09:05:00+09:00)")
+    return dt.timestamp()

@@ -1,0 +1,5 @@
+import sys
+
+from fakekis.cli import main
+
+sys.exit(main())

@@ -1,0 +1,172 @@
+"""`fakekis` command line: serve, demo, generate, validate."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from fakekis import tape
+from kisclock import parse_instant
+
+
+def _speed(text: str) -> float | None:
+    if text == "asap":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number or 'asap'") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
+def _recording(text: str | None) -> tape.Recording:
+    path = tape.bundled() if text is None else Path(text)
+    if text is not None and not path.exists() and (tape.bundled(text) / "session.json").is_file():
+        path = tape.bundled(text)  # a bundled recording by name
+    return tape.load(path)
+
+
+async def _serve(args: argparse.Namespace) -> int:
+    from fakekis.server import FakeKis
+
+    rec = _recording(args.recording)
+    envs = ("live", "mock") if args.env == "both" else (args.env,)
+    if args.env == "both" and (args.rest_port or args.ws_port):
+        print("fakekis serve: error: --rest-port/--ws-port name one environment's ports; use them with "
+              "--env live or --env mock", file=sys.stderr)
+        return 2
+    ports = {envs[0]: (args.rest_port, args.ws_port)}
+    kis = FakeKis(rec, envs=envs, speed=args.speed, host=args.host, ports=ports, ping_interval=args.ping_interval,
+                  start_on=args.start_on, seed=args.seed)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await kis.start()
+    except OSError as e:
+        print(f"fakekis serve: error: cannot listen: {e.strerror or e}", file=sys.stderr)
+        return 2
+    primary = envs[-1] if args.env == "both" else envs[0]
+    ready = {"env": primary, **kis.urls[primary], "recording": str(rec.path), "speed": args.speed or "asap"}
+    if len(envs) > 1:
+        ready["environments"] = kis.urls
+    print(json.dumps(ready), flush=True)
+    logging.getLogger("fakekis").info("replaying %s (%d frames)", rec.path, len(kis.player.frames))
+    await stop.wait()
+    await kis.stop()
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from fakekis import synth
+
+    try:
+        parse_instant(args.start)  # names the value and demands an offset
+        start = datetime.fromisoformat(args.start)
+    except ValueError as e:
+        print(f"fakekis generate: error: --start: {e}", file=sys.stderr)
+        return 2
+    specs = synth.DEFAULT_SYMBOLS
+    if args.symbols:
+        wanted = [s.strip() for s in args.symbols.split(",") if s.strip()]
+        known = {s.code: s for s in synth.DEFAULT_SYMBOLS}
+        specs = tuple(known.get(code) or synth.SymbolSpec(code, 10_000 + 1_000 * i, 0.8, 100_000_000, 1_000_000)
+                      for i, code in enumerate(wanted))
+        bad = [c for c in wanted if not (len(c) == 6 and c.isdigit())]
+        if bad:
+            print(f"fakekis generate: error: --symbols: {bad[0]!r} is not a 6-digit code", file=sys.stderr)
+            return 2
+    session, lines = synth.generate(start, args.minutes, specs, args.seed, not args.no_books, args.env)
+    tape.write(args.out, session, lines, rest=[])
+    rec = tape.load(args.out)
+    print(f"wrote {args.out}: {len(rec.data_frames())} data frames, {rec.duration:.0f}s, "
+          f"{len(specs)} symbols, seed {args.seed}", file=sys.stderr)
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    rec = _recording(args.recording)
+    frames = rec.data_frames()
+    by_tr: dict[str, int] = {}
+    for f in frames:
+        by_tr[f.tr_id] = by_tr.get(f.tr_id, 0) + 1
+    print(json.dumps({"recording": str(rec.path), "env": rec.env, "synthetic": rec.synthetic,
+                      "start": rec.session["start"], "duration_s": rec.duration, "ws_lines": len(rec.lines),
+                      "data_frames": by_tr, "rest_interactions": len(rec.rest)}, ensure_ascii=False))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fakekis", description="A faithful local fake of the KIS Open API "
+                                     "(REST + realtime WebSocket) that replays recorded sessions.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="serve a recording as fake KIS (REST + WebSocket)",
+                       description="Serve fake KIS on loopback. When ready, prints ONE JSON line on stdout with "
+                                   "rest_url, ws_url and env; everything else goes to stderr. Runs until "
+                                   "SIGINT/SIGTERM and exits 0. Replay starts at the first acked subscription "
+                                   "unless --start-on ready.")
+    p.add_argument("--recording", help=f"recording folder or bundled name (default: bundled {tape.DEFAULT_BUNDLED})")
+    p.add_argument("--speed", type=_speed, default=1.0, help="replay speed: 1 (recorded pace), any factor, or asap")
+    p.add_argument("--env", choices=("mock", "live", "both"), default="mock",
+                   help="environment(s) to serve; each has its own ports and key registries (default mock)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
+    p.add_argument("--rest-port", type=int, default=0, help="REST port (default 0: a free port)")
+    p.add_argument("--ws-port", type=int, default=0, help="WebSocket port (default 0: a free port)")
+    p.add_argument("--ping-interval", type=float, default=10.0, help="seconds between PINGPONG heartbeats (default 10)")
+    p.add_argument("--start-on", choices=("subscribe", "ready"), default="subscribe",
+                   help="when the replay clock starts (default: first acked subscription)")
+    p.add_argument("--seed", type=int, default=0, help="seed for tokens, approval keys and ack keys")
+
+    d = sub.add_parser("demo", help="fakekis + the gateway end to end: quotes served from kis-ws",
+                       description="Starts fakekis on the bundled recording, starts `kis-gateway serve` against it "
+                                   "by environment variables alone, waits for the six stages, prints quotes and "
+                                   "metrics, and exits 0 when every symbol is served from kis-ws.")
+    d.add_argument("--recording", help="recording folder or bundled name (default: the bundled healthy morning)")
+    d.add_argument("--speed", type=_speed, default=1.0, help="replay speed (default 1)")
+    d.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each stage (default 30)")
+
+    g = sub.add_parser("generate", help="write a seeded synthetic recording",
+                       description="Generate a synthetic session (H0STCNT0 trades, H0STASP0 books) whose fields keep "
+                                   "the arithmetic invariants of real KIS frames. Marked synthetic.")
+    g.add_argument("out", help="output folder")
+    g.add_argument("--start", default="2026-11-25T09:05:00+09:00", help="start instant with offset (KST)")
+    g.add_argument("--minutes", type=float, default=10.0, help="length in minutes (default 10)")
+    g.add_argument("--symbols", help="comma list of codes (default 005930,000660,035720)")
+    g.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+    g.add_argument("--no-books", action="store_true", help="trades only, no H0STASP0 order books")
+    g.add_argument("--env", choices=("mock", "live"), default="mock")
+
+    v = sub.add_parser("validate", help="check a recording; exit non-zero with file:line for the first problem")
+    v.add_argument("recording", help="recording folder or bundled name")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="fakekis: %(message)s")
+    for noisy in ("httpx", "websockets", "uvicorn"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        if args.command == "serve":
+            return asyncio.run(_serve(args))
+        if args.command == "demo":
+            from fakekis.demo import run_demo
+
+            return asyncio.run(run_demo(_recording(args.recording), args.speed, args.timeout))
+        if args.command == "generate":
+            return _generate(args)
+        return _validate(args)
+    except tape.RecordingError as e:
+        print(f"fakekis {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

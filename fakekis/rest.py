@@ -1,0 +1,110 @@
+"""The REST face of one fake KIS environment: a thin Starlette shell over `auth.Registry` and
+`market.MarketState` (protocol.md §2, §3). Quotation answers put `output` first, all values strings.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from fakekis.auth import Registry, gateway_error
+from fakekis.market import MarketState
+from kisclock import Clock
+
+INQUIRE_PRICE = "/uapi/domestic-stock/v1/quotations/inquire-price"
+_SYMBOL = re.compile(r"^(?:\d{6}|Q\d{6})$")
+_MISMATCH = "실전투자 도메인은 모의투자 앱키로 호출하실 수 없습니다."
+
+
+def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), status,
+                    headers=headers, media_type="application/json; charset=utf-8")
+
+
+async def _body(request: Request) -> dict[str, Any] | None:
+    try:
+        data = json.loads(await request.body() or b"null")
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def create_app(registry: Registry, market: MarketState, clock: Clock, *,
+               other_registries: tuple[Registry, ...] = (),
+               stats: Callable[[], dict[str, object]] | None = None) -> Starlette:
+    """`clock` is the pacing clock; `market_clock` time (replay) is only used through `market`."""
+
+    async def token(request: Request) -> Response:
+        body = await _body(request)
+        if body is None:
+            return _json({"error_description": "요청 본문이 올바르지 않습니다.", "error_code": "EGW00001"}, 403)
+        status, out = registry.issue_token(body, clock.now())
+        return _json(out, status)
+
+    async def revoke(request: Request) -> Response:
+        body = await _body(request)
+        if body is None:
+            return _json({"error_description": "요청 본문이 올바르지 않습니다.", "error_code": "EGW00001"}, 403)
+        status, out = registry.revoke(body)
+        return _json(out, status)
+
+    async def approval(request: Request) -> Response:
+        body = await _body(request)
+        if body is None:
+            return _json({"error_description": "요청 본문이 올바르지 않습니다.", "error_code": "EGW00001"}, 403)
+        status, out = registry.issue_approval(body)
+        return _json(out, status)
+
+    async def inquire_price(request: Request) -> Response:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        appkey = headers.get("appkey", "")
+        if registry.env == "live" and appkey not in registry.secrets and any(
+                appkey in other.secrets for other in other_registries):
+            return _json(gateway_error("EGW02004", _MISMATCH), 500)
+        now = clock.now()
+        err = registry.authorize(headers, now)
+        if err:
+            return _json(err, 500)
+        if not registry.spend_budget(now):
+            return _json(gateway_error("EGW00201", "초당 거래건수를 초과하였습니다."), 500)
+        out_headers = {"tr_id": headers.get("tr_id", ""), "tr_cont": "", "gt_uid": secrets.token_hex(16)}
+        if headers.get("tr_id") != "FHKST01010100":
+            # INF: the exact answer for a wrong tr_id on this path is not captured anywhere we know of.
+            return _json({"rt_cd": "1", "msg_cd": "OPSQ0002", "msg1": "없는 서비스 코드 입니다"}, 200, out_headers)
+        query = {k.upper(): v for k, v in request.query_params.items()}  # names are case-insensitive (§3.1)
+        market_code = query.get("FID_COND_MRKT_DIV_CODE")
+        symbol = query.get("FID_INPUT_ISCD", "")
+        if market_code not in ("J", "NX", "UN", "W"):
+            return _json({"rt_cd": "1", "msg_cd": "OPSQ2001",
+                          "msg1": "ERROR : INPUT_FIELD_NAME FID_COND_MRKT_DIV_CODE"}, 200, out_headers)
+        if not _SYMBOL.match(symbol):
+            return _json({"rt_cd": "1", "msg_cd": "OPSQ2001",
+                          "msg1": "ERROR : INPUT_FIELD_NAME FID_INPUT_ISCD"}, 200, out_headers)
+        body = {"output": market.inquire_price(symbol), "rt_cd": "0", "msg_cd": "MCA00000",
+                "msg1": "정상처리 되었습니다."}
+        return _json(body, 200, out_headers)
+
+    async def fake_stats(request: Request) -> Response:
+        return _json(stats() if stats else {})
+
+    async def not_found(request: Request) -> Response:
+        return _json({"rt_cd": "1", "msg_cd": "EGW00003", "msg1": f"존재하지 않는 경로입니다: {request.url.path}"}, 404)
+
+    routes = [
+        Route("/oauth2/tokenP", token, methods=["POST"]),
+        Route("/oauth2/revokeP", revoke, methods=["POST"]),
+        Route("/oauth2/Approval", approval, methods=["POST"]),
+        Route(INQUIRE_PRICE, inquire_price, methods=["GET"]),
+        Route("/__fakekis/stats", fake_stats, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes)
+    app.add_exception_handler(404, lambda req, exc: not_found(req))
+    return app

@@ -1,0 +1,216 @@
+"""The asyncio shell: REST (uvicorn) and WebSocket (websockets) servers per environment, the
+PINGPONG heartbeat and the replay player. Logic lives in the sans-I/O cores; this only moves data.
+
+Usage (tests, the demo, the CLI)::
+
+    async with FakeKis(recording, envs=("mock",), speed=1.0) as kis:
+        kis.urls["mock"]  # {"rest_url": "http://127.0.0.1:PORT", "ws_url": "ws://127.0.0.1:PORT"}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import uvicorn
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import Opcode
+
+from fakekis.auth import Registry
+from fakekis.exchange import Drop, Exchange, Send, Session
+from fakekis.market import MarketState
+from fakekis.player import Player
+from fakekis.rest import create_app
+from fakekis.tape import Recording, TapeFrame
+from kisclock import KST, Clock, WallClock
+
+log = logging.getLogger("fakekis")
+DEFAULT_REST_RPS = {"live": 20, "mock": 2}
+
+
+class _KisConnection(ServerConnection):
+    """Sees pong control frames, which the official samples send as their PINGPONG answer."""
+
+    kis_session: Session | None = None
+
+    def process_event(self, event: Any) -> None:
+        if getattr(event, "opcode", None) is Opcode.PONG and self.kis_session is not None:
+            self.kis_session.pong_frame()
+        super().process_event(event)
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the owner of the loop decides when to stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[override]
+        yield
+
+
+@dataclass
+class Environment:
+    name: str
+    registry: Registry
+    exchange: Exchange
+    rest_url: str = ""
+    ws_url: str = ""
+    conns: dict[Session, ServerConnection] = field(default_factory=dict)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+class FakeKis:
+    def __init__(self, recording: Recording | None = None, *, envs: tuple[str, ...] = ("mock",),
+                 speed: float | None = 1.0, clock: Clock | None = None, host: str = "127.0.0.1",
+                 ports: dict[str, tuple[int, int]] | None = None, ping_interval: float = 10.0,
+                 start_on: str = "subscribe", seed: int = 0, rest_rps: dict[str, int] | None = None,
+                 max_registrations: int = 41) -> None:
+        if start_on not in ("subscribe", "ready"):
+            raise ValueError("start_on must be 'subscribe' or 'ready'")
+        self.recording = recording
+        self.clock: Clock = clock or WallClock()
+        self.host, self.ping_interval, self.start_on = host, ping_interval, start_on
+        self.ports = ports or {}
+        rng = random.Random(seed)
+        rps = {**DEFAULT_REST_RPS, **(rest_rps or {})}
+        self.envs: dict[str, Environment] = {}
+        for name in envs:
+            reg = Registry(name, rng=random.Random(rng.getrandbits(64)), rest_rps=rps[name])
+            exch = Exchange(reg, max_registrations=max_registrations, seed=rng.getrandbits(32))
+            self.envs[name] = Environment(name, reg, exch)
+        self.market = MarketState()
+        frames = recording.data_frames() if recording else []
+        for f in frames:
+            if f.tr_id == "H0STCNT0":
+                self.market.prime(f.text.split("|", 3)[3].split("^", 46)[:46])
+        self.player = Player(frames, self.clock, speed, recording.start if recording else self.clock.now(),
+                             self._emit)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._rest: list[_QuietServer] = []
+        self._ws: list[Server] = []
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def __aenter__(self) -> FakeKis:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        for env in self.envs.values():
+            rest_port, ws_port = self.ports.get(env.name, (0, 0))
+            others = tuple(e.registry for e in self.envs.values() if e is not env)
+            app = create_app(env.registry, self.market, self.clock, other_registries=others,
+                             stats=lambda env=env: self.stats(env.name))
+            sock = _bind(self.host, rest_port)
+            server = _QuietServer(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
+            self._rest.append(server)
+            self._tasks.append(asyncio.create_task(server.serve(sockets=[sock]), name=f"rest-{env.name}"))
+            env.rest_url = f"http://{self.host}:{sock.getsockname()[1]}"
+            ws = await serve(lambda conn, env=env: self._handle(env, conn), self.host, ws_port,
+                             ping_interval=None, compression=None, create_connection=_KisConnection,
+                             max_size=2**20)
+            self._ws.append(ws)
+            env.ws_url = f"ws://{self.host}:{ws.sockets[0].getsockname()[1]}"
+        # The REST sockets already listen: a request made before uvicorn's loop takes over waits in the
+        # kernel backlog, so there is nothing to poll for here.
+        self._tasks.append(asyncio.create_task(self.player.run(), name="player"))
+        if self.start_on == "ready":
+            self.player.start()
+
+    async def stop(self) -> None:
+        for ws in self._ws:
+            ws.close()
+        for server in self._rest:
+            server.should_exit = True
+        for ws in self._ws:
+            await ws.wait_closed()
+        for task in self._tasks:
+            if task.get_name().startswith("rest-"):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            else:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    @property
+    def urls(self) -> dict[str, dict[str, str]]:
+        return {n: {"rest_url": e.rest_url, "ws_url": e.ws_url} for n, e in self.envs.items()}
+
+    def stats(self, env: str) -> dict[str, object]:
+        e = self.envs[env]
+        return {
+            "env": env, **e.exchange.stats.as_dict(),
+            "open_sessions": [{"number": s.number, "subscriptions": [list(x) for x in s.subscriptions],
+                               "frames_sent": s.frames_sent} for s in e.exchange.sessions],
+            "replay": {"started": self.player.started, "emitted": self.player.emitted,
+                       "total": len(self.player.frames), "done": self.player.done.is_set(),
+                       "market_time": datetime.fromtimestamp(self.player.market_now(), KST).isoformat()},
+        }
+
+    # -- WebSocket ---------------------------------------------------------------------------
+    async def _handle(self, env: Environment, conn: ServerConnection) -> None:
+        session = env.exchange.open()
+        assert isinstance(conn, _KisConnection)
+        conn.kis_session = session
+        env.conns[session] = conn
+        pinger = asyncio.create_task(self._heartbeat(env, conn))
+        try:
+            async for message in conn:
+                text = message if isinstance(message, str) else message.decode("utf-8", "replace")
+                for action in session.receive(text):
+                    if isinstance(action, Send):
+                        await conn.send(action.text)
+                    elif isinstance(action, Drop):
+                        log.info("dropping %s session %d: %s", env.name, session.number, action.reason)
+                        conn.transport.abort()
+                        return
+                if self.start_on == "subscribe" and env.exchange.stats.acks["OPSP0000"]:
+                    self.player.start()
+        except ConnectionClosed:
+            pass
+        finally:
+            pinger.cancel()
+            env.conns.pop(session, None)
+            env.exchange.closed(session)
+
+    async def _heartbeat(self, env: Environment, conn: ServerConnection) -> None:
+        """PINGPONG every `ping_interval` seconds of the clock, market open or not (§4.4)."""
+        next_at = self.clock.now() + self.ping_interval
+        while True:
+            await self.clock.sleep_until(next_at)
+            next_at += self.ping_interval
+            stamp = datetime.fromtimestamp(self.player.market_now(), KST).strftime("%Y%m%d%H%M%S")
+            try:
+                await conn.send('{"header":{"tr_id":"PINGPONG","datetime":"' + stamp + '"}}')
+            except ConnectionClosed:
+                return
+            env.exchange.heartbeat_sent()
+
+    async def _emit(self, frame: TapeFrame) -> None:
+        self.market.apply(frame.tr_id, frame.text.split("|", 3)[3], frame.records)
+        for env in self.envs.values():
+            for session in env.exchange.route(frame.tr_id, frame.tr_key, frame.records):
+                conn = env.conns.get(session)
+                if conn is None:
+                    continue
+                try:
+                    await conn.send(frame.text)
+                except ConnectionClosed:
+                    pass

@@ -1,0 +1,136 @@
+"""The gateway's HTTP face. The lifespan starts the supervised WS worker and holds its task
+(a task nobody references can be garbage-collected mid-flight); selection follows the contract:
+`kis-ws` when the KRX session is open and the symbol's last tick arrived within the freshness window
+by our own clock, else REST `kis-rest`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import httpx
+import websockets
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from gateway.cache import QuoteCache
+from gateway.config import Config
+from gateway.market import KrxCalendar
+from gateway.metrics import Metrics
+from gateway.redact import Redactor, StageLog
+from gateway.rest import RestClient, RestError
+from gateway.worker import QuoteWorker, supervise
+from kisclock import KST, Clock, ShiftedClock, WallClock
+
+_SYMBOL = re.compile(r"^(?:\d{6}|Q\d{6})$")
+
+
+@dataclass
+class Gateway:
+    cfg: Config
+    clock: Clock
+    calendar: KrxCalendar
+    cache: QuoteCache
+    metrics: Metrics
+    log: StageLog
+    rest: RestClient
+    worker: QuoteWorker
+    task: asyncio.Task[None] | None = None
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, KST).isoformat(timespec="milliseconds")
+
+
+def build(cfg: Config, clock: Clock | None = None, *, connect: Callable[..., Any] = websockets.connect,
+          http: httpx.AsyncClient | None = None) -> Gateway:
+    if clock is None:
+        clock = ShiftedClock(cfg.clock_start) if cfg.clock_start is not None else WallClock()
+    metrics = Metrics()
+    log = StageLog(Redactor(cfg.secrets))
+    rest = RestClient(cfg, clock, metrics, log, http)
+    cache = QuoteCache()
+    worker = QuoteWorker(cfg, rest, cache, metrics, log, clock, connect)
+    return Gateway(cfg, clock, KrxCalendar.from_hours(cfg.session_hours), cache, metrics, log, rest, worker)
+
+
+def create_app(cfg: Config, clock: Clock | None = None, *, connect: Callable[..., Any] = websockets.connect,
+               http: httpx.AsyncClient | None = None, on_ready: Callable[[Gateway], None] | None = None) -> Starlette:
+    gw = build(cfg, clock, connect=connect, http=http)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        gw.task = asyncio.create_task(supervise(gw.worker), name="kis-ws-worker")
+        if on_ready:
+            on_ready(gw)
+        try:
+            yield
+        finally:
+            gw.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await gw.task
+            await gw.rest.aclose()
+            gw.log.event("ws_worker_stop")
+
+    async def quote(request: Request) -> JSONResponse:
+        symbol = request.path_params["symbol"]
+        if not _SYMBOL.match(symbol):
+            return JSONResponse({"error": "invalid symbol", "symbol": symbol,
+                                 "detail": "expected a 6-digit KRX code such as 005930"}, 400)
+        now = gw.clock.now()
+        q = gw.cache.get(symbol)
+        closed = gw.calendar.why_closed(now)
+        if closed is None and q is not None and now - q.received_at <= gw.cfg.freshness_s:
+            gw.metrics.source_counts["kis-ws"] += 1
+            gw.metrics.reach("served_ws", now)
+            return JSONResponse({
+                "symbol": symbol, "price": q.price, "change": q.change, "change_rate": q.change_rate,
+                "volume": q.volume, "exchange_time": q.exchange_time, "received_at": _iso(q.received_at),
+                "age_ms": int((now - q.received_at) * 1000), "source": "kis-ws",
+            })
+        if closed is not None:
+            why = f"market closed: {closed}"
+        elif q is None:
+            why = "no WebSocket tick for this symbol yet"
+        else:
+            why = f"last WebSocket tick is {now - q.received_at:.1f}s old (freshness {gw.cfg.freshness_s:g}s)"
+        try:
+            out = await gw.rest.inquire_price(symbol)
+        except RestError as e:
+            return JSONResponse({"error": "upstream unavailable", "symbol": symbol,
+                                 "reason": gw.log.redact(str(e)), "fallback_reason": why}, 503)
+        gw.metrics.source_counts["kis-rest"] += 1
+        try:
+            body = {"symbol": symbol, "price": int(out["stck_prpr"]), "change": int(out["prdy_vrss"]),
+                    "change_rate": out["prdy_ctrt"], "volume": int(out["acml_vol"])}
+        except (KeyError, ValueError):
+            return JSONResponse({"error": "upstream unavailable", "symbol": symbol,
+                                 "reason": "inquire-price output lacks stck_prpr/prdy_vrss/prdy_ctrt/acml_vol"}, 503)
+        return JSONResponse({**body, "exchange_time": None, "received_at": _iso(now), "age_ms": 0,
+                             "source": "kis-rest", "fallback_reason": why})
+
+    async def metrics(request: Request) -> JSONResponse:
+        now = gw.clock.now()
+        return JSONResponse({**gw.metrics.as_dict(), "env": gw.cfg.env, "now": _iso(now),
+                             "market_open": gw.calendar.why_closed(now) is None,
+                             "market_closed_reason": gw.calendar.why_closed(now),
+                             "cached_symbols": len(gw.cache), "symbols": list(gw.cfg.symbols)})
+
+    async def not_found(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"error": "not found", "path": request.url.path}, 404)
+
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"error": "internal error", "reason": gw.log.redact(f"{type(exc).__name__}: {exc}")}, 500)
+
+    app = Starlette(routes=[Route("/v1/quotes/{symbol}", quote), Route("/v1/metrics/quote", metrics)],
+                    lifespan=lifespan, exception_handlers={404: not_found, Exception: crashed})
+    app.state.gateway = gw
+    return app

@@ -1,0 +1,107 @@
+"""`kis-gateway serve` (the service) and `kis-gateway decode` (raw KIS messages -> JSON lines)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import socket
+import sys
+from typing import TextIO
+
+from gateway import codec
+from gateway.config import ConfigError, from_env
+
+ENV_HELP = """environment (the gateway's configuration):
+  KIS_ENV                mock | live (default mock)
+  KIS_APP_KEY            app key of that environment (required)
+  KIS_APP_SECRET         app secret (required)
+  KIS_ACCOUNT_NO         CANO-PRDT, or KIS_CANO + KIS_ACNT_PRDT_CD_KR (default 01); masked everywhere
+  KIS_SYMBOLS            comma list of 6-digit codes (default 005930)
+  KIS_REST_URL/KIS_WS_URL  override the environment's KIS URLs (e.g. point at fakekis)
+  GATEWAY_CLOCK_START    ISO-8601 instant with offset: the gateway clock starts there (replay a morning at night)
+  GATEWAY_FRESHNESS_MS   a WS tick younger than this is served as kis-ws (default 10000)
+  GATEWAY_WS_IDLE_TIMEOUT  seconds without any message (PINGPONG included) before reconnecting (default 60)
+  GATEWAY_REST_RPS       REST calls per second the gateway allows itself (default live 18, mock 1)
+  GATEWAY_TOKEN_DIR      token cache folder (default ~/.cache/kis-gateway)
+  GATEWAY_SESSION_HOURS  KRX session in KST, HH:MM-HH:MM (default 09:00-15:30)
+"""
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from gateway.app import create_app
+
+    try:
+        cfg = from_env()
+    except ConfigError as e:
+        print(f"kis-gateway: error: {e}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    try:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((args.host, args.port))
+    except OSError as e:
+        print(f"kis-gateway: error: cannot listen on {args.host}:{args.port}: {e.strerror}", file=sys.stderr)
+        return 2
+    url = f"http://{args.host}:{sock.getsockname()[1]}"
+
+    def ready(gw: object) -> None:
+        print(json.dumps({"url": url, "env": cfg.env, "ws_url": cfg.ws_url, "rest_url": cfg.rest_url}), flush=True)
+
+    app = create_app(cfg, on_ready=ready)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    server.run(sockets=[sock])
+    return 0
+
+
+def _decode(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
+    keys: dict[str, tuple[str, str]] = {}
+    if args.key or args.iv:
+        if not (args.key and args.iv and args.tr_id):
+            print("kis-gateway decode: error: --key, --iv and --tr-id go together", file=sys.stderr)
+            return 2
+        keys[args.tr_id] = (args.key, args.iv)
+    for no, line in enumerate(stdin, 1):
+        text = line.rstrip("\r\n")
+        if not text.strip():
+            continue
+        event = codec.decode(text, keys)
+        if isinstance(event, codec.Control) and event.key and event.iv and event.msg_cd in ("OPSP0000", "OPSP0002"):
+            keys[event.tr_id] = (event.key, event.iv)
+        for obj in codec.to_json_lines(event):
+            if "error" in obj:
+                obj = {"line": no, **obj}
+            stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kis-gateway", description="KIS realtime quote gateway.",
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=ENV_HELP)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("serve", help="run the quote gateway (HTTP API + supervised WS worker)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=ENV_HELP,
+                       description="Serve GET /v1/quotes/{symbol} and GET /v1/metrics/quote. Prints one JSON "
+                                   "line with the URL on stdout when ready; logs go to stderr.")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    d = sub.add_parser("decode", help="decode raw KIS WebSocket messages from stdin, one per line",
+                       description="Reads raw KIS WebSocket messages (data frames, acks, PINGPONG) one per line "
+                                   "on stdin; writes one JSON object per event on stdout (one per trade record). "
+                                   "Undecodable lines become {\"error\": ...} and decoding goes on; exit 0. "
+                                   "Encrypted frames decode with the key/iv of an earlier OPSP0000 ack in the "
+                                   "input, or with --tr-id/--key/--iv.")
+    d.add_argument("--tr-id", help="TR of the encrypted frames (e.g. H0STCNI0)")
+    d.add_argument("--key", help="32-char AES key from the subscribe ack")
+    d.add_argument("--iv", help="16-char AES iv from the subscribe ack")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    return _decode(args, sys.stdin, sys.stdout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

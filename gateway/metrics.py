@@ -1,0 +1,61 @@
+"""Metrics that tell the truth about each boundary between "worker started" and "served from WS".
+
+The six stages are the boundaries where a quote service silently falls back to REST; each one
+records when it was first and last reached, so `/v1/metrics/quote` shows which one never was.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from kisclock import KST
+
+STAGES = ("worker_started", "connected", "subscribed", "first_message", "cached", "served_ws")
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, KST).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class Metrics:
+    ws_connected: bool = False
+    ws_messages: int = 0          # data frames ingested
+    ws_records: int = 0           # trade/book records in them
+    ws_subscriptions: int = 0     # acked on the current connection
+    ws_reconnects: int = 0
+    ws_connects: int = 0
+    ws_pingpongs: int = 0
+    ws_malformed: int = 0
+    ws_refusals: Counter[str] = field(default_factory=Counter)
+    worker_restarts: int = 0
+    rest_calls: int = 0
+    rest_errors: Counter[str] = field(default_factory=Counter)
+    token_issuances: int = 0
+    last_error: str | None = None
+    source_counts: Counter[str] = field(default_factory=Counter)
+    first: dict[str, float] = field(default_factory=dict)
+    last: dict[str, float] = field(default_factory=dict)
+
+    def reach(self, stage: str, now: float) -> bool:
+        """Mark a stage reached; True the first time (the caller logs that once)."""
+        self.last[stage] = now
+        if stage in self.first:
+            return False
+        self.first[stage] = now
+        return True
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "ws_connected": self.ws_connected, "ws_messages": self.ws_messages, "ws_records": self.ws_records,
+            "ws_subscriptions": self.ws_subscriptions, "ws_reconnects": self.ws_reconnects,
+            "ws_connects": self.ws_connects, "ws_pingpongs": self.ws_pingpongs, "ws_malformed": self.ws_malformed,
+            "ws_refusals": dict(self.ws_refusals), "worker_restarts": self.worker_restarts,
+            "rest_calls": self.rest_calls, "rest_errors": dict(self.rest_errors),
+            "token_issuances": self.token_issuances, "last_error": self.last_error,
+            "source_counts": {"kis-ws": self.source_counts["kis-ws"], "kis-rest": self.source_counts["kis-rest"]},
+            "stages": {s: {"reached": s in self.first, "first_at": _iso(self.first.get(s)),
+                           "last_at": _iso(self.last.get(s))} for s in STAGES},
+        }

@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import json
 import os
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -35,19 +36,31 @@ class RestError(Exception):
 
 
 class Pacer:
-    """Spaces calls `1/rps` apart on the injected clock."""
+    """At most `rps` calls in any one-second window (for fractional rates, one call per 1/rps s),
+    on the injected clock. Calls within the budget go at once; the rest wait for the window to
+    slide, or fail with `RestError("budget")` if that would take longer than `max_wait`."""
 
     def __init__(self, rps: float, clock: Clock, max_wait: float = 2.0) -> None:
-        self.interval, self.clock, self.max_wait = 1.0 / rps, clock, max_wait
-        self._next = 0.0
+        self.burst = max(1, int(rps))
+        self.window = self.burst / rps
+        self.clock, self.max_wait = clock, max_wait
+        self._times: deque[float] = deque()   # granted slots, ascending
 
     async def acquire(self) -> None:
         now = self.clock.now()
-        slot = max(now, self._next)
+        times = self._times
+        while len(times) > self.burst:
+            times.popleft()
+        slot = now
+        if len(times) >= self.burst:
+            slot = max(slot, times[-self.burst] + self.window)
+        if times:
+            slot = max(slot, times[-1])
         if slot - now > self.max_wait:
             raise RestError("budget", f"REST budget exhausted: next slot in {slot - now:.1f}s")
-        self._next = slot + self.interval
-        await self.clock.sleep_until(slot)
+        times.append(slot)
+        if slot > now:
+            await self.clock.sleep_until(slot)
 
 
 class TokenStore:
@@ -91,7 +104,7 @@ class RestClient:
     async def _post(self, path: str, body: dict[str, str]) -> tuple[int, dict[str, Any]]:
         try:
             r = await self.http.post(path, json=body, headers={"content-type": "application/json"})
-        except httpx.HTTPError as e:
+        except (httpx.HTTPError, RuntimeError) as e:   # RuntimeError: client already closed (shutdown)
             raise RestError("unreachable", f"POST {path}: {type(e).__name__}: {e}") from None
         try:
             data = r.json()
@@ -167,7 +180,7 @@ class RestClient:
                                         headers={"authorization": f"Bearer {token}", "appkey": self.cfg.app_key,
                                                  "appsecret": self.cfg.app_secret, "tr_id": "FHKST01010100",
                                                  "custtype": "P", "content-type": "application/json; charset=utf-8"})
-            except httpx.HTTPError as e:
+            except (httpx.HTTPError, RuntimeError) as e:
                 raise RestError("unreachable", f"inquire-price: {type(e).__name__}: {e}") from None
             try:
                 body = r.json()

@@ -37,6 +37,14 @@ class Player:
     def started(self) -> bool:
         return self.started_at is not None
 
+    def caught_up(self) -> bool:
+        """Nothing is due at or before the clock's now (used by step-driven tests and tools)."""
+        if self.started_at is None or self.emitted >= len(self.frames):
+            return True
+        if self.speed is None:
+            return False
+        return self.started_at + self.frames[self.emitted].t / self.speed > self.clock.now()
+
     def market_now(self) -> float:
         """The exchange's idea of "now": the recorded instant the replay has reached."""
         if self.started_at is None:

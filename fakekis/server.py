@@ -100,6 +100,7 @@ class FakeKis:
         self.player = Player(frames, self.clock, speed, recording.start if recording else self.clock.now(),
                              self._emit)
         self._tasks: list[asyncio.Task[None]] = []
+        self._heartbeat_due: dict[ServerConnection, float] = {}
         self._rest: list[_QuietServer] = []
         self._ws: list[Server] = []
 
@@ -164,6 +165,20 @@ class FakeKis:
                        "market_time": datetime.fromtimestamp(self.player.market_now(), KST).isoformat()},
         }
 
+    def caught_up(self) -> bool:
+        """No replay frame and no PINGPONG is due at or before the clock's now: with a manual clock,
+        everything the last `advance` made due has been sent."""
+        now = self.clock.now()
+        return self.player.caught_up() and all(due > now for due in self._heartbeat_due.values())
+
+    def drop_connections(self, env: str) -> int:
+        """Abort every WebSocket of `env` without a close frame (clients see 1006, failure mode F1)."""
+        conns = list(self.envs[env].conns.values())
+        for conn in conns:
+            conn.transport.abort()
+        self.envs[env].exchange.stats.drops["manual"] += len(conns)
+        return len(conns)
+
     # -- WebSocket ---------------------------------------------------------------------------
     async def _handle(self, env: Environment, conn: ServerConnection) -> None:
         session = env.exchange.open()
@@ -187,12 +202,13 @@ class FakeKis:
             pass
         finally:
             pinger.cancel()
+            self._heartbeat_due.pop(conn, None)
             env.conns.pop(session, None)
             env.exchange.closed(session)
 
     async def _heartbeat(self, env: Environment, conn: ServerConnection) -> None:
         """PINGPONG every `ping_interval` seconds of the clock, market open or not (§4.4)."""
-        next_at = self.clock.now() + self.ping_interval
+        next_at = self._heartbeat_due[conn] = self.clock.now() + self.ping_interval
         while True:
             await self.clock.sleep_until(next_at)
             next_at += self.ping_interval
@@ -201,6 +217,8 @@ class FakeKis:
                 await conn.send('{"header":{"tr_id":"PINGPONG","datetime":"' + stamp + '"}}')
             except ConnectionClosed:
                 return
+            finally:
+                self._heartbeat_due[conn] = next_at
             env.exchange.heartbeat_sent()
 
     async def _emit(self, frame: TapeFrame) -> None:

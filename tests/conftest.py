@@ -105,8 +105,11 @@ class Running:
             await self.settle()
 
     async def settle(self) -> None:
-        """Wait until every frame fakekis has sent is ingested by the gateway."""
-        await eventually(lambda: self.metrics.ws_messages >= self.seen()["frames_sent"], what="ingest")
+        """Wait until fakekis has sent everything due by now and the gateway has taken it all in."""
+        await eventually(self.kis.caught_up, what="fakekis to send what is due")
+        seen = self.seen()
+        await eventually(lambda: self.metrics.ws_messages >= seen["frames_sent"]
+                         and self.metrics.ws_pingpongs >= seen["pingpongs_sent"], what="gateway to ingest")
 
     async def quote(self, symbol: str) -> dict[str, Any]:
         r = await self.http.get(f"/v1/quotes/{symbol}")

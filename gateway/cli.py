@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import logging
+import signal
 import socket
 import sys
 from typing import TextIO
 
 from gateway import codec
-from gateway.config import ConfigError, from_env
+from gateway.config import Config, ConfigError, from_env
 
 ENV_HELP = """environment (the gateway's configuration):
   KIS_ENV                mock | live (default mock)
@@ -29,16 +32,14 @@ ENV_HELP = """environment (the gateway's configuration):
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from gateway.app import create_app
-
     try:
         cfg = from_env()
     except ConfigError as e:
         print(f"kis-gateway: error: {e}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    for noisy in ("httpx", "websockets", "uvicorn"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -46,14 +47,30 @@ def _serve(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"kis-gateway: error: cannot listen on {args.host}:{args.port}: {e.strerror}", file=sys.stderr)
         return 2
-    url = f"http://{args.host}:{sock.getsockname()[1]}"
+    return asyncio.run(_run_server(cfg, sock))
+
+
+async def _run_server(cfg: Config, sock: socket.socket) -> int:
+    """uvicorn under our own SIGINT/SIGTERM handling, so a stop request ends in exit status 0."""
+    import uvicorn
+
+    from gateway.app import create_app
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self):  # type: ignore[override]
+            yield
+
+    url = f"http://{sock.getsockname()[0]}:{sock.getsockname()[1]}"
 
     def ready(gw: object) -> None:
         print(json.dumps({"url": url, "env": cfg.env, "ws_url": cfg.ws_url, "rest_url": cfg.rest_url}), flush=True)
 
-    app = create_app(cfg, on_ready=ready)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    server.run(sockets=[sock])
+    server = Server(uvicorn.Config(create_app(cfg, on_ready=ready), log_level="warning", access_log=False))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+    await server.serve(sockets=[sock])
     return 0
 
 

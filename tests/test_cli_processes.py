@@ -1,0 +1,108 @@
+"""The command-line contracts, as real processes: `fakekis serve` prints one JSON line and exits 0
+on SIGTERM; `kis-gateway serve` pointed at it by environment variables alone serves kis-ws (the
+README's two-terminal flow); bad input is one line on stderr, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import APPKEY, SECRET
+
+PY = sys.executable
+
+
+def _start(args: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen, dict]:
+    proc = subprocess.Popen([PY, "-m", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line:
+        proc.kill()
+        raise AssertionError(f"{args[0]} printed no ready line: {proc.stderr.read() if proc.stderr else ''}")
+    return proc, json.loads(line)
+
+
+def _stop(proc: subprocess.Popen) -> tuple[int, str]:
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=20)
+    return proc.returncode, out
+
+
+def _poll(check, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)   # polling another process over HTTP, bounded by the deadline
+    raise AssertionError("timed out")
+
+
+def test_two_processes_wired_by_environment_variables_alone(tmp_path: Path) -> None:
+    kis, ready = _start(["fakekis", "serve", "--recording", "healthy-morning-synthetic", "--speed", "asap"])
+    assert set(ready) >= {"rest_url", "ws_url", "env"} and ready["env"] == "mock"
+    assert ready["rest_url"].startswith("http://127.0.0.1:") and ready["ws_url"].startswith("ws://127.0.0.1:")
+    env = {"KIS_ENV": "mock", "KIS_APP_KEY": APPKEY, "KIS_APP_SECRET": SECRET, "KIS_SYMBOLS": "005930,000660,035720",
+           "KIS_REST_URL": ready["rest_url"], "KIS_WS_URL": ready["ws_url"], "GATEWAY_TOKEN_DIR": str(tmp_path),
+           "GATEWAY_CLOCK_START": "2026-11-25T09:05:00+09:00"}
+    gw, gw_ready = _start(["gateway", "serve", "--port", "0"], env)
+    try:
+        with httpx.Client(base_url=gw_ready["url"], timeout=10) as http:
+            _poll(lambda: http.get("/v1/metrics/quote").json()["cached_symbols"] == 3)
+            quotes = [http.get(f"/v1/quotes/{s}").json() for s in ("005930", "000660", "035720")]
+            assert [q["source"] for q in quotes] == ["kis-ws"] * 3, quotes
+            m = http.get("/v1/metrics/quote").json()
+            assert m["ws_connected"] and m["ws_messages"] > 0
+            assert all(v["reached"] for v in m["stages"].values())
+            stats = httpx.get(ready["rest_url"] + "/__fakekis/stats").json()
+            assert stats["replay"]["done"] and m["ws_messages"] == stats["frames_sent"]
+    finally:
+        gw_code, gw_out = _stop(gw)
+        kis_code, kis_out = _stop(kis)
+    assert (gw_code, kis_code) == (0, 0)
+    assert gw_out == "" and kis_out == ""   # exactly one stdout line each: the ready line
+
+
+@pytest.mark.parametrize("env, needle", [
+    ({"KIS_APP_KEY": ""}, "KIS_APP_KEY"),
+    ({"KIS_ENV": "prod"}, "KIS_ENV"),
+    ({"KIS_SYMBOLS": "5930"}, "'5930'"),
+    ({"GATEWAY_CLOCK_START": "yesterday"}, "GATEWAY_CLOCK_START"),
+    ({"GATEWAY_FRESHNESS_MS": "-1"}, "GATEWAY_FRESHNESS_MS"),
+    ({"KIS_WS_URL": "http://x"}, "KIS_WS_URL"),
+])
+def test_gateway_config_errors_are_one_line(env: dict[str, str], needle: str) -> None:
+    base = {"KIS_APP_KEY": APPKEY, "KIS_APP_SECRET": SECRET}
+    proc = subprocess.run([PY, "-m", "gateway", "serve", "--port", "0"], capture_output=True, text=True, timeout=30,
+                          env={**os.environ, **base, **env})
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and needle in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["serve", "--speed", "fast"], "'fast' is not a number or 'asap'"),
+    (["serve", "--recording", "/no/such/place"], "not a recording folder"),
+    (["generate", "/tmp/x", "--start", "2026-11-25T09:05"], "no UTC offset"),
+])
+def test_fakekis_bad_arguments_are_one_line(args: list[str], needle: str) -> None:
+    proc = subprocess.run([PY, "-m", "fakekis", *args], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_generate_then_validate(tmp_path: Path) -> None:
+    out = tmp_path / "gen"
+    gen = subprocess.run([PY, "-m", "fakekis", "generate", str(out), "--minutes", "0.5", "--seed", "1"],
+                         capture_output=True, text=True, timeout=60)
+    assert gen.returncode == 0, gen.stderr
+    val = subprocess.run([PY, "-m", "fakekis", "validate", str(out)], capture_output=True, text=True, timeout=60)
+    summary = json.loads(val.stdout)
+    assert summary["synthetic"] is True and summary["data_frames"]["H0STCNT0"] > 0

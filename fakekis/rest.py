@@ -40,28 +40,19 @@ async def _body(request: Request) -> dict[str, Any] | None:
 def create_app(registry: Registry, market: MarketState, clock: Clock, *,
                other_registries: tuple[Registry, ...] = (),
                stats: Callable[[], dict[str, object]] | None = None) -> Starlette:
-    """`clock` is the pacing clock; `market_clock` time (replay) is only used through `market`."""
+    """`clock` times tokens and the REST budget; replay time reaches REST only through `market`."""
 
-    async def token(request: Request) -> Response:
-        body = await _body(request)
-        if body is None:
-            return _json({"error_description": "요청 본문이 올바르지 않습니다.", "error_code": "EGW00001"}, 403)
-        status, out = registry.issue_token(body, clock.now())
-        return _json(out, status)
+    def oauth(handle: Callable[[dict[str, Any]], tuple[int, dict[str, object]]]):
+        """tokenP / revokeP / Approval: a JSON body in, the registry's (status, body) out."""
 
-    async def revoke(request: Request) -> Response:
-        body = await _body(request)
-        if body is None:
-            return _json({"error_description": "요청 본문이 올바르지 않습니다.", "error_code": "EGW00001"}, 403)
-        status, out = registry.revoke(body)
-        return _json(out, status)
+        async def endpoint(request: Request) -> Response:
+            body = await _body(request)
+            if body is None:
+                return _json({"error_description": "요청 본문이 올바르지 않습니다.", "error_code": "EGW00001"}, 403)
+            status, out = handle(body)
+            return _json(out, status)
 
-    async def approval(request: Request) -> Response:
-        body = await _body(request)
-        if body is None:
-            return _json({"error_description": "요청 본문이 올바르지 않습니다.", "error_code": "EGW00001"}, 403)
-        status, out = registry.issue_approval(body)
-        return _json(out, status)
+        return endpoint
 
     async def inquire_price(request: Request) -> Response:
         headers = {k.lower(): v for k, v in request.headers.items()}
@@ -99,9 +90,9 @@ def create_app(registry: Registry, market: MarketState, clock: Clock, *,
         return _json({"rt_cd": "1", "msg_cd": "EGW00003", "msg1": f"존재하지 않는 경로입니다: {request.url.path}"}, 404)
 
     routes = [
-        Route("/oauth2/tokenP", token, methods=["POST"]),
-        Route("/oauth2/revokeP", revoke, methods=["POST"]),
-        Route("/oauth2/Approval", approval, methods=["POST"]),
+        Route("/oauth2/tokenP", oauth(lambda body: registry.issue_token(body, clock.now())), methods=["POST"]),
+        Route("/oauth2/revokeP", oauth(registry.revoke), methods=["POST"]),
+        Route("/oauth2/Approval", oauth(registry.issue_approval), methods=["POST"]),
         Route(INQUIRE_PRICE, inquire_price, methods=["GET"]),
         Route("/__fakekis/stats", fake_stats, methods=["GET"]),
     ]

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.market import KrxCalendar
 from kisclock import parse_instant
 
 DEFAULT_URLS = {
@@ -95,8 +96,6 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
     if not ws_url.startswith(("ws://", "wss://")):
         raise ConfigError(f"KIS_WS_URL={ws_url!r} must start with ws:// (KIS serves plain ws)")
     hours = env.get("GATEWAY_SESSION_HOURS", "09:00-15:30")
-    from gateway.market import KrxCalendar  # local: config stays importable without holidays data loaded
-
     try:
         KrxCalendar.from_hours(hours)
     except ValueError as e:

@@ -27,6 +27,7 @@ from kisclock import Clock, sleep
 
 # Server-side refusals that mean "stop hammering": another process holds the appkey (F2).
 _HOLD_OFF = {"OPSP8996"}
+HOLD_OFF_FAILURES = 5   # with the defaults: the next attempt waits 15-30 s, not a second
 
 
 class QuoteWorker:
@@ -38,13 +39,16 @@ class QuoteWorker:
         self.rng = rng or random.Random()
         self.failures = 0                 # consecutive connections that delivered nothing
         self._fresh_approval = False
+        self._hold_off = False
+        self._conn_error: str | None = None   # what the server last said was wrong, per connection
         self._last_rx = 0.0
         self.session: s.ClientSession | None = None
 
     def backoff(self) -> float:
-        """Full jitter: uniform(0, min(cap, base * 2^failures)), at least 50 ms."""
+        """Equal jitter: half of min(cap, base * 2^failures) plus a random half, so reconnects spread out
+        but never come faster than the floor (a storm of reconnects can get an appkey blocked, F13)."""
         ceiling = min(self.cfg.backoff_cap_s, self.cfg.backoff_base_s * (2 ** min(self.failures, 16)))
-        return max(0.05, self.rng.uniform(0, ceiling))
+        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
 
     async def run_with_reconnect(self) -> None:
         self.metrics.reach("worker_started", self.clock.now())
@@ -57,7 +61,11 @@ class QuoteWorker:
                 self._error(f"approval key: {e}")
             except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as e:
                 self._error(f"connect {self.cfg.ws_url}: {type(e).__name__}: {e}")
-            self.failures = 0 if delivered else self.failures + 1
+            if self._hold_off:   # the server refused the session: a message arrived, but nothing is healthy
+                self.failures = max(self.failures + 1, HOLD_OFF_FAILURES)
+                self._hold_off = False
+            else:
+                self.failures = 0 if delivered else self.failures + 1
             delay = self.backoff()
             self.log.event("ws_reconnect_wait", seconds=round(delay, 3), failures=self.failures)
             await sleep(self.clock, delay)
@@ -77,6 +85,7 @@ class QuoteWorker:
             self.metrics.reach("connected", now)
             self.log.event("ws_connect", url=self.cfg.ws_url, attempt=self.metrics.ws_connects)
             session = self.session = s.ClientSession.for_symbols(self.cfg.symbols)
+            self._conn_error = None
             self._last_rx = now
             watchdog = asyncio.create_task(self._watchdog(ws))
             code: int | None = None
@@ -99,8 +108,10 @@ class QuoteWorker:
                 code = ws.close_code
             self.log.event("ws_close", code=code, reason=ws.close_reason or "", delivered=delivered,
                            level=logging.WARNING)
-            if code != 1000:
-                self.metrics.last_error = f"websocket closed with code {code}"
+            if code != 1000:   # keep the cause if the server told us one before closing
+                cause = self._conn_error
+                self.metrics.last_error = f"{cause} (then closed with code {code})" if cause \
+                    else f"websocket closed with code {code}"
         return delivered
 
     async def subscribe(self, ws: Any, session: s.ClientSession, approval_key: str) -> None:
@@ -136,7 +147,7 @@ class QuoteWorker:
                 self.metrics.ws_refusals[out.msg_cd] += 1
                 self._error(f"{out.msg_cd} {out.msg1}")
                 if out.msg_cd in _HOLD_OFF:
-                    self.failures = max(self.failures, 5)
+                    self._hold_off = True
             elif isinstance(out, s.Malformed):
                 self.metrics.ws_malformed += 1
                 self.log.event("ws_malformed", reason=out.reason, level=logging.WARNING)
@@ -170,7 +181,7 @@ class QuoteWorker:
 
     def _error(self, text: str) -> None:
         masked = self.log.redact(text)
-        self.metrics.last_error = masked
+        self.metrics.last_error = self._conn_error = masked
         self.log.event("ws_error", error=masked, level=logging.WARNING)
 
 

@@ -90,11 +90,6 @@ class ManualClock:
     def advance(self, seconds: float) -> None:
         self.set(self._now + seconds)
 
-    @property
-    def next_deadline(self) -> float | None:
-        live = [d for d, _, f in self._sleepers if not f.done()]
-        return min(live) if live else None
-
 
 def parse_instant(text: str) -> float:
     """ISO-8601 instant with an offset -> epoch seconds. Raises ValueError naming the value."""

@@ -52,7 +52,7 @@ async def test_reconnect_after_a_dropped_socket_resubscribes_everything(tmp_path
         before = r.metrics.ws_messages
         assert r.kis.drop_connections("mock") == 1            # no close frame: the client sees 1006
         await eventually(lambda: not r.metrics.ws_connected, what="the drop to be noticed")
-        assert r.metrics.last_error == "websocket closed with code 1006"
+        assert r.metrics.last_error == "websocket closed with code 1006"   # no cause given by the server
         assert r.metrics.ws_subscriptions == 0
         await r.advance(r.gw.cfg.backoff_base_s, step=0.25)   # backoff after a healthy connection is <= base
         await eventually(lambda: r.metrics.ws_subscriptions == 2, what="resubscription")

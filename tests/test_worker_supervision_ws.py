@@ -3,6 +3,7 @@ app; the WS worker keeps trying while the server is away, with backoff that is j
 
 from __future__ import annotations
 
+import asyncio
 import random
 from pathlib import Path
 
@@ -54,3 +55,22 @@ async def test_backoff_is_jittered_and_capped(tmp_path: Path) -> None:
     assert all(0.05 <= d <= cfg.backoff_cap_s for d in delays)
     assert max(delays[8:]) > cfg.backoff_base_s * 2           # grows with failures ...
     assert len(set(delays)) == len(delays)                     # ... and is jittered
+
+
+async def test_a_second_process_on_the_same_appkey_backs_off_instead_of_storming(tmp_path: Path) -> None:
+    clock = ManualClock(kst(2026, 11, 25, 9, 0))
+    async with FakeKis(None, clock=clock) as kis:
+        first = create_app(from_env(gateway_env(kis.urls["mock"], tmp_path / "a")), clock)
+        second = create_app(from_env(gateway_env(kis.urls["mock"], tmp_path / "b")), clock)
+        async with first.router.lifespan_context(first):
+            a = first.state.gateway
+            await eventually(lambda: a.metrics.ws_subscriptions == 1, what="the first owner")
+            async with second.router.lifespan_context(second):
+                b = second.state.gateway
+                await eventually(lambda: b.worker.failures >= 5, what="the refusal to be taken as a hold-off")
+                assert b.metrics.ws_refusals["OPSP8996"] == 1 and "OPSP8996" in b.metrics.last_error
+                clock.advance(b.cfg.backoff_cap_s / 2 - 0.5)     # below the hold-off floor: no new attempt
+                for _ in range(20):
+                    await asyncio.sleep(0)
+                assert kis.stats("mock")["sessions_opened"] == 2
+                assert a.metrics.ws_connected and a.metrics.ws_reconnects == 0   # the owner is undisturbed

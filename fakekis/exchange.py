@@ -12,6 +12,7 @@ import random
 import string
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from fakekis import frames
 from fakekis.auth import Registry
@@ -25,13 +26,27 @@ class Send:
 
 
 @dataclass(frozen=True, slots=True)
+class SendRaw:
+    """A text frame with exactly these bytes (they may not be valid UTF-8: a fault)."""
+
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Drop:
     """Abort the TCP connection without a close frame (the client sees 1006)."""
 
     reason: str
 
 
-Action = Send | Drop
+@dataclass(frozen=True, slots=True)
+class Close:
+    """A clean close with this code (1000 normal, 1001 going away)."""
+
+    code: int | None
+
+
+Action = Send | SendRaw | Drop | Close
 
 
 @dataclass
@@ -68,13 +83,20 @@ class Session:
         self.registered: dict[tuple[str, str], None] = {}  # insertion-ordered set
         self.keys: dict[str, tuple[str, str]] = {}           # tr_id -> (iv, key), per session
         self.frames_sent = 0
+        self.pingpongs_sent = 0
+        self.texts_sent = 0                   # every text frame that went out: acks, data, PINGPONG
         self.open = True
+        self.opened_at: float | None = None
+        self.last_ping: float | None = None   # when the last PINGPONG went out
+        self.last_answer = float("-inf")      # when the client last answered one (echo or pong frame)
+        self.silenced = False                 # half-open: nothing more is sent, the socket stays
 
-    def receive(self, text: str) -> list[Action]:
-        return self.exchange._receive(self, text)
+    def receive(self, text: str, now: float = 0.0) -> list[Action]:
+        return self.exchange._receive(self, text, now)
 
-    def pong_frame(self) -> None:
+    def pong_frame(self, now: float = 0.0) -> None:
         self.exchange.stats.pong_frames += 1
+        self.last_answer = now
 
     @property
     def subscriptions(self) -> list[tuple[str, str]]:
@@ -83,8 +105,9 @@ class Session:
 
 class Exchange:
     def __init__(self, registry: Registry, *, max_registrations: int = MAX_REGISTRATIONS,
-                 drop_on_invalid_approval: bool = True, seed: int = 0) -> None:
+                 drop_on_invalid_approval: bool = True, seed: int = 0, scenario: Any = None) -> None:
         self.registry = registry
+        self.scenario = scenario   # fakekis.faults.Scenario; consulted before/after each request
         self.max_registrations = max_registrations
         self.drop_on_invalid_approval = drop_on_invalid_approval
         self.rng = random.Random(seed)
@@ -95,8 +118,9 @@ class Exchange:
         self._numbers = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def open(self) -> Session:
+    def open(self, now: float = 0.0) -> Session:
         session = Session(self, self._numbers)
+        session.opened_at = now
         self._numbers += 1
         self.sessions.append(session)
         self.stats.sessions_opened += 1
@@ -115,21 +139,31 @@ class Exchange:
         session.registered.clear()
 
     # -- requests ----------------------------------------------------------------------------
-    def _receive(self, session: Session, text: str) -> list[Action]:
+    def _receive(self, session: Session, text: str, now: float) -> list[Action]:
         req = frames.parse_request(text)
         if isinstance(req, frames.PingEcho):
             self.stats.ping_echoes += 1
+            session.last_answer = now
             return []
         if isinstance(req, frames.Reject):
             self.stats.parse_errors += 1
             return [Send(req.reply)]
+        if self.scenario:
+            forced = self.scenario.before(session, req, now)
+            actions = forced if forced is not None else self.scenario.after(session, req, self._request(session, req))
+        else:
+            actions = self._request(session, req)
+        for a in actions:   # count what is actually replied, whoever wrote it
+            if isinstance(a, Send) and a.text.startswith("{"):
+                self.stats.acks[a.text.partition('"msg_cd":"')[2][:8]] += 1
+        return actions
+
+    def _request(self, session: Session, req: frames.Request) -> list[Action]:
         appkey = self.registry.appkey_for_approval(req.approval_key)
         if appkey is None:
             return self._reply_and_maybe_drop(req, "OPSP0011", "invalid approval : NOT FOUND")
         owner = self.owners.get(appkey)
         if owner is not None and owner is not session:
-            self.stats.acks["OPSP8996"] += 1
-            self.stats.drops["OPSP8996"] += 1
             return [Send(frames.session_error("OPSP8996", "ALREADY IN USE appkey")), Drop("OPSP8996")]
         if session.appkey is None:
             session.appkey = appkey
@@ -140,36 +174,29 @@ class Exchange:
         return [Send(self._unregister(session, sub))]
 
     def _reply_and_maybe_drop(self, req: frames.Request, code: str, msg: str) -> list[Action]:
-        self.stats.acks[code] += 1
         actions: list[Action] = [Send(frames.control(req.tr_id, req.tr_key, "1", code, msg))]
         if self.drop_on_invalid_approval:
-            self.stats.drops[code] += 1
             actions.append(Drop(code))
         return actions
 
     def _register(self, session: Session, sub: tuple[str, str]) -> str:
         tr_id, tr_key = sub
         if sub in session.registered:
-            self.stats.acks["OPSP0002"] += 1
             return frames.control(tr_id, tr_key, "1", "OPSP0002", "ALREADY IN SUBSCRIBE")
         if len(session.registered) >= self.max_registrations:
-            self.stats.acks["OPSP0008"] += 1
             return frames.control(tr_id, tr_key, "1", "OPSP0008", "MAX SUBSCRIBE OVER")
         iv, key = session.keys.get(tr_id) or self._new_key()
         session.keys[tr_id] = (iv, key)
         session.registered[sub] = None
         self.routes.setdefault(sub, []).append(session)
-        self.stats.acks["OPSP0000"] += 1
         return frames.control(tr_id, tr_key, "0", "OPSP0000", "SUBSCRIBE SUCCESS", {"iv": iv, "key": key})
 
     def _unregister(self, session: Session, sub: tuple[str, str]) -> str:
         tr_id, tr_key = sub
         if sub not in session.registered:
-            self.stats.acks["OPSP0003"] += 1
             return frames.control(tr_id, tr_key, "1", "OPSP0003", "UNSUBSCRIBE ERROR(not found!)")
         del session.registered[sub]
         self._unroute(sub, session)
-        self.stats.acks["OPSP0001"] += 1
         return frames.control(tr_id, tr_key, "0", "OPSP0001", "UNSUBSCRIBE SUCCESS")
 
     def _unroute(self, sub: tuple[str, str], session: Session) -> None:
@@ -186,16 +213,18 @@ class Exchange:
         return iv, key
 
     # -- market data -------------------------------------------------------------------------
-    def route(self, tr_id: str, tr_key: str, records: int) -> list[Session]:
-        """Sessions that get a data frame for (tr_id, tr_key); counts them as sent."""
+    def route(self, tr_id: str, tr_key: str) -> list[Session]:
+        """Sessions with an acked registration for (tr_id, tr_key)."""
         targets = self.routes.get((tr_id, tr_key))
-        if not targets:
-            return []
-        for s in targets:
-            s.frames_sent += 1
-        self.stats.frames_sent += len(targets)
-        self.stats.records_sent += records * len(targets)
-        return list(targets)
+        return list(targets) if targets else []
 
-    def heartbeat_sent(self) -> None:
+    def sent(self, session: Session, records: int) -> None:
+        """A data frame of `records` records actually went out to `session`."""
+        session.frames_sent += 1
+        self.stats.frames_sent += 1
+        self.stats.records_sent += records
+
+    def heartbeat_sent(self, session: Session, now: float = 0.0) -> None:
         self.stats.pingpongs_sent += 1
+        session.pingpongs_sent += 1
+        session.last_ping = now

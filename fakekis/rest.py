@@ -39,17 +39,18 @@ async def _body(request: Request) -> dict[str, Any] | None:
 
 def create_app(registry: Registry, market: MarketState, clock: Clock, *,
                other_registries: tuple[Registry, ...] = (),
-               stats: Callable[[], dict[str, object]] | None = None) -> Starlette:
+               stats: Callable[[], dict[str, object]] | None = None, scenario: Any = None) -> Starlette:
     """`clock` times tokens and the REST budget; replay time reaches REST only through `market`."""
 
-    def oauth(handle: Callable[[dict[str, Any]], tuple[int, dict[str, object]]]):
+    def oauth(kind: str, handle: Callable[[dict[str, Any]], tuple[int, dict[str, object]]]):
         """tokenP / revokeP / Approval: a JSON body in, the registry's (status, body) out."""
 
         async def endpoint(request: Request) -> Response:
             body = await _body(request)
             if body is None:
                 return _json({"error_description": "요청 본문이 올바르지 않습니다.", "error_code": "EGW00001"}, 403)
-            status, out = handle(body)
+            forced = scenario.rest(kind, clock.now()) if scenario else None
+            status, out = forced if forced else handle(body)
             return _json(out, status)
 
         return endpoint
@@ -64,6 +65,9 @@ def create_app(registry: Registry, market: MarketState, clock: Clock, *,
         err = registry.authorize(headers, now)
         if err:
             return _json(err, 500)
+        forced = scenario.rest("price", now) if scenario else None
+        if forced:
+            return _json(forced[1], forced[0])
         if not registry.spend_budget(now):
             return _json(gateway_error("EGW00201", "초당 거래건수를 초과하였습니다."), 500)
         out_headers = {"tr_id": headers.get("tr_id", ""), "tr_cont": "", "gt_uid": secrets.token_hex(16)}
@@ -90,9 +94,9 @@ def create_app(registry: Registry, market: MarketState, clock: Clock, *,
         return _json({"rt_cd": "1", "msg_cd": "EGW00003", "msg1": f"존재하지 않는 경로입니다: {request.url.path}"}, 404)
 
     routes = [
-        Route("/oauth2/tokenP", oauth(lambda body: registry.issue_token(body, clock.now())), methods=["POST"]),
-        Route("/oauth2/revokeP", oauth(registry.revoke), methods=["POST"]),
-        Route("/oauth2/Approval", oauth(registry.issue_approval), methods=["POST"]),
+        Route("/oauth2/tokenP", oauth("token", lambda body: registry.issue_token(body, clock.now())), methods=["POST"]),
+        Route("/oauth2/revokeP", oauth("revoke", registry.revoke), methods=["POST"]),
+        Route("/oauth2/Approval", oauth("approval", registry.issue_approval), methods=["POST"]),
         Route(INQUIRE_PRICE, inquire_price, methods=["GET"]),
         Route("/__fakekis/stats", fake_stats, methods=["GET"]),
     ]

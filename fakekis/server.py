@@ -14,8 +14,10 @@ import contextlib
 import logging
 import random
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from http import HTTPStatus
 from typing import Any
 
 import uvicorn
@@ -24,7 +26,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Opcode
 
 from fakekis.auth import Registry
-from fakekis.exchange import Drop, Exchange, Send, Session
+from fakekis.exchange import Action, Close, Drop, Exchange, Send, SendRaw, Session
+from fakekis.faults import Scenario
 from fakekis.market import MarketState
 from fakekis.player import Player
 from fakekis.rest import create_app
@@ -36,13 +39,18 @@ DEFAULT_REST_RPS = {"live": 20, "mock": 2}
 
 
 class _KisConnection(ServerConnection):
-    """Sees pong control frames, which the official samples send as their PINGPONG answer."""
+    """Sees control frames: pongs (the official samples' PINGPONG answer) and client pings (F3)."""
 
     kis_session: Session | None = None
+    kis_now: Callable[[], float] = staticmethod(lambda: 0.0)
+    on_client_ping: Callable[[], None] | None = None
 
     def process_event(self, event: Any) -> None:
-        if getattr(event, "opcode", None) is Opcode.PONG and self.kis_session is not None:
-            self.kis_session.pong_frame()
+        opcode = getattr(event, "opcode", None)
+        if opcode is Opcode.PONG and self.kis_session is not None:
+            self.kis_session.pong_frame(self.kis_now())
+        elif opcode is Opcode.PING and self.on_client_ping is not None:
+            self.on_client_ping()
         super().process_event(event)
 
 
@@ -78,10 +86,11 @@ class FakeKis:
                  speed: float | None = 1.0, clock: Clock | None = None, host: str = "127.0.0.1",
                  ports: dict[str, tuple[int, int]] | None = None, ping_interval: float = 10.0,
                  start_on: str = "subscribe", seed: int = 0, rest_rps: dict[str, int] | None = None,
-                 max_registrations: int = 41) -> None:
+                 max_registrations: int = 41, scenario: Scenario | None = None) -> None:
         if start_on not in ("subscribe", "ready"):
             raise ValueError("start_on must be 'subscribe' or 'ready'")
         self.recording = recording
+        self.scenario = scenario or Scenario()
         self.clock: Clock = clock or WallClock()
         self.host, self.ping_interval, self.start_on = host, ping_interval, start_on
         self.ports = ports or {}
@@ -90,7 +99,8 @@ class FakeKis:
         self.envs: dict[str, Environment] = {}
         for name in envs:
             reg = Registry(name, rng=random.Random(rng.getrandbits(64)), rest_rps=rps[name])
-            exch = Exchange(reg, max_registrations=max_registrations, seed=rng.getrandbits(32))
+            exch = Exchange(reg, max_registrations=max_registrations, seed=rng.getrandbits(32),
+                            scenario=self.scenario)
             self.envs[name] = Environment(name, reg, exch)
         self.market = MarketState()
         frames = recording.data_frames() if recording else []
@@ -117,7 +127,7 @@ class FakeKis:
             rest_port, ws_port = self.ports.get(env.name, (0, 0))
             others = tuple(e.registry for e in self.envs.values() if e is not env)
             app = create_app(env.registry, self.market, self.clock, other_registries=others,
-                             stats=lambda env=env: self.stats(env.name))
+                             stats=lambda env=env: self.stats(env.name), scenario=self.scenario)
             sock = _bind(self.host, rest_port)
             server = _QuietServer(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
             self._rest.append(server)
@@ -125,7 +135,7 @@ class FakeKis:
             env.rest_url = f"http://{self.host}:{sock.getsockname()[1]}"
             ws = await serve(lambda conn, env=env: self._handle(env, conn), self.host, ws_port,
                              ping_interval=None, compression=None, create_connection=_KisConnection,
-                             max_size=2**20)
+                             max_size=2**20, process_request=self._admit)
             self._ws.append(ws)
             env.ws_url = f"ws://{self.host}:{ws.sockets[0].getsockname()[1]}"
         # The REST sockets already listen: a request made before uvicorn's loop takes over waits in the
@@ -157,9 +167,11 @@ class FakeKis:
     def stats(self, env: str) -> dict[str, object]:
         e = self.envs[env]
         return {
-            "env": env, **e.exchange.stats.as_dict(),
+            "env": env, "scenario": self.scenario.describe(), **e.exchange.stats.as_dict(),
             "open_sessions": [{"number": s.number, "subscriptions": [list(x) for x in s.subscriptions],
-                               "frames_sent": s.frames_sent} for s in e.exchange.sessions],
+                               "frames_sent": s.frames_sent, "pingpongs_sent": s.pingpongs_sent,
+                               "texts_sent": s.texts_sent}
+                              for s in e.exchange.sessions],
             "replay": {"started": self.player.started, "emitted": self.player.emitted,
                        "total": len(self.player.frames), "done": self.player.done.is_set(),
                        "market_time": datetime.fromtimestamp(self.player.market_now(), KST).isoformat()},
@@ -176,37 +188,83 @@ class FakeKis:
         conns = list(self.envs[env].conns.values())
         for conn in conns:
             conn.transport.abort()
+        # counted here: these drops bypass the action path
         self.envs[env].exchange.stats.drops["manual"] += len(conns)
         return len(conns)
 
     # -- WebSocket ---------------------------------------------------------------------------
+    def _admit(self, conn: ServerConnection, request: Any) -> Any:
+        if self.scenario.admit(self.clock.now()):
+            return None
+        return conn.respond(HTTPStatus.FORBIDDEN, "blocked: too many connections (reconnect storm)\n")
+
     async def _handle(self, env: Environment, conn: ServerConnection) -> None:
-        session = env.exchange.open()
+        session = env.exchange.open(self.clock.now())
         assert isinstance(conn, _KisConnection)
         conn.kis_session = session
+        conn.kis_now = self.clock.now
         env.conns[session] = conn
-        pinger = asyncio.create_task(self._heartbeat(env, conn))
+        tasks = [asyncio.create_task(self._heartbeat(env, session, conn)),
+                 asyncio.create_task(self._fault_timers(session, conn))]
+        conn.on_client_ping = lambda: self._on_client_ping(session, conn, tasks)
         try:
             async for message in conn:
                 text = message if isinstance(message, str) else message.decode("utf-8", "replace")
-                for action in session.receive(text):
-                    if isinstance(action, Send):
-                        await conn.send(action.text)
-                    elif isinstance(action, Drop):
-                        log.info("dropping %s session %d: %s", env.name, session.number, action.reason)
-                        conn.transport.abort()
-                        return
+                if not await self._do(session, conn, session.receive(text, self.clock.now())):
+                    return
                 if self.start_on == "subscribe" and env.exchange.stats.acks["OPSP0000"]:
                     self.player.start()
         except ConnectionClosed:
             pass
         finally:
-            pinger.cancel()
+            for task in tasks:
+                task.cancel()
             self._heartbeat_due.pop(conn, None)
             env.conns.pop(session, None)
             env.exchange.closed(session)
 
-    async def _heartbeat(self, env: Environment, conn: ServerConnection) -> None:
+    async def _do(self, session: Session, conn: ServerConnection, actions: list[Action]) -> bool:
+        """Carry out actions on one connection; False once it is gone."""
+        for action in actions:
+            try:
+                if isinstance(action, Send):
+                    if not session.silenced:
+                        await conn.send(action.text)
+                        session.texts_sent += 1
+                elif isinstance(action, SendRaw):
+                    if not session.silenced:
+                        await conn.send(action.data, text=True)
+                        session.texts_sent += 1
+                elif isinstance(action, Drop):
+                    log.info("dropping session %d: %s", session.number, action.reason)
+                    session.exchange.stats.drops[action.reason] += 1
+                    conn.transport.abort()
+                    return False
+                elif isinstance(action, Close):
+                    await conn.close(action.code or 1000)
+                    return False
+            except ConnectionClosed:
+                return False
+        return True
+
+    def _on_client_ping(self, session: Session, conn: ServerConnection, tasks: list[asyncio.Task[Any]]) -> None:
+        actions = self.scenario.client_ping(session)
+        if actions:
+            tasks.append(asyncio.create_task(self._do(session, conn, actions)))
+
+    async def _fault_timers(self, session: Session, conn: ServerConnection) -> None:
+        """Wake at each fault deadline of this connection (drop after N s, PINGPONG timeout, ...)."""
+        while True:
+            deadline = self.scenario.deadline(session)
+            if deadline is None:
+                # Re-check after each heartbeat: a PINGPONG can create a new deadline.
+                deadline = self.clock.now() + self.ping_interval
+            await self.clock.sleep_until(deadline)
+            actions = self.scenario.due(session, self.clock.now())
+            if actions and not await self._do(session, conn, actions):
+                return
+
+    async def _heartbeat(self, env: Environment, session: Session, conn: ServerConnection) -> None:
         """PINGPONG every `ping_interval` seconds of the clock, market open or not (§4.4)."""
         next_at = self._heartbeat_due[conn] = self.clock.now() + self.ping_interval
         while True:
@@ -214,21 +272,35 @@ class FakeKis:
             next_at += self.ping_interval
             stamp = datetime.fromtimestamp(self.player.market_now(), KST).strftime("%Y%m%d%H%M%S")
             try:
-                await conn.send('{"header":{"tr_id":"PINGPONG","datetime":"' + stamp + '"}}')
+                if not session.silenced:
+                    await conn.send('{"header":{"tr_id":"PINGPONG","datetime":"' + stamp + '"}}')
+                    session.texts_sent += 1
+                    env.exchange.heartbeat_sent(session, self.clock.now())
             except ConnectionClosed:
                 return
             finally:
                 self._heartbeat_due[conn] = next_at
-            env.exchange.heartbeat_sent()
 
     async def _emit(self, frame: TapeFrame) -> None:
         self.market.apply(frame.tr_id, frame.text.split("|", 3)[3], frame.records)
-        for env in self.envs.values():
-            for session in env.exchange.route(frame.tr_id, frame.tr_key, frame.records):
-                conn = env.conns.get(session)
-                if conn is None:
-                    continue
-                try:
-                    await conn.send(frame.text)
-                except ConnectionClosed:
-                    pass
+        for tr_id in self.scenario.reroute(frame.tr_id):
+            text = frame.text if tr_id == frame.tr_id else frame.text.replace(f"|{frame.tr_id}|", f"|{tr_id}|", 1)
+            for env in self.envs.values():
+                for session in env.exchange.route(tr_id, frame.tr_key):
+                    conn = env.conns.get(session)
+                    if conn is None or session.silenced:
+                        continue
+                    actions = self.scenario.data(session, text, tr_id, self.clock.now()) if self.scenario \
+                        else [Send(text)]
+                    for action in actions:
+                        if not await self._do(session, conn, [action]):
+                            break
+                        if isinstance(action, (Send, SendRaw)):
+                            env.exchange.sent(session, _records(action))
+
+
+def _records(action: Send | SendRaw) -> int:
+    """The record count a data frame declares (0 when a fault broke the header)."""
+    head = action.text[:24] if isinstance(action, Send) else action.data[:24].decode("ascii", "replace")
+    parts = head.split("|", 3)
+    return int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 0

@@ -25,6 +25,7 @@ ENV_HELP = """environment (the gateway's configuration):
   GATEWAY_CLOCK_START    ISO-8601 instant with offset: the gateway clock starts there (replay a morning at night)
   GATEWAY_FRESHNESS_MS   a WS tick younger than this is served as kis-ws (default 10000)
   GATEWAY_WS_IDLE_TIMEOUT  seconds without any message (PINGPONG included) before reconnecting (default 60)
+  GATEWAY_ACK_TIMEOUT    seconds to wait for a subscribe ack before reconnecting (default 10)
   GATEWAY_REST_RPS       REST calls per second the gateway allows itself (default live 18, mock 1)
   GATEWAY_TOKEN_DIR      token cache folder (default ~/.cache/kis-gateway)
   GATEWAY_SESSION_HOURS  KRX session in KST, HH:MM-HH:MM (default 09:00-15:30)

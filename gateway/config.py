@@ -37,6 +37,7 @@ class Config:
     clock_start: float | None = None
     freshness_s: float = 10.0
     idle_timeout_s: float = 60.0
+    ack_timeout_s: float = 10.0
     rest_rps: float = 1.0
     token_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "kis-gateway")
     session_hours: str = "09:00-15:30"
@@ -105,6 +106,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
         ws_url=ws_url, account_no=account, clock_start=clock_start,
         freshness_s=_number(env, "GATEWAY_FRESHNESS_MS", 10_000) / 1000,
         idle_timeout_s=_number(env, "GATEWAY_WS_IDLE_TIMEOUT", 60.0),
+        ack_timeout_s=_number(env, "GATEWAY_ACK_TIMEOUT", 10.0),
         rest_rps=_number(env, "GATEWAY_REST_RPS", DEFAULT_REST_RPS[kis_env]),
         token_dir=Path(env.get("GATEWAY_TOKEN_DIR") or Path.home() / ".cache" / "kis-gateway"),
         session_hours=hours,

@@ -35,6 +35,7 @@ class Metrics:
     rest_errors: Counter[str] = field(default_factory=Counter)
     token_issuances: int = 0
     last_error: str | None = None
+    ws_next_attempt_at: float | None = None   # set while the worker waits out its backoff
     source_counts: Counter[str] = field(default_factory=Counter)
     first: dict[str, float] = field(default_factory=dict)
     last: dict[str, float] = field(default_factory=dict)
@@ -55,6 +56,7 @@ class Metrics:
             "ws_refusals": dict(self.ws_refusals), "worker_restarts": self.worker_restarts,
             "rest_calls": self.rest_calls, "rest_errors": dict(self.rest_errors),
             "token_issuances": self.token_issuances, "last_error": self.last_error,
+            "ws_next_attempt_at": _iso(self.ws_next_attempt_at),
             "source_counts": {"kis-ws": self.source_counts["kis-ws"], "kis-rest": self.source_counts["kis-rest"]},
             "stages": {s: {"reached": s in self.first, "first_at": _iso(self.first.get(s)),
                            "last_at": _iso(self.last.get(s))} for s in STAGES},

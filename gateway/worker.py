@@ -40,8 +40,11 @@ class QuoteWorker:
         self.failures = 0                 # consecutive connections that delivered nothing
         self._fresh_approval = False
         self._hold_off = False
+        self._acked = False                   # the current connection had a subscription acked
+        self._approval_refusals = 0           # OPSP0011 in a row
         self._conn_error: str | None = None   # what the server last said was wrong, per connection
         self._last_rx = 0.0
+        self.conn_received = 0                # texts received on the current connection
         self.session: s.ClientSession | None = None
 
     def backoff(self) -> float:
@@ -54,27 +57,32 @@ class QuoteWorker:
         self.metrics.reach("worker_started", self.clock.now())
         self.log.event("ws_worker_start", env=self.cfg.env, ws_url=self.cfg.ws_url, symbols=list(self.cfg.symbols))
         while True:
-            delivered = False
+            healthy = False
             try:
-                delivered = await self.connect_once()
+                healthy = await self.connect_once()
             except RestError as e:
                 self._error(f"approval key: {e}")
             except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as e:
                 self._error(f"connect {self.cfg.ws_url}: {type(e).__name__}: {e}")
-            if self._hold_off:   # the server refused the session: a message arrived, but nothing is healthy
+            if self._hold_off:   # the server refused the session: stop hammering it
                 self.failures = max(self.failures + 1, HOLD_OFF_FAILURES)
                 self._hold_off = False
             else:
-                self.failures = 0 if delivered else self.failures + 1
+                self.failures = 0 if healthy else self.failures + 1
             delay = self.backoff()
             self.log.event("ws_reconnect_wait", seconds=round(delay, 3), failures=self.failures)
-            await sleep(self.clock, delay)
+            self.metrics.ws_next_attempt_at = self.clock.now() + delay
+            try:
+                await self.clock.sleep_until(self.metrics.ws_next_attempt_at)
+            finally:
+                self.metrics.ws_next_attempt_at = None
 
     async def connect_once(self) -> bool:
-        """One connection's life. True if it delivered any message (so backoff resets)."""
+        """One connection's life. True if it was healthy: the server acked a subscription (backoff resets).
+        A connection that only carried refusals or PINGPONG is not healthy."""
         approval = await self.rest.approval_key(fresh=self._fresh_approval)
         self._fresh_approval = False
-        delivered = False
+        self._acked = False
         async with self.connect(self.cfg.ws_url, ping_interval=None, compression=None,
                                 open_timeout=10, close_timeout=2, max_size=2**22) as ws:
             now = self.clock.now()
@@ -86,18 +94,21 @@ class QuoteWorker:
             self.log.event("ws_connect", url=self.cfg.ws_url, attempt=self.metrics.ws_connects)
             session = self.session = s.ClientSession.for_symbols(self.cfg.symbols)
             self._conn_error = None
+            self.conn_received = 0
             self._last_rx = now
             watchdog = asyncio.create_task(self._watchdog(ws))
             code: int | None = None
             try:
                 await self.subscribe(ws, session, approval)
                 async for message in ws:
-                    delivered = True
+                    self.conn_received += 1
                     text = message if isinstance(message, str) else message.decode("utf-8", "replace")
                     for reply in self.on_message(session, text):
                         await ws.send(reply)
             except ConnectionClosed as e:
-                code = e.rcvd.code if e.rcvd else 1006
+                # Our own close (e.g. 1007 for invalid UTF-8) says more than the echo; no frame at all is 1006.
+                ours = e.sent is not None and (e.rcvd is None or not e.rcvd_then_sent)
+                code = e.sent.code if ours and e.sent else e.rcvd.code if e.rcvd else 1006
             finally:
                 watchdog.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -106,13 +117,13 @@ class QuoteWorker:
                 self.metrics.ws_subscriptions = 0
             if code is None:
                 code = ws.close_code
-            self.log.event("ws_close", code=code, reason=ws.close_reason or "", delivered=delivered,
+            self.log.event("ws_close", code=code, reason=ws.close_reason or "", healthy=self._acked,
                            level=logging.WARNING)
             if code != 1000:   # keep the cause if the server told us one before closing
                 cause = self._conn_error
                 self.metrics.last_error = f"{cause} (then closed with code {code})" if cause \
                     else f"websocket closed with code {code}"
-        return delivered
+        return self._acked
 
     async def subscribe(self, ws: Any, session: s.ClientSession, approval_key: str) -> None:
         """Send the whole desired set: after a reconnect the new connection has nothing registered."""
@@ -135,6 +146,8 @@ class QuoteWorker:
             elif isinstance(out, s.Acked):
                 self.metrics.ws_subscriptions = session.subscriptions
                 if out.msg_cd != "OPSP0001":
+                    self._acked = True
+                    self._approval_refusals = 0
                     first = self.metrics.reach("subscribed", now)
                     self.log.event("ws_subscribe", tr_id=out.tr_id, tr_key=out.tr_key, msg_cd=out.msg_cd,
                                    acked=session.subscriptions, first=first)
@@ -142,7 +155,12 @@ class QuoteWorker:
                 self.metrics.ws_refusals[out.msg_cd] += 1
                 self._error(f"{out.msg_cd} {out.msg1} ({out.tr_id} {out.tr_key})")
                 if out.msg_cd == "OPSP0011":
+                    # One fresh approval key (it may have expired or come from the other environment);
+                    # refused again, the key is not the problem: back off.
+                    self._approval_refusals += 1
                     self._fresh_approval = True
+                    if self._approval_refusals > 1:
+                        self._hold_off = True
             elif isinstance(out, s.SessionError):
                 self.metrics.ws_refusals[out.msg_cd] += 1
                 self._error(f"{out.msg_cd} {out.msg1}")
@@ -169,15 +187,24 @@ class QuoteWorker:
             self.log.event("ws_cached", symbol=fields[0])
 
     async def _watchdog(self, ws: Any) -> None:
-        """No message at all (PINGPONG included) for `idle_timeout_s` -> the socket is dead (F1 half-open)."""
+        """Two ways a connection is dead though the socket looks open:
+        no message at all (PINGPONG included) for `idle_timeout_s` (F1 half-open), or no ack for any
+        subscription within `ack_timeout_s` (requests swallowed). Either aborts, and the loop reconnects."""
+        opened = self.clock.now()
         while True:
-            deadline = self._last_rx + self.cfg.idle_timeout_s
-            await self.clock.sleep_until(deadline)
-            if self.clock.now() >= self._last_rx + self.cfg.idle_timeout_s:
-                self.log.event("ws_idle_timeout", seconds=self.cfg.idle_timeout_s, level=logging.WARNING)
-                self.metrics.last_error = f"no message for {self.cfg.idle_timeout_s:g}s; reconnecting"
-                ws.transport.abort()
-                return
+            ack_due = None if self._acked else opened + self.cfg.ack_timeout_s
+            idle_due = self._last_rx + self.cfg.idle_timeout_s
+            await self.clock.sleep_until(min(idle_due, ack_due) if ack_due else idle_due)
+            now = self.clock.now()
+            if now >= self._last_rx + self.cfg.idle_timeout_s:
+                problem = f"no message for {self.cfg.idle_timeout_s:g}s; reconnecting"
+            elif not self._acked and now >= opened + self.cfg.ack_timeout_s:
+                problem = f"no subscribe ack within {self.cfg.ack_timeout_s:g}s; reconnecting"
+            else:
+                continue
+            self._error(problem)
+            ws.transport.abort()
+            return
 
     def _error(self, text: str) -> None:
         masked = self.log.redact(text)

@@ -105,18 +105,34 @@ class Running:
             await self.settle()
 
     async def settle(self) -> None:
-        """Wait until fakekis has sent everything due by now and the gateway has taken it all in."""
+        """Wait until fakekis has sent everything due by now and the gateway has taken in all of it that
+        went out on its current connection (what was in flight on a dropped socket is lost, as on KIS)."""
         await eventually(self.kis.caught_up, what="fakekis to send what is due")
-        seen = self.seen()
-        await eventually(lambda: self.metrics.ws_messages >= seen["frames_sent"]
-                         and self.metrics.ws_pingpongs >= seen["pingpongs_sent"], what="gateway to ingest")
+        number = self.metrics.ws_connects - 1
+        session = next((s for s in self.seen()["open_sessions"] if s["number"] == number), None)
+        if session is None:
+            return
+        w = self.gw.worker
+        await eventually(lambda: not self.metrics.ws_connected or w.conn_received >= session["texts_sent"],
+                         what="gateway to ingest")
+
+    async def reconnect(self) -> None:
+        """Wait for the worker to start its backoff, then move the clock to its next attempt."""
+        await eventually(lambda: self.metrics.ws_next_attempt_at is not None, what="the worker's backoff")
+        at = self.metrics.ws_next_attempt_at
+        await self.advance(at - self.clock.now() + 1e-6, step=0.25)
+        # The attempt has happened once the value changes (None, or a new backoff after a refused handshake).
+        await eventually(lambda: self.metrics.ws_next_attempt_at != at, what="the next attempt")
+        await eventually(lambda: self.metrics.ws_connected or self.metrics.ws_next_attempt_at is not None,
+                         what="the attempt's outcome (connected, or a new backoff)")
 
     async def quote(self, symbol: str) -> dict[str, Any]:
         r = await self.http.get(f"/v1/quotes/{symbol}")
         return r.json()
 
 
-def running(recording: Any, clock: ManualClock, tmp: Path, symbols: str = "005930", **env: str) -> Any:
+def running(recording: Any, clock: ManualClock, tmp: Path, symbols: str = "005930", scenario: Any = None,
+            **env: str) -> Any:
     from contextlib import asynccontextmanager
 
     from fakekis.server import FakeKis
@@ -125,7 +141,7 @@ def running(recording: Any, clock: ManualClock, tmp: Path, symbols: str = "00593
 
     @asynccontextmanager
     async def _ctx() -> AsyncIterator[Running]:
-        async with FakeKis(recording, clock=clock, speed=1.0, ping_interval=10.0) as kis:
+        async with FakeKis(recording, clock=clock, speed=1.0, ping_interval=10.0, scenario=scenario) as kis:
             cfg = from_env(gateway_env(kis.urls["mock"], tmp, symbols, **env))
             app = create_app(cfg, clock)
             async with app.router.lifespan_context(app):

@@ -6,12 +6,13 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from datetime import datetime
 from pathlib import Path
 
-from fakekis import tape
+from fakekis import faults, tape
 from kisclock import parse_instant
 
 
@@ -44,8 +45,9 @@ async def _serve(args: argparse.Namespace) -> int:
               "--env live or --env mock", file=sys.stderr)
         return 2
     ports = {envs[0]: (args.rest_port, args.ws_port)}
+    scenario = faults.load(args.scenario) if args.scenario else faults.Scenario()
     kis = FakeKis(rec, envs=envs, speed=args.speed, host=args.host, ports=ports, ping_interval=args.ping_interval,
-                  start_on=args.start_on, seed=args.seed)
+                  start_on=args.start_on, seed=args.seed, scenario=scenario)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -56,7 +58,8 @@ async def _serve(args: argparse.Namespace) -> int:
         print(f"fakekis serve: error: cannot listen: {e.strerror or e}", file=sys.stderr)
         return 2
     primary = envs[-1] if args.env == "both" else envs[0]
-    ready = {"env": primary, **kis.urls[primary], "recording": str(rec.path), "speed": args.speed or "asap"}
+    ready = {"env": primary, **kis.urls[primary], "recording": str(rec.path), "speed": args.speed or "asap",
+             "scenario": scenario.describe()}
     if len(envs) > 1:
         ready["environments"] = kis.urls
     print(json.dumps(ready), flush=True)
@@ -105,6 +108,17 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _faults(args: argparse.Namespace) -> int:
+    for item in faults.catalogue():
+        if args.json:
+            print(json.dumps(item, ensure_ascii=False))
+            continue
+        params = ", ".join(f"{k}={v}" for k, v in item["params"].items()) or "no parameters"
+        print(f"{item['fault']:<22} {item['f']:<4} {item['summary']}\n{'':27}params: {params}\n"
+              f"{'':27}a good client: {item['gateway']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fakekis", description="A faithful local fake of the KIS Open API "
                                      "(REST + realtime WebSocket) that replays recorded sessions.")
@@ -126,6 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--start-on", choices=("subscribe", "ready"), default="subscribe",
                    help="when the replay clock starts (default: first acked subscription)")
     p.add_argument("--seed", type=int, default=0, help="seed for tokens, approval keys and ack keys")
+    p.add_argument("--scenario", help="faults to inject: a fault name (drop), a comma list (drop,malformed) or a "
+                                      "YAML/JSON scenario file; `fakekis faults` lists them (docs/faults.md)")
+
+    fl = sub.add_parser("faults", help="list the injectable KIS faults with their F-numbers and parameters",
+                        description="The fault catalogue (docs/faults.md): name, failure mode, what it does, what "
+                                    "a good client does about it, parameters with defaults.")
+    fl.add_argument("--json", action="store_true", help="one JSON object per fault")
 
     d = sub.add_parser("demo", help="fakekis + the gateway end to end: quotes served from kis-ws",
                        description="Starts fakekis on the bundled recording, starts `kis-gateway serve` against it "
@@ -150,6 +171,14 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("recording", help="recording folder or bundled name")
 
     args = parser.parse_args(argv)
+    try:
+        return _run(args)
+    except BrokenPipeError:   # `fakekis faults | head`: the reader left; nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def _run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="fakekis: %(message)s")
     for noisy in ("httpx", "websockets", "uvicorn"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -162,8 +191,10 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(run_demo(_recording(args.recording), args.speed, args.timeout))
         if args.command == "generate":
             return _generate(args)
+        if args.command == "faults":
+            return _faults(args)
         return _validate(args)
-    except tape.RecordingError as e:
+    except (tape.RecordingError, faults.ScenarioError) as e:
         print(f"fakekis {args.command}: error: {e}", file=sys.stderr)
         return 2
 

@@ -25,6 +25,7 @@ from gateway.cache import QuoteCache
 from gateway.config import Config
 from gateway.market import KrxCalendar
 from gateway.metrics import Metrics
+from gateway.quotes import select
 from gateway.redact import Redactor, StageLog
 from gateway.rest import RestClient, RestError
 from gateway.worker import QuoteWorker, supervise
@@ -87,8 +88,8 @@ def create_app(cfg: Config, clock: Clock | None = None, *, connect: Callable[...
                                  "detail": "expected a 6-digit KRX code such as 005930"}, 400)
         now = gw.clock.now()
         q = gw.cache.get(symbol)
-        closed = gw.calendar.why_closed(now)
-        if closed is None and q is not None and now - q.received_at <= gw.cfg.freshness_s:
+        source, why = select(now, q, gw.calendar, gw.cfg.freshness_s)
+        if source == "kis-ws" and q is not None:
             gw.metrics.source_counts["kis-ws"] += 1
             gw.metrics.reach("served_ws", now)
             return JSONResponse({
@@ -96,12 +97,6 @@ def create_app(cfg: Config, clock: Clock | None = None, *, connect: Callable[...
                 "volume": q.volume, "exchange_time": q.exchange_time, "received_at": _iso(q.received_at),
                 "age_ms": int((now - q.received_at) * 1000), "source": "kis-ws",
             })
-        if closed is not None:
-            why = f"market closed: {closed}"
-        elif q is None:
-            why = "no WebSocket tick for this symbol yet"
-        else:
-            why = f"last WebSocket tick is {now - q.received_at:.1f}s old (freshness {gw.cfg.freshness_s:g}s)"
         try:
             out = await gw.rest.inquire_price(symbol)
         except RestError as e:

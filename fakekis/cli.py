@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from fakekis import faults, tape
-from kisclock import parse_instant
+from kisclock import ManualClock, parse_instant
 
 
 def _speed(text: str) -> float | None:
@@ -46,8 +46,10 @@ async def _serve(args: argparse.Namespace) -> int:
         return 2
     ports = {envs[0]: (args.rest_port, args.ws_port)}
     scenario = faults.load(args.scenario) if args.scenario else faults.Scenario()
+    clock = ManualClock(parse_instant(args.clock_start) if args.clock_start else rec.start) \
+        if args.clock == "manual" else None
     kis = FakeKis(rec, envs=envs, speed=args.speed, host=args.host, ports=ports, ping_interval=args.ping_interval,
-                  start_on=args.start_on, seed=args.seed, scenario=scenario)
+                  start_on=args.start_on, seed=args.seed, scenario=scenario, clock=clock)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -59,7 +61,7 @@ async def _serve(args: argparse.Namespace) -> int:
         return 2
     primary = envs[-1] if args.env == "both" else envs[0]
     ready = {"env": primary, **kis.urls[primary], "recording": str(rec.path), "speed": args.speed or "asap",
-             "scenario": scenario.describe()}
+             "scenario": scenario.describe(), "clock": args.clock}
     if len(envs) > 1:
         ready["environments"] = kis.urls
     print(json.dumps(ready), flush=True)
@@ -140,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--start-on", choices=("subscribe", "ready"), default="subscribe",
                    help="when the replay clock starts (default: first acked subscription)")
     p.add_argument("--seed", type=int, default=0, help="seed for tokens, approval keys and ack keys")
+    p.add_argument("--clock", choices=("wall", "manual"), default="wall",
+                   help="manual: time stands still until POST /__fakekis/clock {\"advance\": seconds} on the REST "
+                        "port (step mode: replay, PINGPONG and fault timers move only when told)")
+    p.add_argument("--clock-start", help="with --clock manual: the starting instant (default: the recording's start)")
     p.add_argument("--scenario", help="faults to inject: a fault name (drop), a comma list (drop,malformed) or a "
                                       "YAML/JSON scenario file; `fakekis faults` lists them (docs/faults.md)")
 

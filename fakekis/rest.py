@@ -8,6 +8,7 @@ import json
 import re
 import secrets
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -17,7 +18,7 @@ from starlette.routing import Route
 
 from fakekis.auth import Registry, gateway_error
 from fakekis.market import MarketState
-from kisclock import Clock
+from kisclock import KST, Clock, parse_instant
 
 INQUIRE_PRICE = "/uapi/domestic-stock/v1/quotations/inquire-price"
 _SYMBOL = re.compile(r"^(?:\d{6}|Q\d{6})$")
@@ -90,6 +91,28 @@ def create_app(registry: Registry, market: MarketState, clock: Clock, *,
     async def fake_stats(request: Request) -> Response:
         return _json(stats() if stats else {})
 
+    async def fake_clock(request: Request) -> Response:
+        """Step mode: GET the exchange clock; POST {"advance": seconds} or {"to": "ISO-8601"} to move it."""
+        manual = hasattr(clock, "advance")
+        if request.method == "POST":
+            if not manual:
+                return _json({"error": "fakekis runs on the wall clock; start it with --clock manual"}, 409)
+            body = await _body(request) or {}
+            try:
+                if "advance" in body:
+                    seconds = float(body["advance"])
+                    if seconds < 0:
+                        raise ValueError("advance must be >= 0")
+                    clock.advance(seconds)  # type: ignore[attr-defined]
+                elif "to" in body:
+                    clock.set(parse_instant(str(body["to"])))  # type: ignore[attr-defined]
+                else:
+                    raise ValueError('send {"advance": seconds} or {"to": "2026-11-25T09:05:00+09:00"}')
+            except (TypeError, ValueError) as e:
+                return _json({"error": str(e)}, 400)
+        now = clock.now()
+        return _json({"now": datetime.fromtimestamp(now, KST).isoformat(), "epoch": now, "manual": manual})
+
     async def not_found(request: Request) -> Response:
         return _json({"rt_cd": "1", "msg_cd": "EGW00003", "msg1": f"존재하지 않는 경로입니다: {request.url.path}"}, 404)
 
@@ -99,6 +122,7 @@ def create_app(registry: Registry, market: MarketState, clock: Clock, *,
         Route("/oauth2/Approval", oauth("approval", registry.issue_approval), methods=["POST"]),
         Route(INQUIRE_PRICE, inquire_price, methods=["GET"]),
         Route("/__fakekis/stats", fake_stats, methods=["GET"]),
+        Route("/__fakekis/clock", fake_clock, methods=["GET", "POST"]),
     ]
     app = Starlette(routes=routes)
     app.add_exception_handler(404, lambda req, exc: not_found(req))

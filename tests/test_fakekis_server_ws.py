@@ -109,3 +109,39 @@ async def test_player_paces_by_the_clock_at_any_speed() -> None:
 
 async def _append(sink: list, f: TapeFrame, clock: ManualClock) -> None:
     sink.append((f.t, clock.now()))
+
+
+def test_step_mode_over_real_sockets_driven_by_the_control_api() -> None:
+    import os
+    import subprocess
+    import sys
+
+    from websockets.sync.client import connect
+
+    proc = subprocess.Popen([sys.executable, "-m", "fakekis", "serve", "--clock", "manual", "--ping-interval", "10",
+                             "--scenario", "drop", "--start-on", "ready"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        ready = json.loads(proc.stdout.readline())
+        assert ready["clock"] == "manual"
+        rest = ready["rest_url"]
+        key = httpx.post(rest + "/oauth2/Approval", json={"grant_type": "client_credentials", "appkey": APPKEY,
+                                                          "secretkey": SECRET}).json()["approval_key"]
+        with connect(ready["ws_url"]) as ws:
+            ws.send(subscribe_message(key, "H0STCNT0", "005930"))
+            assert json.loads(ws.recv(timeout=5))["body"]["msg_cd"] == "OPSP0000"
+            start = httpx.get(rest + "/__fakekis/clock").json()
+            assert start["now"] == "2026-11-25T09:05:00+09:00" and start["manual"] is True
+            with pytest.raises(TimeoutError):
+                ws.recv(timeout=0.3)                     # time stands still: no trades, no PINGPONG
+            r = httpx.post(rest + "/__fakekis/clock", json={"advance": 1.0})
+            assert r.json()["now"] == "2026-11-25T09:05:01+09:00"
+            assert ws.recv(timeout=5).startswith("0|H0STCNT0|001|005930^090500^")   # the tape moved one second
+            httpx.post(rest + "/__fakekis/clock", json={"advance": 4.0})            # the drop fault is due at 5 s
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    ws.recv(timeout=5)
+        assert httpx.post(rest + "/__fakekis/clock", json={"advance": -1}).status_code == 400
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=15) == 0

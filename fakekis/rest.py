@@ -92,7 +92,8 @@ def create_app(registry: Registry, market: MarketState, clock: Clock, *,
         return _json(stats() if stats else {})
 
     async def fake_clock(request: Request) -> Response:
-        """Step mode: GET the exchange clock; POST {"advance": seconds} or {"to": "ISO-8601"} to move it."""
+        """Step mode: GET the exchange clock (`?after=epoch` waits until it has moved past that);
+        POST {"advance": seconds} or {"to": "ISO-8601"} to move it."""
         manual = hasattr(clock, "advance")
         if request.method == "POST":
             if not manual:
@@ -110,6 +111,13 @@ def create_app(registry: Registry, market: MarketState, clock: Clock, *,
                     raise ValueError('send {"advance": seconds} or {"to": "2026-11-25T09:05:00+09:00"}')
             except (TypeError, ValueError) as e:
                 return _json({"error": str(e)}, 400)
+        elif "after" in request.query_params:   # long poll: answer once the clock has moved past `after`
+            try:
+                after = float(request.query_params["after"])
+            except ValueError:
+                return _json({"error": "after must be epoch seconds"}, 400)
+            if clock.now() <= after:
+                await clock.sleep_until(after + 1e-6)
         now = clock.now()
         return _json({"now": datetime.fromtimestamp(now, KST).isoformat(), "epoch": now, "manual": manual})
 

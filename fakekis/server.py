@@ -129,7 +129,9 @@ class FakeKis:
             app = create_app(env.registry, self.market, self.clock, other_registries=others,
                              stats=lambda env=env: self.stats(env.name), scenario=self.scenario)
             sock = _bind(self.host, rest_port)
-            server = _QuietServer(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
+            # Bounded graceful shutdown: a long-poll on a clock that never moves must not keep us alive.
+            server = _QuietServer(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
+                                                 timeout_graceful_shutdown=1))
             self._rest.append(server)
             self._tasks.append(asyncio.create_task(server.serve(sockets=[sock]), name=f"rest-{env.name}"))
             env.rest_url = f"http://{self.host}:{sock.getsockname()[1]}"

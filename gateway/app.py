@@ -22,14 +22,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from gateway.cache import QuoteCache
-from gateway.config import Config
+from gateway.config import Config, ConfigError
 from gateway.market import KrxCalendar
 from gateway.metrics import Metrics
 from gateway.quotes import select
 from gateway.redact import Redactor, StageLog
 from gateway.rest import RestClient, RestError
 from gateway.worker import QuoteWorker, supervise
-from kisclock import KST, Clock, ShiftedClock, WallClock
+from kisclock import KST, Clock, RemoteClock, ShiftedClock, WallClock
 
 _SYMBOL = re.compile(r"^(?:\d{6}|Q\d{6})$")
 
@@ -51,10 +51,20 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, KST).isoformat(timespec="milliseconds")
 
 
+def _remote_now(url: str) -> float:
+    try:
+        return float(httpx.get(url, timeout=10).json()["epoch"])
+    except (httpx.HTTPError, ValueError, KeyError) as e:
+        raise ConfigError(f"GATEWAY_CLOCK_URL={url!r}: cannot read the clock ({type(e).__name__})") from None
+
+
 def build(cfg: Config, clock: Clock | None = None, *, connect: Callable[..., Any] = websockets.connect,
           http: httpx.AsyncClient | None = None) -> Gateway:
     if clock is None:
-        clock = ShiftedClock(cfg.clock_start) if cfg.clock_start is not None else WallClock()
+        if cfg.clock_url:
+            clock = RemoteClock(cfg.clock_url, _remote_now(cfg.clock_url))
+        else:
+            clock = ShiftedClock(cfg.clock_start) if cfg.clock_start is not None else WallClock()
     metrics = Metrics()
     log = StageLog(Redactor(cfg.secrets))
     rest = RestClient(cfg, clock, metrics, log, http)
@@ -69,6 +79,7 @@ def create_app(cfg: Config, clock: Clock | None = None, *, connect: Callable[...
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        follower = asyncio.create_task(gw.clock.follow()) if isinstance(gw.clock, RemoteClock) else None
         gw.task = asyncio.create_task(supervise(gw.worker), name="kis-ws-worker")
         if on_ready:
             on_ready(gw)
@@ -78,6 +89,8 @@ def create_app(cfg: Config, clock: Clock | None = None, *, connect: Callable[...
             gw.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await gw.task
+            if follower:
+                follower.cancel()
             await gw.rest.aclose()
             gw.log.event("ws_worker_stop")
 

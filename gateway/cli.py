@@ -23,6 +23,7 @@ ENV_HELP = """environment (the gateway's configuration):
   KIS_SYMBOLS            comma list of 6-digit codes (default 005930)
   KIS_REST_URL/KIS_WS_URL  override the environment's KIS URLs (e.g. point at fakekis)
   GATEWAY_CLOCK_START    ISO-8601 instant with offset: the gateway clock starts there (replay a morning at night)
+  GATEWAY_CLOCK_URL      follow a step-mode clock (fakekis --clock manual: http://HOST:PORT/__fakekis/clock)
   GATEWAY_FRESHNESS_MS   a WS tick younger than this is served as kis-ws (default 10000)
   GATEWAY_WS_IDLE_TIMEOUT  seconds without any message (PINGPONG included) before reconnecting (default 60)
   GATEWAY_ACK_TIMEOUT    seconds to wait for a subscribe ack before reconnecting (default 10)
@@ -45,10 +46,15 @@ def _serve(args: argparse.Namespace) -> int:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((args.host, args.port))
+        sock.listen(128)   # from the ready line on, connections wait in the backlog instead of being refused
     except OSError as e:
         print(f"kis-gateway: error: cannot listen on {args.host}:{args.port}: {e.strerror}", file=sys.stderr)
         return 2
-    return asyncio.run(_run_server(cfg, sock))
+    try:
+        return asyncio.run(_run_server(cfg, sock))
+    except ConfigError as e:   # found while building the app, e.g. an unreachable GATEWAY_CLOCK_URL
+        print(f"kis-gateway: error: {e}", file=sys.stderr)
+        return 2
 
 
 async def _run_server(cfg: Config, sock: socket.socket) -> int:

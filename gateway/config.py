@@ -35,6 +35,7 @@ class Config:
     ws_url: str
     account_no: str | None = None
     clock_start: float | None = None
+    clock_url: str | None = None
     freshness_s: float = 10.0
     idle_timeout_s: float = 60.0
     ack_timeout_s: float = 10.0
@@ -89,6 +90,9 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
             clock_start = parse_instant(env["GATEWAY_CLOCK_START"])
         except ValueError as e:
             raise ConfigError(f"GATEWAY_CLOCK_START: {e}") from None
+    clock_url = env.get("GATEWAY_CLOCK_URL", "").strip() or None
+    if clock_url and not clock_url.startswith(("http://", "https://")):
+        raise ConfigError(f"GATEWAY_CLOCK_URL={clock_url!r} must be an http:// URL (fakekis: .../__fakekis/clock)")
     rest_default, ws_default = DEFAULT_URLS[kis_env]
     rest_url = env.get("KIS_REST_URL", "").strip() or rest_default
     ws_url = env.get("KIS_WS_URL", "").strip() or ws_default
@@ -103,7 +107,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
         raise ConfigError(f"GATEWAY_SESSION_HOURS: {e}") from None
     return Config(
         env=kis_env, app_key=app_key, app_secret=secret, symbols=symbols, rest_url=rest_url.rstrip("/"),
-        ws_url=ws_url, account_no=account, clock_start=clock_start,
+        ws_url=ws_url, account_no=account, clock_start=clock_start, clock_url=clock_url,
         freshness_s=_number(env, "GATEWAY_FRESHNESS_MS", 10_000) / 1000,
         idle_timeout_s=_number(env, "GATEWAY_WS_IDLE_TIMEOUT", 60.0),
         ack_timeout_s=_number(env, "GATEWAY_ACK_TIMEOUT", 10.0),

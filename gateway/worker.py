@@ -146,7 +146,8 @@ class QuoteWorker:
             elif isinstance(out, s.Acked):
                 self.metrics.ws_subscriptions = session.subscriptions
                 if out.msg_cd != "OPSP0001":
-                    self._acked = True
+                    self._acked = True            # healthy now: the failure streak is over
+                    self.failures = 0
                     self._approval_refusals = 0
                     first = self.metrics.reach("subscribed", now)
                     self.log.event("ws_subscribe", tr_id=out.tr_id, tr_key=out.tr_key, msg_cd=out.msg_cd,

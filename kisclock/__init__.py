@@ -91,6 +91,34 @@ class ManualClock:
         self.set(self._now + seconds)
 
 
+class RemoteClock(ManualClock):
+    """A clock that follows another process's manual clock (fakekis `--clock manual`) over HTTP.
+
+    `follow()` long-polls `GET {url}?after=<now>`, which the server answers once its clock has moved
+    past `now`; each answer moves this clock, waking local sleepers in deadline order. So a gateway in
+    one process and fakekis in another step through a scenario together, driven by
+    `POST {url} {"advance": seconds}`.
+    """
+
+    def __init__(self, url: str, start: float) -> None:
+        super().__init__(start)
+        self.url = url
+
+    async def follow(self) -> None:
+        import httpx  # only the remote clock needs HTTP
+
+        async with httpx.AsyncClient(timeout=None) as http:
+            while True:
+                try:
+                    r = await http.get(self.url, params={"after": repr(self.now())})
+                    epoch = float(r.json()["epoch"])
+                except (httpx.HTTPError, ValueError, KeyError):
+                    await asyncio.sleep(0.2)   # the clock server is restarting; real time, on purpose
+                    continue
+                if epoch > self.now():
+                    self.set(epoch)
+
+
 def parse_instant(text: str) -> float:
     """ISO-8601 instant with an offset -> epoch seconds. Raises ValueError naming the value."""
     try:

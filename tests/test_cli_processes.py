@@ -106,3 +106,32 @@ def test_generate_then_validate(tmp_path: Path) -> None:
     val = subprocess.run([PY, "-m", "fakekis", "validate", str(out)], capture_output=True, text=True, timeout=60)
     summary = json.loads(val.stdout)
     assert summary["synthetic"] is True and summary["data_frames"]["H0STCNT0"] > 0
+
+
+def test_gateway_and_fakekis_in_two_processes_step_through_one_clock(tmp_path: Path) -> None:
+    kis, ready = _start(["fakekis", "serve", "--clock", "manual", "--ping-interval", "10"])
+    rest = ready["rest_url"]
+    env = {"KIS_ENV": "mock", "KIS_APP_KEY": APPKEY, "KIS_APP_SECRET": SECRET, "KIS_SYMBOLS": "005930,000660",
+           "KIS_REST_URL": rest, "KIS_WS_URL": ready["ws_url"], "GATEWAY_TOKEN_DIR": str(tmp_path),
+           "GATEWAY_CLOCK_URL": rest + "/__fakekis/clock"}
+    gw, gw_ready = _start(["gateway", "serve", "--port", "0"], env)
+    try:
+        with httpx.Client(base_url=gw_ready["url"], timeout=10) as http:
+            _poll(lambda: http.get("/v1/metrics/quote").json()["ws_subscriptions"] == 2)
+            for _ in range(6):   # 30 s of the recorded morning, in 5 s steps
+                now = httpx.post(rest + "/__fakekis/clock", json={"advance": 5}).json()["now"]
+                _poll(lambda now=now: http.get("/v1/metrics/quote").json()["now"].startswith(now[:19]))
+            stats = httpx.get(rest + "/__fakekis/stats").json()
+            m = _poll(lambda: (lambda m: m if m["ws_messages"] == stats["frames_sent"] else None)(
+                http.get("/v1/metrics/quote").json()))
+            assert m["now"].startswith("2026-11-25T09:05:30") and m["ws_pingpongs"] == stats["pingpongs_sent"] == 3
+            assert m["ws_messages"] > 0 and http.get("/v1/quotes/005930").json()["source"] == "kis-ws"
+    finally:
+        assert _stop(gw)[0] == 0 and _stop(kis)[0] == 0
+
+
+def test_unreachable_clock_url_is_one_line(tmp_path: Path) -> None:
+    env = {"KIS_APP_KEY": APPKEY, "KIS_APP_SECRET": SECRET, "GATEWAY_CLOCK_URL": "http://127.0.0.1:9/__fakekis/clock"}
+    proc = subprocess.run([PY, "-m", "gateway", "serve", "--port", "0"], capture_output=True, text=True, timeout=30,
+                          env={**os.environ, **env})
+    assert proc.returncode == 2 and "GATEWAY_CLOCK_URL" in proc.stderr and "Traceback" not in proc.stderr

@@ -98,6 +98,50 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _record(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from fakekis.proxy import Recorder, record_until
+
+    console = Console(stderr=True)
+    rec = Recorder(args.out, env=args.env, rest_upstream=args.rest_upstream, ws_upstream=args.ws_upstream,
+                   rest_port=args.rest_port, ws_port=args.ws_port, allow_trading=args.allow_trading,
+                   notes=args.notes or "")
+    try:
+        await rec.start()
+    except (FileExistsError, OSError) as e:
+        print(f"fakekis record: error: {e}", file=sys.stderr)
+        return 2
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(json.dumps({"env": args.env, "rest_url": rec.rest_url, "ws_url": rec.ws_url, "out": str(rec.out),
+                      "upstream": {"rest": rec.rest_upstream, "ws": rec.ws_upstream}}), flush=True)
+
+    def show(p: dict) -> None:
+        symbols = "  ".join(f"{k}: {v}" for k, v in p["by_symbol"].items()) or "-"
+        console.print(f"[bold]recording[/] {p['elapsed_s']:>7.1f}s  {p['messages']} msgs  "
+                      f"{p['per_second']}/s  {symbols}" + (f"  refused: {p['refused_calls']}" if p["refused_calls"]
+                                                           else ""), highlight=False)
+
+    try:
+        await record_until(rec, stop, args.duration, show if console.is_terminal or args.progress else None)
+    finally:
+        await rec.stop()
+    summary = rec.progress()
+    console.print(f"wrote {rec.out}: {summary['messages']} WebSocket messages in {summary['elapsed_s']}s; "
+                  f"validate with `fakekis validate {rec.out}`", highlight=False)
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from fakekis.report import inspect_recording
+
+    print(json.dumps(inspect_recording(_recording(args.recording)), ensure_ascii=False, indent=2))
+    return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
     rec = _recording(args.recording)
     frames = rec.data_frames()
@@ -173,6 +217,27 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--no-books", action="store_true", help="trades only, no H0STASP0 order books")
     g.add_argument("--env", choices=("mock", "live"), default="mock")
 
+    r = sub.add_parser("record", help="record a live (or mock) KIS session through a loopback proxy, scrubbed",
+                       description="A recording proxy: point any client's REST and WS URLs at the URLs it prints "
+                                   "(one JSON line on stdout). REST goes upstream inside a vcrpy cassette, WebSocket "
+                                   "messages are relayed both ways and written as they pass; appkey, secret, tokens, "
+                                   "approval keys, account numbers and the HTS ID are replaced by pseudonyms before "
+                                   "anything is written. Only auth and quotation calls are forwarded unless "
+                                   "--allow-trading. Stops after --duration or on Ctrl-C, leaving a valid recording.")
+    r.add_argument("out", help="new folder for the recording")
+    r.add_argument("--env", choices=("mock", "live"), default="mock", help="which KIS environment (default mock)")
+    r.add_argument("--rest-upstream", help="REST base URL (default: the environment's KIS URL)")
+    r.add_argument("--ws-upstream", help="WebSocket URL (default: the environment's KIS URL)")
+    r.add_argument("--rest-port", type=int, default=0, help="proxy REST port (default 0: free)")
+    r.add_argument("--ws-port", type=int, default=0, help="proxy WebSocket port (default 0: free)")
+    r.add_argument("--duration", type=float, help="seconds to record (default: until Ctrl-C)")
+    r.add_argument("--allow-trading", action="store_true", help="also forward order and account calls (DANGER)")
+    r.add_argument("--notes", help="free text for session.json")
+    r.add_argument("--progress", action="store_true", help="print progress even when stderr is not a terminal")
+
+    i = sub.add_parser("inspect", help="summarise a recording: TRs, symbols, gaps, disconnects, PINGPONG, widths")
+    i.add_argument("recording", help="recording folder or bundled name")
+
     v = sub.add_parser("validate", help="check a recording; exit non-zero with file:line for the first problem")
     v.add_argument("recording", help="recording folder or bundled name")
 
@@ -199,6 +264,10 @@ def _run(args: argparse.Namespace) -> int:
             return _generate(args)
         if args.command == "faults":
             return _faults(args)
+        if args.command == "record":
+            return asyncio.run(_record(args))
+        if args.command == "inspect":
+            return _inspect(args)
         return _validate(args)
     except (tape.RecordingError, faults.ScenarioError) as e:
         print(f"fakekis {args.command}: error: {e}", file=sys.stderr)

@@ -167,3 +167,16 @@ async def test_record_from_real_kis(tmp_path: Path) -> None:   # pragma: no cove
     data = b"".join(p.read_bytes() for p in (tmp_path / "live").iterdir())
     assert os.environ["KIS_APP_KEY"].encode() not in data and os.environ["KIS_APP_SECRET"].encode() not in data
     assert recorded.subscriptions
+
+
+def test_ctrl_c_leaves_a_complete_recording(tmp_path: Path) -> None:
+    import signal
+
+    proc = subprocess.Popen([sys.executable, "-m", "fakekis", "record", str(tmp_path / "r"),
+                             "--rest-upstream", "http://127.0.0.1:9", "--ws-upstream", "ws://127.0.0.1:9"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert json.loads(proc.stdout.readline())["out"] == str(tmp_path / "r")
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 0
+    assert json.loads((tmp_path / "r" / "session.json").read_text())["recorder"]["complete"] is True
+    tape.load(tmp_path / "r")

@@ -240,7 +240,7 @@ class FakeKis:
                 elif isinstance(action, Drop):
                     log.info("dropping session %d: %s", session.number, action.reason)
                     session.exchange.stats.drops[action.reason] += 1
-                    conn.transport.abort()
+                    await self._drop(session, conn)
                     return False
                 elif isinstance(action, Close):
                     await conn.close(action.code or 1000)
@@ -248,6 +248,18 @@ class FakeKis:
             except ConnectionClosed:
                 return False
         return True
+
+    async def _drop(self, session: Session, conn: ServerConnection) -> None:
+        """Drop without a close frame, but after what was already sent: KIS says why (OPSP8996, OPSP0011)
+        and then the socket goes. A TCP half-close delivers the buffered reply, then EOF (the client sees
+        1006); an abort right away could discard that last message."""
+        session.silenced = True   # nothing more goes out on this socket
+        transport = conn.transport
+        if transport.can_write_eof():
+            transport.write_eof()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(conn.wait_closed(), 2.0)   # the client closes on EOF; bounded in real time
+        transport.abort()
 
     def _on_client_ping(self, session: Session, conn: ServerConnection, tasks: list[asyncio.Task[Any]]) -> None:
         actions = self.scenario.client_ping(session)

@@ -81,6 +81,28 @@ async def _run_server(cfg: Config, sock: socket.socket) -> int:
     return 0
 
 
+def _diagnose(args: argparse.Namespace) -> int:
+    from gateway import diagnose
+
+    try:
+        cfg = from_env()
+    except ConfigError as e:
+        print(f"kis-gateway: error: {e}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")
+    for noisy in ("httpx", "websockets", "uvicorn", "gateway.stage"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    print(f"diagnosing {cfg.env}: REST {cfg.rest_url}  WS {cfg.ws_url}  symbols {','.join(cfg.symbols)} "
+          f"(up to {args.seconds:g}s)", file=sys.stderr)
+    try:
+        result = asyncio.run(diagnose.run(cfg, args.seconds))
+    except ConfigError as e:
+        print(f"kis-gateway: error: {e}", file=sys.stderr)
+        return 2
+    print(result.to_json() if args.json else result.render())
+    return 0 if result.ok else 1
+
+
 def _decode(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     keys: dict[str, tuple[str, str]] = {}
     if args.key or args.iv:
@@ -112,6 +134,15 @@ def main(argv: list[str] | None = None) -> int:
                                    "line with the URL on stdout when ready; logs go to stderr.")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    g = sub.add_parser("diagnose", help="run the pipeline for a bounded time and name the first failed boundary",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=ENV_HELP,
+                       description="Runs the gateway's own pipeline against the configured target (real KIS, or any "
+                                   "URLs such as a fakekis) for up to --seconds, asks for quotes, probes REST once, "
+                                   "and prints the six boundaries with evidence and a verdict naming the first one "
+                                   "that failed with its likely causes. Exit 0 on pass (a closed market with acks "
+                                   "and PINGPONG passes), 1 on fail, 2 on bad configuration.")
+    g.add_argument("--seconds", type=float, default=20.0, help="how long to observe at most (default 20)")
+    g.add_argument("--json", action="store_true", help="machine-readable output")
     d = sub.add_parser("decode", help="decode raw KIS WebSocket messages from stdin, one per line",
                        description="Reads raw KIS WebSocket messages (data frames, acks, PINGPONG) one per line "
                                    "on stdin; writes one JSON object per event on stdout (one per trade record). "
@@ -124,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args)
+    if args.command == "diagnose":
+        return _diagnose(args)
     return _decode(args, sys.stdin, sys.stdout)
 
 

@@ -135,3 +135,27 @@ def test_unreachable_clock_url_is_one_line(tmp_path: Path) -> None:
     proc = subprocess.run([PY, "-m", "gateway", "serve", "--port", "0"], capture_output=True, text=True, timeout=30,
                           env={**os.environ, **env})
     assert proc.returncode == 2 and "GATEWAY_CLOCK_URL" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("scenario, code, needle", [
+    (None, 0, "VERDICT: PASS"),
+    ("session-in-use", 1, "OPSP8996"),
+])
+def test_diagnose_cli_against_a_fakekis_process(scenario, code, needle, tmp_path: Path) -> None:
+    args = ["fakekis", "serve", "--speed", "1"] + (["--scenario", scenario] if scenario else [])
+    kis, ready = _start(args)
+    env = {"KIS_ENV": "mock", "KIS_APP_KEY": APPKEY, "KIS_APP_SECRET": SECRET, "KIS_SYMBOLS": "005930,000660",
+           "KIS_REST_URL": ready["rest_url"], "KIS_WS_URL": ready["ws_url"], "GATEWAY_TOKEN_DIR": str(tmp_path),
+           "GATEWAY_CLOCK_START": "2026-11-25T09:05:00+09:00"}
+    try:
+        proc = subprocess.run([PY, "-m", "gateway", "diagnose", "--seconds", "8"], capture_output=True, text=True,
+                              timeout=60, env={**os.environ, **env})
+        as_json = subprocess.run([PY, "-m", "gateway", "diagnose", "--seconds", "3", "--json"], capture_output=True,
+                                 text=True, timeout=60, env={**os.environ, **env})
+    finally:
+        _stop(kis)
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    assert needle in proc.stdout and "Traceback" not in proc.stderr
+    for boundary in ("worker_started", "connected", "subscribed", "first_message", "cached", "served_ws"):
+        assert boundary in proc.stdout
+    assert json.loads(as_json.stdout)["findings"][0]["boundary"] == "worker_started"

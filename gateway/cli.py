@@ -103,6 +103,32 @@ def _diagnose(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from gateway import compare
+    from gateway.config import DEFAULT_URLS
+
+    try:
+        cfg = from_env()
+    except ConfigError as e:
+        print(f"kis-gateway: error: {e}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")
+    for noisy in ("httpx", "websockets", "uvicorn", "gateway.stage"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+    urls = {"mock": (args.mock_rest_url or DEFAULT_URLS["mock"][0], args.mock_ws_url or DEFAULT_URLS["mock"][1]),
+            "live": (args.live_rest_url or DEFAULT_URLS["live"][0], args.live_ws_url or DEFAULT_URLS["live"][1])}
+    print(f"comparing mock and live for {args.seconds:g}s each (at once) ...", file=sys.stderr)
+    runs = asyncio.run(compare.compare(cfg, urls, args.seconds))
+    evidence, report = compare.write_evidence(runs, Path(args.out))
+    for r in runs:
+        print(f"{r.mode}: {r.diagnosis.render().splitlines()[-1] if r.diagnosis else '?'}", file=sys.stderr)
+    print(json.dumps({"evidence": str(evidence), "report": str(report),
+                      "go": all(r.diagnosis and r.diagnosis.ok for r in runs)}))
+    return 0
+
+
 def _decode(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
     keys: dict[str, tuple[str, str]] = {}
     if args.key or args.iv:
@@ -143,6 +169,18 @@ def main(argv: list[str] | None = None) -> int:
                                    "and PINGPONG passes), 1 on fail, 2 on bad configuration.")
     g.add_argument("--seconds", type=float, default=20.0, help="how long to observe at most (default 20)")
     g.add_argument("--json", action="store_true", help="machine-readable output")
+    c = sub.add_parser("compare", help="run mock and live side by side with the same keys; write the evidence",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=ENV_HELP,
+                       description="Runs the gateway twice at once with the same KIS_APP_KEY/KIS_APP_SECRET, changing "
+                                   "only KIS_ENV and that environment's URLs; captures metrics twice and one quote "
+                                   "per mode and writes <out>/<date>-ws-debug-compare-mock-live.md (table, timeline "
+                                   "pictures, diagnoses) and <out>/<date>-ws-real-final-report.md (Go/No-Go). "
+                                   "Exit 0 once the evidence is written, whatever it says.")
+    c.add_argument("--seconds", type=float, default=20.0, help="how long each mode runs (default 20)")
+    c.add_argument("--out", default="docs/evidence", help="folder for the evidence (default docs/evidence)")
+    for mode in ("mock", "live"):
+        c.add_argument(f"--{mode}-rest-url", help=f"{mode} REST URL (default: KIS's {mode} URL)")
+        c.add_argument(f"--{mode}-ws-url", help=f"{mode} WebSocket URL (default: KIS's {mode} URL)")
     d = sub.add_parser("decode", help="decode raw KIS WebSocket messages from stdin, one per line",
                        description="Reads raw KIS WebSocket messages (data frames, acks, PINGPONG) one per line "
                                    "on stdin; writes one JSON object per event on stdout (one per trade record). "
@@ -157,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         return _serve(args)
     if args.command == "diagnose":
         return _diagnose(args)
+    if args.command == "compare":
+        return _compare(args)
     return _decode(args, sys.stdin, sys.stdout)
 
 

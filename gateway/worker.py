@@ -96,7 +96,7 @@ class QuoteWorker:
             self._conn_error = None
             self.conn_received = 0
             self._last_rx = now
-            watchdog = asyncio.create_task(self._watchdog(ws))
+            watchdog = asyncio.create_task(self._watchdog(ws, opened=now))
             code: int | None = None
             try:
                 await self.subscribe(ws, session, approval)
@@ -187,11 +187,11 @@ class QuoteWorker:
         if cached and m.reach("cached", now):
             self.log.event("ws_cached", symbol=fields[0])
 
-    async def _watchdog(self, ws: Any) -> None:
+    async def _watchdog(self, ws: Any, opened: float) -> None:
         """Two ways a connection is dead though the socket looks open:
         no message at all (PINGPONG included) for `idle_timeout_s` (F1 half-open), or no ack for any
-        subscription within `ack_timeout_s` (requests swallowed). Either aborts, and the loop reconnects."""
-        opened = self.clock.now()
+        subscription within `ack_timeout_s` of `opened` (requests swallowed). Either aborts, and the loop
+        reconnects. `opened` comes from the caller: the task may first run after the clock has moved."""
         while True:
             ack_due = None if self._acked else opened + self.cfg.ack_timeout_s
             idle_due = self._last_rx + self.cfg.idle_timeout_s

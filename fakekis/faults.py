@@ -460,12 +460,16 @@ class Scenario:
     def __bool__(self) -> bool:
         return bool(self.faults)
 
-    def before(self, session: Session, req: frames.Request, now: float) -> list[Action] | None:
+    def _first(self, hook: str, *args: Any) -> Any:
+        """Plug points where the first fault with an answer wins."""
         for f in self.faults:
-            out = f.before(session, req, now)
+            out = getattr(f, hook)(*args)
             if out is not None:
                 return out
         return None
+
+    def before(self, session: Session, req: frames.Request, now: float) -> list[Action] | None:
+        return self._first("before", session, req, now)
 
     def after(self, session: Session, req: frames.Request, actions: list[Action]) -> list[Action]:
         for f in self.faults:
@@ -497,25 +501,13 @@ class Scenario:
         return all(f.admit(now) for f in self.faults)
 
     def client_ping(self, session: Session) -> list[Action] | None:
-        for f in self.faults:
-            out = f.client_ping(session)
-            if out is not None:
-                return out
-        return None
+        return self._first("client_ping", session)
 
     def reroute(self, tr_id: str) -> list[str]:
-        for f in self.faults:
-            out = f.reroute(tr_id)
-            if out is not None:
-                return out
-        return [tr_id]
+        return self._first("reroute", tr_id) or [tr_id]
 
     def rest(self, kind: str, now: float) -> tuple[int, dict[str, object]] | None:
-        for f in self.faults:
-            out = f.rest(kind, now)
-            if out is not None:
-                return out
-        return None
+        return self._first("rest", kind, now)
 
     def describe(self) -> list[dict[str, Any]]:
         return [{"fault": f.name, "f": f.f, **f.params()} for f in self.faults]

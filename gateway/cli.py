@@ -33,15 +33,17 @@ ENV_HELP = """environment (the gateway's configuration):
 """
 
 
-def _serve(args: argparse.Namespace) -> int:
-    try:
-        cfg = from_env()
-    except ConfigError as e:
-        print(f"kis-gateway: error: {e}", file=sys.stderr)
-        return 2
+def _logs(stage_level: int) -> None:
+    """Stage events at `stage_level`; library chatter only when it is a warning."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
     for noisy in ("httpx", "websockets", "uvicorn"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("gateway.stage").setLevel(stage_level)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    cfg = from_env()
+    _logs(logging.INFO)
     try:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -50,11 +52,7 @@ def _serve(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"kis-gateway: error: cannot listen on {args.host}:{args.port}: {e.strerror}", file=sys.stderr)
         return 2
-    try:
-        return asyncio.run(_run_server(cfg, sock))
-    except ConfigError as e:   # found while building the app, e.g. an unreachable GATEWAY_CLOCK_URL
-        print(f"kis-gateway: error: {e}", file=sys.stderr)
-        return 2
+    return asyncio.run(_run_server(cfg, sock))
 
 
 async def _run_server(cfg: Config, sock: socket.socket) -> int:
@@ -84,21 +82,11 @@ async def _run_server(cfg: Config, sock: socket.socket) -> int:
 def _diagnose(args: argparse.Namespace) -> int:
     from gateway import diagnose
 
-    try:
-        cfg = from_env()
-    except ConfigError as e:
-        print(f"kis-gateway: error: {e}", file=sys.stderr)
-        return 2
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")
-    for noisy in ("httpx", "websockets", "uvicorn", "gateway.stage"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
+    cfg = from_env()
+    _logs(logging.ERROR)
     print(f"diagnosing {cfg.env}: REST {cfg.rest_url}  WS {cfg.ws_url}  symbols {','.join(cfg.symbols)} "
           f"(up to {args.seconds:g}s)", file=sys.stderr)
-    try:
-        result = asyncio.run(diagnose.run(cfg, args.seconds))
-    except ConfigError as e:
-        print(f"kis-gateway: error: {e}", file=sys.stderr)
-        return 2
+    result = asyncio.run(diagnose.run(cfg, args.seconds))
     print(result.to_json() if args.json else result.render())
     return 0 if result.ok else 1
 
@@ -109,14 +97,8 @@ def _compare(args: argparse.Namespace) -> int:
     from gateway import compare
     from gateway.config import DEFAULT_URLS
 
-    try:
-        cfg = from_env()
-    except ConfigError as e:
-        print(f"kis-gateway: error: {e}", file=sys.stderr)
-        return 2
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(message)s")
-    for noisy in ("httpx", "websockets", "uvicorn", "gateway.stage"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
+    cfg = from_env()
+    _logs(logging.ERROR)
     urls = {"mock": (args.mock_rest_url or DEFAULT_URLS["mock"][0], args.mock_ws_url or DEFAULT_URLS["mock"][1]),
             "live": (args.live_rest_url or DEFAULT_URLS["live"][0], args.live_ws_url or DEFAULT_URLS["live"][1])}
     print(f"comparing mock and live for {args.seconds:g}s each (at once) ...", file=sys.stderr)
@@ -191,13 +173,14 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--key", help="32-char AES key from the subscribe ack")
     d.add_argument("--iv", help="16-char AES iv from the subscribe ack")
     args = parser.parse_args(argv)
-    if args.command == "serve":
-        return _serve(args)
-    if args.command == "diagnose":
-        return _diagnose(args)
-    if args.command == "compare":
-        return _compare(args)
-    return _decode(args, sys.stdin, sys.stdout)
+    commands = {"serve": _serve, "diagnose": _diagnose, "compare": _compare}
+    if args.command not in commands:
+        return _decode(args, sys.stdin, sys.stdout)
+    try:
+        return commands[args.command](args)
+    except ConfigError as e:   # from the environment, or found while starting (an unreachable GATEWAY_CLOCK_URL)
+        print(f"kis-gateway: error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

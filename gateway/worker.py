@@ -37,7 +37,7 @@ class QuoteWorker:
         self.cfg, self.rest, self.cache, self.metrics, self.log, self.clock = cfg, rest, cache, metrics, log, clock
         self.connect = connect
         self.rng = rng or random.Random()
-        self.failures = 0                 # consecutive connections that delivered nothing
+        self.failures = 0                 # consecutive attempts that never became healthy (no ack)
         self._fresh_approval = False
         self._hold_off = False
         self._acked = False                   # the current connection had a subscription acked

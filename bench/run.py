@@ -1,0 +1,103 @@
+"""Run every benchmark and write BENCHMARKS.md (tox -e bench; never part of the unit tests).
+
+    python -m bench.run [--out BENCHMARKS.md] [--only decode,wire,api,fresh]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bench.common import ROOT, machine
+from kisclock import KST
+
+
+def _r(x: dict[str, float]) -> str:
+    return f"{x['median']:,.0f} ({x['min']:,.0f}-{x['max']:,.0f}, {x['runs']} runs)"
+
+
+def _ok(flag: bool) -> str:
+    return "met" if flag else "**missed**"
+
+
+def render(results: dict[str, Any], took: float) -> str:
+    m = machine()
+    lines = ["# Benchmarks", "",
+             f"Measured {datetime.now(KST):%Y-%m-%d %H:%M} KST by `tox -e bench` (= `python -m bench.run`), "
+             f"{took:.0f} s in all. Median (min-max) over the runs shown; all load on 127.0.0.1.", "",
+             f"Machine: {m['cores']} cores, {m['platform']}, Python {m['python']}; websockets {m['websockets']}, "
+             f"uvicorn {m['uvicorn']}, starlette {m['starlette']}, python-kis {m['python-kis']}.", "",
+             "| Figure | Ours | Compared against | Ratio | Target | |", "|---|---|---|---|---|---|"]
+    for row in results.get("decode", []):
+        r = row["results"]
+        ours = r["gateway codec"]
+        pk = r.get("python-kis parse")
+        ratio = ours["median"] / pk["median"] if pk else None
+        lines.append(f"| Decode {row['frames']} H0STCNT0 (frames/s) | {_r(ours)} | python-kis "
+                     f"{_r(pk) if pk else 'not installed'}; plain str.split {_r(r['plain str.split'])} | "
+                     f"{ratio:.1f}x python-kis, {ours['median'] / r['plain str.split']['median']:.2f}x split | "
+                     f">= 10x python-kis | {_ok(bool(ratio and ratio >= 10))} |" if pk else
+                     f"| Decode {row['frames']} (frames/s) | {_r(ours)} | python-kis not installed | - | >= 10x | - |")
+    wire = results.get("wire")
+    if wire:
+        ing = wire["ingest"]
+        ratio = ing["gateway worker"]["median"] / ing["bare websockets loop"]["median"]
+        lines.append(f"| Gateway WS ingest over loopback (frames/s) | {_r(ing['gateway worker'])} | bare websockets "
+                     f"receive loop {_r(ing['bare websockets loop'])} | {ratio:.2f}x | >= 0.8x bare | {_ok(ratio >= 0.8)} |")
+        rep = wire["replay"]
+        ratio = rep["fakekis replay asap"]["median"] / rep["bare websockets server"]["median"]
+        lines.append(f"| fakekis replay asap (frames/s) | {_r(rep['fakekis replay asap'])} | bare websockets server, "
+                     f"same frames {_r(rep['bare websockets server'])} | {ratio:.2f}x | >= 0.8x bare | {_ok(ratio >= 0.8)} |")
+        p = wire["pacing"]
+        lines.append(f"| fakekis replay --speed 1 pacing error ({p['frames']} frames, 15 s) | p50 {p['p50_ms']} ms, "
+                     f"p99 {p['p99_ms']} ms, max {p['max_ms']} ms | the recording's timestamps | - | p99 <= 2 ms | "
+                     f"{_ok(p['p99_ms'] <= 2)} |")
+    api = results.get("api")
+    if api:
+        g, b = api["gateway"], api["bare"]
+        ratio = g["rps"]["median"] / b["rps"]["median"]
+        lines.append(f"| Quote API at concurrency 32 (req/s; p50/p99) | {_r(g['rps'])}; {g['p50_ms']:.1f}/{g['p99_ms']:.1f} ms "
+                     f"| bare Starlette endpoint {_r(b['rps'])}; {b['p50_ms']:.1f}/{b['p99_ms']:.1f} ms | "
+                     f"{ratio:.2f}x rps, p99 {g['p99_ms'] / b['p99_ms']:.2f}x | >= 0.85x rps, p99 <= 1.25x | "
+                     f"{_ok(ratio >= 0.85 and g['p99_ms'] <= 1.25 * b['p99_ms'])} |")
+    fresh = results.get("fresh")
+    if fresh:
+        for label, f in fresh["freshness"].items():
+            ok = f["p99_ms"] is not None and f["p99_ms"] <= 10
+            lines.append(f"| Freshness send -> visible in GET /v1/quotes, {label} (target 5,000 frames/s; achieved "
+                         f"{f['achieved_frames_per_s']:,}/s) | p50 {f['p50_ms']:.1f} ms, p99 {f['p99_ms']:.1f} ms "
+                         f"({f['samples']} samples) | - | - | p99 <= 10 ms under load | "
+                         f"{_ok(ok) if label != 'idle' else 'info'} |")
+        d = fresh["full_day"]
+        lines.append(f"| Synthetic full trading day, {d['symbols']} symbols, asap through the gateway | "
+                     f"{d['frames']:,} frames in {d['replay_s']} s ({d['frames_per_s']:,}/s); peak RSS "
+                     f"{d['peak_rss_mb']} MB (generating it: {d['generate_s']} s) | - | - | report | info |")
+    lines += ["", "Raw results:", "", "```json", json.dumps(results, indent=1, default=str), "```", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    parser.add_argument("--only", default="decode,wire,api,fresh")
+    args = parser.parse_args()
+    wanted = set(args.only.split(","))
+    results: dict[str, Any] = {}
+    start = time.perf_counter()
+    for name in ("decode", "wire", "api", "fresh"):
+        if name in wanted:
+            print(f"bench: {name} ...", file=sys.stderr, flush=True)
+            module = __import__(f"bench.{name}", fromlist=["run"])
+            results[name] = module.run()
+    Path(args.out).write_text(render(results, time.perf_counter() - start), encoding="utf-8")
+    print(f"bench: wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

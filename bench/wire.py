@@ -82,7 +82,8 @@ async def _gateway_receive(url: str, n: int) -> float:
 
 
 async def ingest() -> dict[str, Any]:
-    texts = (trade_frames() * (N // 3160 + 1))[:N]
+    single = trade_frames()
+    texts = (single * (N // len(single) + 1))[:N]
     server = await _sender(texts)
     url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     out: dict[str, list[float]] = {"bare websockets loop": [], "gateway worker": []}

@@ -36,6 +36,7 @@ class MarketState:
     def __init__(self) -> None:
         self.last: dict[str, list[str]] = {}   # symbol -> last H0STCNT0 record fields
         self.prev_close: dict[str, int] = {}
+        self._pending: dict[str, tuple[str, int]] = {}   # symbol -> (payload, count) not parsed yet
 
     def prime(self, record: list[str]) -> None:
         """Know a symbol before its first replayed trade. A recording that starts mid-session has
@@ -46,11 +47,18 @@ class MarketState:
             self.prev_close[code] = int(record[2]) - (_int(record[4]) or 0)
             self.last.setdefault(code, record)
 
-    def apply(self, tr_id: str, payload: str, count: int) -> None:
-        if tr_id != "H0STCNT0":
+    def apply(self, tr_id: str, payload: str, count: int, symbol: str) -> None:
+        """Note a replayed trade frame. Hot path: the payload is only split when REST asks (`_settle`)."""
+        if tr_id == "H0STCNT0" and count:
+            self._pending[symbol] = (payload, count)
+
+    def _settle(self, symbol: str) -> None:
+        pending = self._pending.pop(symbol, None)
+        if pending is None:
             return
+        payload, count = pending
         fields = payload.split("^")
-        width = len(fields) // count if count else 0
+        width = len(fields) // count
         if width < 46:
             return
         last = fields[(count - 1) * width: count * width]
@@ -58,9 +66,11 @@ class MarketState:
         self.last[last[0]] = last
 
     def knows(self, symbol: str) -> bool:
+        self._settle(symbol)
         return symbol in self.prev_close
 
     def inquire_price(self, symbol: str) -> dict[str, str]:
+        self._settle(symbol)
         out = {k: _TEXT_DEFAULTS.get(k, "0") for k in _OUTPUT_KEYS}
         out["stck_shrn_iscd"] = symbol
         prev = self.prev_close.get(symbol)

@@ -296,7 +296,20 @@ class FakeKis:
                 self._heartbeat_due[conn] = next_at
 
     async def _emit(self, frame: TapeFrame) -> None:
-        self.market.apply(frame.tr_id, frame.text.split("|", 3)[3], frame.records)
+        self.market.apply(frame.tr_id, frame.text.split("|", 3)[3], frame.records, frame.tr_key)
+        if not self.scenario:   # the hot path: no faults, the recorded text as it is
+            for env in self.envs.values():
+                for session in env.exchange.route(frame.tr_id, frame.tr_key):
+                    conn = env.conns.get(session)
+                    if conn is None or session.silenced:
+                        continue
+                    try:
+                        await conn.send(frame.text)
+                    except ConnectionClosed:
+                        continue
+                    session.texts_sent += 1
+                    env.exchange.sent(session, frame.records)
+            return
         for tr_id in self.scenario.reroute(frame.tr_id):
             text = frame.text if tr_id == frame.tr_id else frame.text.replace(f"|{frame.tr_id}|", f"|{tr_id}|", 1)
             for env in self.envs.values():

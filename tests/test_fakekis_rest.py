@@ -22,7 +22,7 @@ TOKEN_BODY = {"grant_type": "client_credentials", "appkey": APPKEY, "appsecret":
 def env() -> tuple[TestClient, ManualClock, MarketState, Registry]:
     clock, market, reg = ManualClock(T0), MarketState(), Registry("mock", rest_rps=2)
     market.apply("H0STCNT0", frames.data_frame("H0STCNT0", [trade("005930", "090000", 71_500, 71_000, 900)])
-                 .split("|", 3)[3], 1)
+                 .split("|", 3)[3], 1, "005930")
     return TestClient(create_app(reg, market, clock)), clock, market, reg
 
 

@@ -102,7 +102,7 @@ async def full_day() -> dict[str, Any]:
         from gateway.app import create_app
         from gateway.config import from_env
 
-        async with FakeKis(rec, speed=None) as kis:
+        async with FakeKis(rec, speed=None, start_on="manual") as kis:   # started once all 40 are acked
             cfg = from_env({**env, "KIS_REST_URL": kis.urls["mock"]["rest_url"], "KIS_WS_URL": kis.urls["mock"]["ws_url"]})
             app = create_app(cfg)
             gw = app.state.gateway
@@ -116,9 +116,14 @@ async def full_day() -> dict[str, Any]:
                 return replies
 
             gw.worker.on_message = on_message
-            t1 = time.perf_counter()
             async with app.router.lifespan_context(app):
-                await done.wait()
+                for _ in range(600):   # up to 30 s for the 40 acks
+                    if gw.metrics.ws_subscriptions == len(symbols):
+                        break
+                    await asyncio.sleep(0.05)
+                t1 = time.perf_counter()
+                kis.player.start()
+                await asyncio.wait_for(done.wait(), 600)
             replayed = time.perf_counter() - t1
     return {"frames": n, "symbols": len(symbols), "generate_s": round(generated, 1), "replay_s": round(replayed, 1),
             "frames_per_s": round(n / replayed), "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}

@@ -87,8 +87,8 @@ class FakeKis:
                  ports: dict[str, tuple[int, int]] | None = None, ping_interval: float = 10.0,
                  start_on: str = "subscribe", seed: int = 0, rest_rps: dict[str, int] | None = None,
                  max_registrations: int = 41, scenario: Scenario | None = None) -> None:
-        if start_on not in ("subscribe", "ready"):
-            raise ValueError("start_on must be 'subscribe' or 'ready'")
+        if start_on not in ("subscribe", "ready", "manual"):
+            raise ValueError("start_on must be 'subscribe', 'ready' or 'manual' (kis.player.start())")
         self.recording = recording
         self.scenario = scenario or Scenario()
         self.clock: Clock = clock or WallClock()

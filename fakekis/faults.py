@@ -17,7 +17,6 @@ Faults are deterministic: they count and read the injected clock, never draw ran
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -560,7 +559,3 @@ def catalogue() -> list[dict[str, Any]]:
     return [{"fault": cls.name, "f": cls.f, "summary": cls.summary, "gateway": cls.gateway,
              "params": {f.name: f.default for f in fields(cls) if not f.name.startswith("_")
                         and not callable(f.default)}} for cls in FAULTS.values()]
-
-
-def as_json(s: Scenario) -> str:
-    return json.dumps({"name": s.name, "faults": s.describe()}, ensure_ascii=False)

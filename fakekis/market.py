@@ -65,10 +65,6 @@ class MarketState:
         self.prime(last)
         self.last[last[0]] = last
 
-    def knows(self, symbol: str) -> bool:
-        self._settle(symbol)
-        return symbol in self.prev_close
-
     def inquire_price(self, symbol: str) -> dict[str, str]:
         self._settle(symbol)
         out = {k: _TEXT_DEFAULTS.get(k, "0") for k in _OUTPUT_KEYS}

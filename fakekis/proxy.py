@@ -16,7 +16,6 @@ import contextlib
 import itertools
 import json
 import re
-import socket
 import time
 from collections import Counter
 from datetime import datetime
@@ -36,6 +35,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Opcode
 
 from fakekis.scrub import Scrubber
+from fakekis.serving import start_rest
 from fakekis.tape import FORMAT, VERSION
 from kisclock import KST, Clock, WallClock
 
@@ -67,12 +67,6 @@ class _RelayConnection(ServerConnection):
         super().process_event(event)
 
 
-class _QuietServer(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[override]
-        yield
-
-
 class Recorder:
     def __init__(self, out: Path | str, *, env: str = "mock", rest_upstream: str | None = None,
                  ws_upstream: str | None = None, host: str = "127.0.0.1", rest_port: int = 0, ws_port: int = 0,
@@ -93,7 +87,7 @@ class Recorder:
         self._conn_ids = itertools.count()
         self._ws_file: Any = None
         self._tasks: list[asyncio.Task[Any]] = []
-        self._rest_server: _QuietServer | None = None
+        self._rest_server: uvicorn.Server | None = None
         self._ws_server: Any = None
         self._cassette: Any = None
         self._http: httpx.AsyncClient | None = None
@@ -120,14 +114,8 @@ class Recorder:
         self._cassette.__enter__()
         self._http = httpx.AsyncClient(base_url=self.rest_upstream, timeout=20.0)
         app = Starlette(routes=[Route("/{path:path}", self._rest, methods=["GET", "POST", "PUT", "DELETE"])])
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.rest_port))
-        sock.listen(128)
-        self._rest_server = _QuietServer(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
-                                                        timeout_graceful_shutdown=1))
-        self._tasks.append(asyncio.create_task(self._rest_server.serve(sockets=[sock])))
-        self.rest_url = f"http://{self.host}:{sock.getsockname()[1]}"
+        self._rest_server, task, self.rest_url = start_rest(app, self.host, self.rest_port)
+        self._tasks.append(task)
         self._ws_server = await serve(self._relay, self.host, self.ws_port, ping_interval=None, compression=None,
                                       max_size=None, create_connection=_RelayConnection)
         self.ws_url = f"ws://{self.host}:{self._ws_server.sockets[0].getsockname()[1]}"

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,6 +30,7 @@ from fakekis.faults import Scenario
 from fakekis.market import MarketState
 from fakekis.player import Player
 from fakekis.rest import create_app
+from fakekis.serving import start_rest
 from fakekis.tape import Recording, TapeFrame
 from kisclock import KST, Clock, WallClock
 
@@ -54,14 +54,6 @@ class _KisConnection(ServerConnection):
         super().process_event(event)
 
 
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its own signal handling: the owner of the loop decides when to stop."""
-
-    @contextlib.contextmanager
-    def capture_signals(self):  # type: ignore[override]
-        yield
-
-
 @dataclass
 class Environment:
     name: str
@@ -70,15 +62,6 @@ class Environment:
     rest_url: str = ""
     ws_url: str = ""
     conns: dict[Session, ServerConnection] = field(default_factory=dict)
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
 
 
 class FakeKis:
@@ -111,7 +94,7 @@ class FakeKis:
                              self._emit)
         self._tasks: list[asyncio.Task[None]] = []
         self._heartbeat_due: dict[ServerConnection, float] = {}
-        self._rest: list[_QuietServer] = []
+        self._rest: list[uvicorn.Server] = []
         self._ws: list[Server] = []
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -128,13 +111,10 @@ class FakeKis:
             others = tuple(e.registry for e in self.envs.values() if e is not env)
             app = create_app(env.registry, self.market, self.clock, other_registries=others,
                              stats=lambda env=env: self.stats(env.name), scenario=self.scenario)
-            sock = _bind(self.host, rest_port)
-            # Bounded graceful shutdown: a long-poll on a clock that never moves must not keep us alive.
-            server = _QuietServer(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
-                                                 timeout_graceful_shutdown=1))
+            server, task, env.rest_url = start_rest(app, self.host, rest_port)
+            task.set_name(f"rest-{env.name}")
             self._rest.append(server)
-            self._tasks.append(asyncio.create_task(server.serve(sockets=[sock]), name=f"rest-{env.name}"))
-            env.rest_url = f"http://{self.host}:{sock.getsockname()[1]}"
+            self._tasks.append(task)
             ws = await serve(lambda conn, env=env: self._handle(env, conn), self.host, ws_port,
                              ping_interval=None, compression=None, create_connection=_KisConnection,
                              max_size=2**20, process_request=self._admit)

@@ -96,11 +96,6 @@ def bundled(name: str = DEFAULT_BUNDLED) -> Path:
     return Path(str(resources.files("fakekis.bundled").joinpath(name)))
 
 
-def bundled_names() -> list[str]:
-    root = Path(str(resources.files("fakekis.bundled")))
-    return sorted(p.name for p in root.iterdir() if (p / "session.json").is_file())
-
-
 def load(path: Path | str) -> Recording:
     root = Path(path)
     if not root.is_dir():

@@ -1,0 +1,31 @@
+"""Serving a Starlette app from inside fakekis's own event loop: a loopback socket bound (and listening)
+before anyone is told the URL, and uvicorn without signal handling of its own, with a bounded
+graceful shutdown (a long-poll on a clock that never moves must not keep the process alive)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from typing import Any
+
+import uvicorn
+
+
+class _QuietServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[override]
+        yield
+
+
+def start_rest(app: Any, host: str, port: int) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+    """Start serving `app`; returns the server (set `should_exit` to stop), its task and its URL."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)   # requests made before uvicorn takes over wait in the backlog
+    sock.setblocking(False)
+    server = _QuietServer(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
+                                         timeout_graceful_shutdown=1))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    return server, task, f"http://{host}:{sock.getsockname()[1]}"

@@ -87,8 +87,8 @@ class FakeKis:
             self.envs[name] = Environment(name, reg, exch)
         self.market = MarketState()
         frames = recording.data_frames() if recording else []
-        for f in frames:
-            if f.tr_id == "H0STCNT0":
+        for f in frames:   # each symbol's first trade tells REST its previous close
+            if f.tr_id == "H0STCNT0" and f.tr_key not in self.market.prev_close:
                 self.market.prime(f.text.split("|", 3)[3].split("^", 46)[:46])
         self.player = Player(frames, self.clock, speed, recording.start if recording else self.clock.now(),
                              self._emit)

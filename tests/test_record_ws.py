@@ -115,6 +115,9 @@ async def test_round_trip_same_messages_same_order_same_pacing(tmp_path: Path) -
         up = kis.urls["mock"]
         async with Recorder(tmp_path / "rec", rest_upstream=up["rest_url"], ws_upstream=up["ws_url"]) as rec:
             live = await _gateway_sees({"rest_url": rec.rest_url, "ws_url": rec.ws_url}, tmp_path / "a", len(GAPS))
+            progress = rec.progress()   # what the recorder shows while it runs
+    assert progress["by_symbol"] == {"H0STCNT0 005930": len(GAPS)}
+    assert progress["messages"] >= len(GAPS) + 2 and progress["per_second"] > 0 and progress["elapsed_s"] > 0
     recorded = tape.load(tmp_path / "rec")
     assert [f.text for f in recorded.data_frames()] == [f.text for f in source.data_frames()]
     async with FakeKis(recorded, speed=1.0) as replay:
@@ -126,10 +129,12 @@ async def test_round_trip_same_messages_same_order_same_pacing(tmp_path: Path) -
 
 
 def test_cli_record_stops_after_duration_and_leaves_a_valid_recording(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "fakekis", "record", str(tmp_path / "r"), "--duration", "0.5",
-                           "--rest-upstream", "http://127.0.0.1:9", "--ws-upstream", "ws://127.0.0.1:9"],
+    proc = subprocess.run([sys.executable, "-m", "fakekis", "record", str(tmp_path / "r"), "--duration", "1.2",
+                           "--progress", "--rest-upstream", "http://127.0.0.1:9", "--ws-upstream", "ws://127.0.0.1:9"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+    progress = [line for line in proc.stderr.splitlines() if line.startswith("recording")]
+    assert len(progress) >= 2 and all("msgs" in line and "/s" in line for line in progress)
     ready = json.loads(proc.stdout.splitlines()[0])
     assert ready["rest_url"].startswith("http://127.0.0.1:") and ready["ws_url"].startswith("ws://127.0.0.1:")
     rec = tape.load(tmp_path / "r")

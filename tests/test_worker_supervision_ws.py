@@ -52,7 +52,8 @@ async def test_backoff_is_jittered_and_capped(tmp_path: Path) -> None:
     for failures in range(12):
         w.failures = failures
         delays.append(w.backoff())
-    assert all(0.05 <= d <= cfg.backoff_cap_s for d in delays)
+        ceiling = min(cfg.backoff_cap_s, cfg.backoff_base_s * 2 ** failures)
+        assert ceiling / 2 <= delays[-1] <= ceiling            # equal jitter: a floor that grows, a cap
     assert max(delays[8:]) > cfg.backoff_base_s * 2           # grows with failures ...
     assert len(set(delays)) == len(delays)                     # ... and is jittered
 

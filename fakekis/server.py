@@ -205,18 +205,27 @@ class FakeKis:
             env.conns.pop(session, None)
             env.exchange.closed(session)
 
+    @staticmethod
+    async def _send(session: Session, conn: ServerConnection, data: str | bytes) -> bool:
+        """The one place a text frame goes out (str, or raw bytes a fault made) and is counted.
+        False if nothing was sent: the session is silenced (half-open) or the socket is gone."""
+        if session.silenced:
+            return False
+        try:
+            await conn.send(data, text=True)
+        except ConnectionClosed:
+            return False
+        session.texts_sent += 1
+        return True
+
     async def _do(self, session: Session, conn: ServerConnection, actions: list[Action]) -> bool:
         """Carry out actions on one connection; False once it is gone."""
         for action in actions:
             try:
-                if isinstance(action, Send):
-                    if not session.silenced:
-                        await conn.send(action.text)
-                        session.texts_sent += 1
-                elif isinstance(action, SendRaw):
-                    if not session.silenced:
-                        await conn.send(action.data, text=True)
-                        session.texts_sent += 1
+                if isinstance(action, (Send, SendRaw)):
+                    data = action.text if isinstance(action, Send) else action.data
+                    if not await self._send(session, conn, data) and not session.silenced:
+                        return False   # the socket is gone
                 elif isinstance(action, Drop):
                     log.info("dropping session %d: %s", session.number, action.reason)
                     session.exchange.stats.drops[action.reason] += 1
@@ -265,15 +274,11 @@ class FakeKis:
             await self.clock.sleep_until(next_at)
             next_at += self.ping_interval
             stamp = datetime.fromtimestamp(self.player.market_now(), KST).strftime("%Y%m%d%H%M%S")
-            try:
-                if not session.silenced:
-                    await conn.send('{"header":{"tr_id":"PINGPONG","datetime":"' + stamp + '"}}')
-                    session.texts_sent += 1
-                    env.exchange.heartbeat_sent(session, self.clock.now())
-            except ConnectionClosed:
-                return
-            finally:
-                self._heartbeat_due[conn] = next_at
+            if await self._send(session, conn, '{"header":{"tr_id":"PINGPONG","datetime":"' + stamp + '"}}'):
+                env.exchange.heartbeat_sent(session, self.clock.now())
+            elif not session.silenced:
+                return   # the socket is gone
+            self._heartbeat_due[conn] = next_at
 
     async def _emit(self, frame: TapeFrame) -> None:
         self.market.apply(frame.tr_id, frame.text.split("|", 3)[3], frame.records, frame.tr_key)
@@ -281,14 +286,8 @@ class FakeKis:
             for env in self.envs.values():
                 for session in env.exchange.route(frame.tr_id, frame.tr_key):
                     conn = env.conns.get(session)
-                    if conn is None or session.silenced:
-                        continue
-                    try:
-                        await conn.send(frame.text)
-                    except ConnectionClosed:
-                        continue
-                    session.texts_sent += 1
-                    env.exchange.sent(session, frame.records)
+                    if conn is not None and await self._send(session, conn, frame.text):
+                        env.exchange.sent(session, frame.records)
             return
         for tr_id in self.scenario.reroute(frame.tr_id):
             text = frame.text if tr_id == frame.tr_id else frame.text.replace(f"|{frame.tr_id}|", f"|{tr_id}|", 1)

@@ -50,7 +50,7 @@ class Registry:
     last_issue_call: dict[str, float] = field(default_factory=dict)   # appkey -> time of last tokenP answer
     approvals: dict[str, str] = field(default_factory=dict)           # approval key -> appkey
     secrets: dict[str, str] = field(default_factory=dict)             # appkey -> secret (first use wins)
-    _window: tuple[int, int] = (0, 0)                                 # (second, calls in it)
+    _window: tuple[tuple[int, int], int] = ((0, 0), 0)               # ((second, wall second), calls)
 
     # -- keys ------------------------------------------------------------------------------
     def _check_app(self, appkey: object, secret: object) -> tuple[int, dict[str, str]] | None:
@@ -150,9 +150,13 @@ class Registry:
             return gateway_error("EGW00208", "고객유형(custtype)이 유효하지 않습니다.")
         return None
 
-    def spend_budget(self, now: float) -> bool:
-        """One REST call against the environment's per-second budget; False -> EGW00201."""
-        second = int(now)
+    def spend_budget(self, now: float, wall: float | None = None) -> bool:
+        """One REST call against the environment's per-second budget; False -> EGW00201.
+
+        A second is over when either `now` (the exchange clock) or `wall` moves into the next one.
+        In step mode the exchange clock can stand still while a client retries on its own clock;
+        python-kis retries EGW00201 every 0.1 s, and would be refused forever by a frozen second."""
+        second = (int(now), int(wall if wall is not None else now))
         current, calls = self._window
         if current != second:
             current, calls = second, 0

@@ -85,7 +85,23 @@ class MarketState:
             stck_oprc=rec[7], stck_hgpr=rec[8], stck_lwpr=rec[9], acml_vol=rec[13], acml_tr_pbmn=rec[14],
             prdy_vrss_vol_rate=rec[23], vol_tnrt=rec[40], aspr_unit=str(tick_size(price)),
         )
+        _extremes(out, price, max(prev, _int(rec[8]) or price), min(prev, _int(rec[9]) or price), rec[33])
         return out
+
+
+def _extremes(out: dict[str, str], price: int, high: int, low: int, day: str) -> None:
+    """52-week / 250-day / year-to-date highs and lows. A recording carries no history, so they are
+    today's range and previous close (INF); the date fields are real YYYYMMDD dates, because clients
+    parse them as dates (python-kis's quote() fails on anything else)."""
+    up = f"{(price - high) / high * 100:.2f}" if high else "0.00"
+    down = f"{(price - low) / low * 100:.2f}" if low else "0.00"
+    for hi, lo in (("w52_hgpr", "w52_lwpr"), ("d250_hgpr", "d250_lwpr"), ("stck_dryy_hgpr", "stck_dryy_lwpr")):
+        out[hi], out[lo] = str(high), str(low)
+    out.update(w52_hgpr_vrss_prpr_ctrt=up, w52_lwpr_vrss_prpr_ctrt=down, d250_hgpr_vrss_prpr_rate=up,
+               d250_lwpr_vrss_prpr_rate=down, dryy_hgpr_vrss_prpr_rate=up, dryy_lwpr_vrss_prpr_rate=down)
+    for key in ("w52_hgpr_date", "w52_lwpr_date", "d250_hgpr_date", "d250_lwpr_date", "dryy_hgpr_date",
+                "dryy_lwpr_date"):
+        out[key] = day
 
 
 def _int(text: str) -> int | None:

@@ -18,9 +18,11 @@ from starlette.routing import Route
 
 from fakekis.auth import Registry, gateway_error
 from fakekis.market import MarketState
-from kisclock import KST, Clock, parse_instant
+from fakekis.products import Catalogue
+from kisclock import KST, Clock, WallClock, parse_instant
 
 INQUIRE_PRICE = "/uapi/domestic-stock/v1/quotations/inquire-price"
+SEARCH_INFO = "/uapi/domestic-stock/v1/quotations/search-info"
 _SYMBOL = re.compile(r"^(?:\d{6}|Q\d{6})$")
 _MISMATCH = "실전투자 도메인은 모의투자 앱키로 호출하실 수 없습니다."
 
@@ -38,10 +40,22 @@ async def _body(request: Request) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def create_app(registry: Registry, market: MarketState, clock: Clock, *,
+def _ok(output: dict[str, str]) -> dict[str, object]:
+    return {"output": output, "rt_cd": "0", "msg_cd": "MCA00000", "msg1": "정상처리 되었습니다."}
+
+
+def _input_error(name: str) -> dict[str, str]:
+    return {"rt_cd": "1", "msg_cd": "OPSQ2001", "msg1": f"ERROR : INPUT_FIELD_NAME {name}"}
+
+
+def create_app(registry: Registry, market: MarketState, clock: Clock, *, wall: Clock | None = None,
+               products: Catalogue | None = None,
                other_registries: tuple[Registry, ...] = (),
                stats: Callable[[], dict[str, object]] | None = None, scenario: Any = None) -> Starlette:
-    """`clock` times tokens and the REST budget; replay time reaches REST only through `market`."""
+    """`clock` times tokens and the REST budget; replay time reaches REST only through `market`.
+    `wall` (default: the wall clock) also ends a budget second, for clients retrying on their own time."""
+    products = products or Catalogue()
+    wall = wall or WallClock()
 
     def oauth(kind: str, handle: Callable[[dict[str, Any]], tuple[int, dict[str, object]]]):
         """tokenP / revokeP / Approval: a JSON body in, the registry's (status, body) out."""
@@ -56,37 +70,54 @@ def create_app(registry: Registry, market: MarketState, clock: Clock, *,
 
         return endpoint
 
-    async def inquire_price(request: Request) -> Response:
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        appkey = headers.get("appkey", "")
-        if registry.env == "live" and appkey not in registry.secrets and any(
-                appkey in other.secrets for other in other_registries):
-            return _json(gateway_error("EGW02004", _MISMATCH), 500)
-        now = clock.now()
-        err = registry.authorize(headers, now)
-        if err:
-            return _json(err, 500)
-        forced = scenario.rest("price", now) if scenario else None
-        if forced:
-            return _json(forced[1], forced[0])
-        if not registry.spend_budget(now):
-            return _json(gateway_error("EGW00201", "초당 거래건수를 초과하였습니다."), 500)
-        out_headers = {"tr_id": headers.get("tr_id", ""), "tr_cont": "", "gt_uid": secrets.token_hex(16)}
-        if headers.get("tr_id") != "FHKST01010100":
-            # INF: the exact answer for a wrong tr_id on this path is not captured anywhere we know of.
-            return _json({"rt_cd": "1", "msg_cd": "OPSQ0002", "msg1": "없는 서비스 코드 입니다"}, 200, out_headers)
-        query = {k.upper(): v for k, v in request.query_params.items()}  # names are case-insensitive (§3.1)
+    def quotation(kind: str, tr_id: str, answer: Callable[[dict[str, str], dict[str, str]], Response]):
+        """A quotation GET: key/token checks, faults, the REST budget and the tr_id check, then `answer`
+        with the query (names upper-cased: they are case-insensitive, §3.1) and the reply headers."""
+
+        async def endpoint(request: Request) -> Response:
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            appkey = headers.get("appkey", "")
+            if registry.env == "live" and appkey not in registry.secrets and any(
+                    appkey in other.secrets for other in other_registries):
+                return _json(gateway_error("EGW02004", _MISMATCH), 500)
+            now = clock.now()
+            err = registry.authorize(headers, now)
+            if err:
+                return _json(err, 500)
+            forced = scenario.rest(kind, now) if scenario else None
+            if forced:
+                return _json(forced[1], forced[0])
+            if not registry.spend_budget(now, wall.now()):
+                return _json(gateway_error("EGW00201", "초당 거래건수를 초과하였습니다."), 500)
+            out_headers = {"tr_id": headers.get("tr_id", ""), "tr_cont": "", "gt_uid": secrets.token_hex(16)}
+            if headers.get("tr_id") != tr_id:
+                # INF: the exact answer for a wrong tr_id on this path is not captured anywhere we know of.
+                return _json({"rt_cd": "1", "msg_cd": "OPSQ0002", "msg1": "없는 서비스 코드 입니다"}, 200, out_headers)
+            query = {k.upper(): v for k, v in request.query_params.items()}
+            return answer(query, out_headers)
+
+        return endpoint
+
+    def inquire_price(query: dict[str, str], out_headers: dict[str, str]) -> Response:
         market_code = query.get("FID_COND_MRKT_DIV_CODE")
         symbol = query.get("FID_INPUT_ISCD", "")
         if market_code not in ("J", "NX", "UN", "W"):
-            return _json({"rt_cd": "1", "msg_cd": "OPSQ2001",
-                          "msg1": "ERROR : INPUT_FIELD_NAME FID_COND_MRKT_DIV_CODE"}, 200, out_headers)
+            return _json(_input_error("FID_COND_MRKT_DIV_CODE"), 200, out_headers)
         if not _SYMBOL.match(symbol):
-            return _json({"rt_cd": "1", "msg_cd": "OPSQ2001",
-                          "msg1": "ERROR : INPUT_FIELD_NAME FID_INPUT_ISCD"}, 200, out_headers)
-        body = {"output": market.inquire_price(symbol), "rt_cd": "0", "msg_cd": "MCA00000",
-                "msg1": "정상처리 되었습니다."}
-        return _json(body, 200, out_headers)
+            return _json(_input_error("FID_INPUT_ISCD"), 200, out_headers)
+        return _json(_ok(market.inquire_price(symbol)), 200, out_headers)
+
+    def search_info(query: dict[str, str], out_headers: dict[str, str]) -> Response:
+        code, product_type = query.get("PDNO", ""), query.get("PRDT_TYPE_CD", "")
+        if not code:
+            return _json(_input_error("PDNO"), 200, out_headers)
+        if not product_type:
+            return _json(_input_error("PRDT_TYPE_CD"), 200, out_headers)
+        output = products.search_info(code, product_type)
+        if output is None:
+            # 3P: rt_cd 7 is KIS's "no data" family (python-kis tries the next product type on it).
+            return _json({"rt_cd": "7", "msg_cd": "KIOK0007", "msg1": "조회할 자료가 없습니다"}, 200, out_headers)
+        return _json(_ok(output), 200, out_headers)
 
     async def fake_stats(request: Request) -> Response:
         return _json(stats() if stats else {})
@@ -121,17 +152,18 @@ def create_app(registry: Registry, market: MarketState, clock: Clock, *,
         now = clock.now()
         return _json({"now": datetime.fromtimestamp(now, KST).isoformat(), "epoch": now, "manual": manual})
 
-    async def not_found(request: Request) -> Response:
+    async def not_found(request: Request, exc: Exception) -> Response:
         return _json({"rt_cd": "1", "msg_cd": "EGW00003", "msg1": f"존재하지 않는 경로입니다: {request.url.path}"}, 404)
 
     routes = [
         Route("/oauth2/tokenP", oauth("token", lambda body: registry.issue_token(body, clock.now())), methods=["POST"]),
         Route("/oauth2/revokeP", oauth("revoke", registry.revoke), methods=["POST"]),
         Route("/oauth2/Approval", oauth("approval", registry.issue_approval), methods=["POST"]),
-        Route(INQUIRE_PRICE, inquire_price, methods=["GET"]),
+        Route(INQUIRE_PRICE, quotation("price", "FHKST01010100", inquire_price), methods=["GET"]),
+        Route(SEARCH_INFO, quotation("search-info", "CTPF1604R", search_info), methods=["GET"]),
         Route("/__fakekis/stats", fake_stats, methods=["GET"]),
         Route("/__fakekis/clock", fake_clock, methods=["GET", "POST"]),
     ]
     app = Starlette(routes=routes)
-    app.add_exception_handler(404, lambda req, exc: not_found(req))
+    app.add_exception_handler(404, not_found)
     return app

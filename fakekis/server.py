@@ -29,6 +29,7 @@ from fakekis.exchange import Action, Close, Drop, Exchange, Send, SendRaw, Sessi
 from fakekis.faults import Scenario
 from fakekis.market import MarketState
 from fakekis.player import Player
+from fakekis.products import Catalogue
 from fakekis.rest import create_app
 from fakekis.serving import start_rest
 from fakekis.tape import Recording, TapeFrame
@@ -90,6 +91,8 @@ class FakeKis:
         for f in frames:   # each symbol's first trade tells REST its previous close
             if f.tr_id == "H0STCNT0" and f.tr_key not in self.market.prev_close:
                 self.market.prime(f.text.split("|", 3)[3].split("^", 46)[:46])
+        traded = {f.tr_key for f in frames} | {key for _, key in (recording.subscriptions if recording else [])}
+        self.products = Catalogue(sorted(traded), recording.products if recording else None)
         self.player = Player(frames, self.clock, speed, recording.start if recording else self.clock.now(),
                              self._emit)
         self._tasks: list[asyncio.Task[None]] = []
@@ -109,7 +112,7 @@ class FakeKis:
         for env in self.envs.values():
             rest_port, ws_port = self.ports.get(env.name, (0, 0))
             others = tuple(e.registry for e in self.envs.values() if e is not env)
-            app = create_app(env.registry, self.market, self.clock, other_registries=others,
+            app = create_app(env.registry, self.market, self.clock, products=self.products, other_registries=others,
                              stats=lambda env=env: self.stats(env.name), scenario=self.scenario)
             server, task, env.rest_url = start_rest(app, self.host, rest_port)
             task.set_name(f"rest-{env.name}")

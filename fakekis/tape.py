@@ -12,6 +12,7 @@ Every problem becomes a `RecordingError` whose text is one line naming the file 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -24,6 +25,7 @@ from kisclock import parse_instant
 FORMAT = "kis-harness/recording"
 VERSION = 1
 DEFAULT_BUNDLED = "healthy-morning-synthetic"
+_CODE = re.compile(r"^\d{6}$")
 
 
 class RecordingError(Exception):
@@ -87,6 +89,11 @@ class Recording:
     def duration(self) -> float:
         return self.lines[-1].t if self.lines else 0.0
 
+    @property
+    def products(self) -> dict[str, dict[str, str]]:
+        """session.json `products`: what search-info (CTPF1604R) names each code."""
+        return self.session.get("products") or {}  # type: ignore[return-value]
+
     def data_frames(self) -> list[TapeFrame]:
         return list(_data_frames(self))
 
@@ -143,6 +150,12 @@ def _load_session(path: Path) -> dict[str, object]:
         'must be a list of ["TR_ID", "TR_KEY"] pairs')
     need("synthetic", isinstance(data.get("synthetic"), bool), "must be true or false")
     need("notes", isinstance(data.get("notes", ""), str), "must be a string")
+    products = data.get("products", {})
+    need("products", isinstance(products, dict) and all(
+        isinstance(code, str) and _CODE.match(code) and isinstance(info, dict) and isinstance(info.get("name"), str)
+        and info["name"] and all(isinstance(info.get(k, ""), str) for k in ("name_eng", "listed"))
+        for code, info in products.items()),
+        'must map 6-digit codes to {"name": ..., "name_eng": ..., "listed": "YYYYMMDD"} (name required)')
     return data
 
 

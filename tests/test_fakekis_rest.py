@@ -11,7 +11,8 @@ from conftest import APPKEY, SECRET, kst, trade
 from fakekis import frames
 from fakekis.auth import Registry
 from fakekis.market import MarketState
-from fakekis.rest import INQUIRE_PRICE, create_app
+from fakekis.products import Catalogue, isin
+from fakekis.rest import INQUIRE_PRICE, SEARCH_INFO, create_app
 from kisclock import ManualClock
 
 T0 = kst(2026, 11, 25, 9, 0)
@@ -19,11 +20,12 @@ TOKEN_BODY = {"grant_type": "client_credentials", "appkey": APPKEY, "appsecret":
 
 
 @pytest.fixture
-def env() -> tuple[TestClient, ManualClock, MarketState, Registry]:
+def env() -> tuple[TestClient, ManualClock, MarketState, Registry, ManualClock]:
     clock, market, reg = ManualClock(T0), MarketState(), Registry("mock", rest_rps=2)
+    wall = ManualClock(T0)   # the client's own time, which ends a budget second too
     market.apply("H0STCNT0", frames.data_frame("H0STCNT0", [trade("005930", "090000", 71_500, 71_000, 900)])
                  .split("|", 3)[3], 1, "005930")
-    return TestClient(create_app(reg, market, clock)), clock, market, reg
+    return TestClient(create_app(reg, market, clock, wall=wall)), clock, market, reg, wall
 
 
 def _headers(token: str, **extra: str) -> dict[str, str]:
@@ -37,7 +39,7 @@ def _price(client: TestClient, token: str, **extra: str):
 
 
 def test_token_rules_throttle_same_token_and_expiry(env) -> None:
-    client, clock, _, _ = env
+    client, clock, *_ = env
     first = client.post("/oauth2/tokenP", json=TOKEN_BODY)
     assert first.status_code == 200
     body = first.json()
@@ -83,7 +85,7 @@ def test_inquire_price_envelope_and_agreement_with_the_tape(env) -> None:
 
 
 def test_inquire_price_errors(env) -> None:
-    client, clock, _, reg = env
+    client, clock, _, reg, _ = env
     token = client.post("/oauth2/tokenP", json=TOKEN_BODY).json()["access_token"]
     r = _price(client, "not-a-token")
     assert r.status_code == 500 and r.json() == {"rt_cd": "1", "msg1": "유효하지 않은 token 입니다.", "msg_cd": "EGW00121"}
@@ -109,6 +111,18 @@ def test_per_second_budget(env) -> None:
     assert _price(client, token).json()["msg_cd"] == "MCA00000"
 
 
+def test_a_frozen_step_clock_does_not_refuse_a_retrying_client_forever(env) -> None:
+    """Step mode: the exchange clock stands still while python-kis retries EGW00201 every 0.1 s on its
+    own clock. Once the client's second is over, the budget is back (it was refused forever before)."""
+    client, clock, _, _, wall = env
+    token = client.post("/oauth2/tokenP", json=TOKEN_BODY).json()["access_token"]
+    assert [_price(client, token).json()["msg_cd"] for _ in range(3)] == ["MCA00000", "MCA00000", "EGW00201"]
+    wall.advance(0.5)                                     # same second on both clocks: still refused
+    assert _price(client, token).json()["msg_cd"] == "EGW00201"
+    wall.advance(0.5)
+    assert [_price(client, token).json()["msg_cd"] for _ in range(3)] == ["MCA00000", "MCA00000", "EGW00201"]
+
+
 def test_revoke(env) -> None:
     client, *_ = env
     token = client.post("/oauth2/tokenP", json=TOKEN_BODY).json()["access_token"]
@@ -129,3 +143,57 @@ def test_environments_have_disjoint_registries() -> None:
     approval = mock_app.post("/oauth2/Approval", json={"grant_type": "client_credentials", "appkey": APPKEY,
                                                        "secretkey": SECRET}).json()["approval_key"]
     assert mock.appkey_for_approval(approval) == APPKEY and live.appkey_for_approval(approval) is None
+
+
+def _search(client: TestClient, token: str, code: str, product_type: str = "300", **extra: str):
+    return client.get(SEARCH_INFO, params={"PDNO": code, "PRDT_TYPE_CD": product_type},
+                      headers=_headers(token, **{"tr_id": "CTPF1604R", **extra}))
+
+
+def test_search_info_names_known_products_and_finds_nothing_else() -> None:
+    """python-kis calls CTPF1604R for every `kis.stock(code)` and takes the symbol from `shtn_pdno`."""
+    clock, market, reg = ManualClock(T0), MarketState(), Registry("live")
+    products = Catalogue(["123450"], {"900110": {"name": "테스트종목", "name_eng": "TEST CO", "listed": "20200102"}})
+    client = TestClient(create_app(reg, market, clock, products=products))
+    token = client.post("/oauth2/tokenP", json=TOKEN_BODY).json()["access_token"]
+    r = _search(client, token, "005930")
+    assert r.status_code == 200 and r.headers["tr_id"] == "CTPF1604R"
+    body = r.json()
+    assert (body["rt_cd"], body["msg_cd"]) == ("0", "MCA00000")
+    out = body["output"]
+    assert (out["shtn_pdno"], out["pdno"], out["std_pdno"]) == ("005930", "00000A005930", "KR7005930003")
+    assert (out["prdt_abrv_name"], out["prdt_type_cd"]) == ("삼성전자", "300")
+    assert all(isinstance(v, str) for v in out.values()) and len(out) == 20       # the CTPF1604R column list
+    assert _search(client, token, "900110").json()["output"]["prdt_eng_abrv_name"] == "TEST CO"   # session.json
+    assert _search(client, token, "123450").json()["output"]["prdt_name"] == "종목123450"        # traded on tape
+    for code, kind in (("999999", "300"), ("005930", "512")):                  # unknown code, overseas type
+        miss = _search(client, token, code, kind).json()
+        assert (miss["rt_cd"], miss["msg_cd"]) == ("7", "KIOK0007") and "output" not in miss
+    assert client.get(SEARCH_INFO, params={"PRDT_TYPE_CD": "300"},
+                      headers=_headers(token, tr_id="CTPF1604R")).json()["msg1"] == "ERROR : INPUT_FIELD_NAME PDNO"
+    assert _search(client, token, "005930", tr_id="FHKST01010100").json()["msg_cd"] == "OPSQ0002"
+    assert client.get(SEARCH_INFO, params={"PDNO": "005930", "PRDT_TYPE_CD": "300"}).json()["msg_cd"] == "EGW00122"
+
+
+def test_isin_check_digits_match_krx() -> None:
+    assert [isin(c) for c in ("005930", "000660", "035720", "035420", "005380")] == [
+        "KR7005930003", "KR7000660001", "KR7035720002", "KR7035420009", "KR7005380001"]
+
+
+def test_inquire_price_dates_are_dates_and_extremes_bracket_the_price(env) -> None:
+    """Clients parse the *_date fields as YYYYMMDD (python-kis's quote() raised on the "0" we sent)."""
+    client, *_ = env
+    token = client.post("/oauth2/tokenP", json=TOKEN_BODY).json()["access_token"]
+    out = _price(client, token).json()["output"]
+    dates = [k for k in out if k.endswith("_date")]
+    assert len(dates) == 6 and {out[k] for k in dates} == {"20261125"}
+    price = int(out["stck_prpr"])
+    for hi, lo in (("w52_hgpr", "w52_lwpr"), ("d250_hgpr", "d250_lwpr"), ("stck_dryy_hgpr", "stck_dryy_lwpr")):
+        assert int(out[hi]) >= price >= int(out[lo]) > 0
+
+
+def test_unknown_paths_answer_json_404(env) -> None:
+    """Was a 500 with a plain-text body: the 404 handler returned an un-awaited coroutine."""
+    client, *_ = env
+    r = client.get("/uapi/overseas-price/v1/quotations/price")
+    assert r.status_code == 404 and r.json()["msg_cd"] == "EGW00003"

@@ -67,7 +67,9 @@ def test_invalid_utf8_and_truncation(tmp_path: Path) -> None:
 @pytest.mark.parametrize("key, value, message", [
     ("format", "other", 'field "format"'), ("version", 2, 'field "version"'), ("env", "prod", 'field "env"'),
     ("start", "2026-11-25T09:05:00", "no UTC offset"), ("subscriptions", [["H0STCNT0"]], 'field "subscriptions"'),
-    ("synthetic", "yes", 'field "synthetic"'),
+    ("synthetic", "yes", 'field "synthetic"'), ("products", {"5930": {"name": "x"}}, 'field "products"'),
+    ("products", {"005930": {"name_eng": "no name"}}, 'field "products"'),
+    ("products", {"005930": {"name": "삼성전자", "listed": 19750611}}, 'field "products"'),
 ])
 def test_bad_session_json(tmp_path: Path, key: str, value: object, message: str) -> None:
     root = _good(tmp_path)
@@ -77,6 +79,15 @@ def test_bad_session_json(tmp_path: Path, key: str, value: object, message: str)
     with pytest.raises(tape.RecordingError) as err:
         tape.load(root)
     assert str(err.value).startswith(str(root / "session.json") + ":") and message in str(err.value)
+
+
+def test_products_in_session_json(tmp_path: Path) -> None:
+    root = _good(tmp_path)
+    data = json.loads((root / "session.json").read_text())
+    data["products"] = {"005930": {"name": "삼성전자", "name_eng": "Samsung Electronics", "listed": "19750611"}}
+    (root / "session.json").write_text(json.dumps(data, ensure_ascii=False))
+    assert tape.load(root).products["005930"]["name"] == "삼성전자"
+    assert tape.load(_good(tmp_path / "plain")).products == {}
 
 
 def test_missing_parts(tmp_path: Path) -> None:

@@ -76,6 +76,36 @@ class FakeKisHandle:
             raise RuntimeError("fake_kis runs on the wall clock; use @pytest.mark.fake_kis(manual_clock=True)")
         self._call(lambda: clock.advance(seconds))
 
+    def caught_up(self) -> bool:
+        """With the manual clock: everything the last `advance` made due (replay frames, PINGPONGs) is sent."""
+        return self._call(self._kis.caught_up)
+
+    def pykis_domains(self, real: str | None = None, virtual: str = "mock") -> dict[str, str]:
+        """python-kis's four domain constants pointed at this fakekis.
+
+        `real` is the environment python-kis's *real* domain goes to: by default `live` when served, else
+        the fixture's environment (python-kis sends quotes and realtime prices to its real domain, so a
+        mock-only fakekis takes them). An environment this fakekis does not serve gets a closed loopback
+        port (127.0.0.1:9), so a test can never reach real KIS by accident."""
+        urls = self._kis.urls
+        closed = {"rest_url": "http://127.0.0.1:9", "ws_url": "ws://127.0.0.1:9"}
+        live = urls.get(real or ("live" if "live" in urls else self.env), closed)
+        mock = urls.get(virtual, closed)
+        return {"REAL_DOMAIN": live["rest_url"], "VIRTUAL_DOMAIN": mock["rest_url"],
+                "WEBSOCKET_REAL_DOMAIN": live["ws_url"], "WEBSOCKET_VIRTUAL_DOMAIN": mock["ws_url"]}
+
+    def redirect_pykis(self, monkeypatch: pytest.MonkeyPatch, real: str | None = None,
+                       virtual: str = "mock") -> None:
+        """Point an installed python-kis at this fakekis for the rest of the test (undone afterwards).
+        python-kis copies the constants of `pykis.__env__` into the modules that use them, so those
+        copies are the ones patched. Arguments as `pykis_domains`."""
+        import pykis.client.websocket
+        import pykis.kis
+
+        for name, url in self.pykis_domains(real, virtual).items():
+            module = pykis.client.websocket if name.startswith("WEBSOCKET") else pykis.kis
+            monkeypatch.setattr(module, name, url)
+
     def wait_until(self, check: Callable[[dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
         """Poll `stats()` until `check(stats)` holds (bounded; raises AssertionError on timeout)."""
         deadline = time.monotonic() + timeout
@@ -105,7 +135,9 @@ def fake_kis(request: pytest.FixtureRequest) -> Iterator[FakeKisHandle]:
     scenario = opts.get("scenario")
     if isinstance(scenario, str):
         scenario = faults.load(scenario)
-    clock = ManualClock(recording.start if recording else time.time()) if opts.get("manual_clock") else WallClock()
+    # The manual clock starts at the wall clock's now: clients judge token expiry by their own clock
+    # (python-kis renews a token it thinks has < 10 min left), so fakekis's "now" must be close to theirs.
+    clock = ManualClock(time.time()) if opts.get("manual_clock") else WallClock()
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     holder: dict[str, Any] = {}

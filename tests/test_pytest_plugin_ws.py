@@ -61,3 +61,21 @@ def test_scenario_marker(fake_kis) -> None:
         assert _subscribe(ws, _approval(fake_kis), "005930")["body"]["msg_cd"] == "OPSP0000"
         stats = fake_kis.wait_until(lambda s: s["replay"]["done"])
         assert stats["frames_sent"] == 0 and stats["scenario"] == [{"fault": "market-closed", "f": "F5"}]
+
+
+@pytest.mark.fake_kis(env="mock")
+def test_pykis_domains_stay_on_loopback(fake_kis) -> None:
+    """python-kis's real domain takes the only environment served; an unserved one is a closed loopback
+    port, never a KIS host (a test must not reach real KIS by accident)."""
+    d = fake_kis.pykis_domains()
+    assert (d["REAL_DOMAIN"], d["WEBSOCKET_REAL_DOMAIN"]) == (fake_kis.rest_url, fake_kis.ws_url)
+    assert (d["VIRTUAL_DOMAIN"], d["WEBSOCKET_VIRTUAL_DOMAIN"]) == (fake_kis.rest_url, fake_kis.ws_url)
+    assert fake_kis.pykis_domains(real="live")["REAL_DOMAIN"] == "http://127.0.0.1:9"
+    assert all(url.split("//")[1].startswith("127.0.0.1:") for url in d.values())
+
+
+@pytest.mark.fake_kis(env="both")
+def test_pykis_domains_map_real_to_live_and_virtual_to_mock(fake_kis) -> None:
+    d, urls = fake_kis.pykis_domains(), fake_kis.urls
+    assert d == {"REAL_DOMAIN": urls["live"]["rest_url"], "VIRTUAL_DOMAIN": urls["mock"]["rest_url"],
+                 "WEBSOCKET_REAL_DOMAIN": urls["live"]["ws_url"], "WEBSOCKET_VIRTUAL_DOMAIN": urls["mock"]["ws_url"]}

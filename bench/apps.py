@@ -57,7 +57,7 @@ def bare_app():
 
 def main() -> None:
     app = gateway_app() if sys.argv[1] == "gateway" else bare_app()
-    sock = socket.socket()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)   # so asyncio sets TCP_NODELAY
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)
     print(sock.getsockname()[1], flush=True)

@@ -60,11 +60,14 @@ def test_two_processes_wired_by_environment_variables_alone(tmp_path: Path) -> N
             _poll(lambda: http.get("/v1/metrics/quote").json()["cached_symbols"] == 3)
             quotes = [http.get(f"/v1/quotes/{s}").json() for s in ("005930", "000660", "035720")]
             assert [q["source"] for q in quotes] == ["kis-ws"] * 3, quotes
-            m = http.get("/v1/metrics/quote").json()
+            # Three cached symbols do not mean the replay is over: wait for that, then every frame sent
+            # must have been ingested (a lost frame times the poll out).
+            stats = _poll(lambda: (s := httpx.get(ready["rest_url"] + "/__fakekis/stats").json())["replay"]["done"]
+                          and s)
+            m = _poll(lambda: (x := http.get("/v1/metrics/quote").json())["ws_messages"] == stats["frames_sent"]
+                      and x)
             assert m["ws_connected"] and m["ws_messages"] > 0
             assert all(v["reached"] for v in m["stages"].values())
-            stats = httpx.get(ready["rest_url"] + "/__fakekis/stats").json()
-            assert stats["replay"]["done"] and m["ws_messages"] == stats["frames_sent"]
     finally:
         gw_code, gw_out = _stop(gw)
         kis_code, kis_out = _stop(kis)

@@ -59,11 +59,6 @@ class SessionError:
 
 
 @dataclass(slots=True)
-class Data:
-    frame: codec.Frame
-
-
-@dataclass(slots=True)
 class Heartbeat:
     datetime: str
 
@@ -73,7 +68,8 @@ class Malformed:
     reason: str
 
 
-Outcome = Reply | Acked | Refused | SessionError | Data | Heartbeat | Malformed
+# A data frame is its own outcome (codec.Frame): no wrapper object per frame on the hot path.
+Outcome = Reply | Acked | Refused | SessionError | codec.Frame | Heartbeat | Malformed
 
 
 @dataclass
@@ -89,11 +85,8 @@ class ClientSession:
 
     def receive(self, text: str) -> list[Outcome]:
         event = codec.decode(text, self.keys)
-        if isinstance(event, codec.Frame):
-            out: list[Outcome] = [Data(event)]
-            if event.error:
-                out.append(Malformed(event.error))
-            return out
+        if type(event) is codec.Frame:
+            return [event] if event.error is None else [event, Malformed(event.error)]
         if isinstance(event, codec.PingPong):
             # Echo the exact text back as a text frame (python-kis, the 2025 official sample).
             return [Heartbeat(event.datetime), Reply(event.text)]

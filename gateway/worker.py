@@ -19,6 +19,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from gateway import session as s
 from gateway.cache import QuoteCache
+from gateway.codec import Frame
 from gateway.config import Config
 from gateway.metrics import Metrics
 from gateway.redact import StageLog
@@ -137,8 +138,8 @@ class QuoteWorker:
         now = self._last_rx = self.clock.now()
         replies: list[str] = []
         for out in session.receive(text):
-            if isinstance(out, s.Data):
-                self._ingest(out.frame, now)
+            if type(out) is Frame:
+                self._ingest(out, now)
             elif isinstance(out, s.Reply):
                 replies.append(out.text)
             elif isinstance(out, s.Heartbeat):
@@ -172,7 +173,7 @@ class QuoteWorker:
                 self.log.event("ws_malformed", reason=out.reason, level=logging.WARNING)
         return replies
 
-    def _ingest(self, frame: Any, now: float) -> None:
+    def _ingest(self, frame: Frame, now: float) -> None:
         m = self.metrics
         m.ws_messages += 1
         m.ws_records += frame.count
@@ -180,10 +181,13 @@ class QuoteWorker:
             self.log.event("ws_first_message", tr_id=frame.tr_id, records=frame.count)
         if frame.tr_id != "H0STCNT0":
             return
-        fields, width, cache = frame.fields, frame.width, self.cache
-        cached = False
-        for i in range(frame.count):
-            cached = cache.update_from_h0stcnt0(fields, i * width, now) or cached
+        fields, cache = frame.fields, self.cache
+        if frame.count == 1:   # the common case: no loop, no `or` chain
+            cached = cache.update_from_h0stcnt0(fields, 0, now)
+        else:
+            width, cached = frame.width, False
+            for i in range(frame.count):
+                cached = cache.update_from_h0stcnt0(fields, i * width, now) or cached
         if cached and m.reach("cached", now):
             self.log.event("ws_cached", symbol=fields[0])
 

@@ -35,6 +35,9 @@ def kst(clock_or_ts: Clock | float) -> datetime:
     return datetime.fromtimestamp(ts, KST)
 
 
+SPIN_S = 0.002
+
+
 class WallClock:
     def now(self) -> float:
         return time.time()
@@ -43,6 +46,17 @@ class WallClock:
         delay = deadline - self.now()
         if delay > 0:
             await asyncio.sleep(delay)
+
+    async def sleep_until_precise(self, deadline: float) -> None:
+        """Like `sleep_until`, but late by microseconds instead of up to a few milliseconds: asyncio's
+        timers round up to the selector's 1 ms tick and wake after the loop's other work, so sleep to
+        SPIN_S before the deadline, then yield to the loop until it (other tasks still run meanwhile).
+        Costs up to SPIN_S of CPU per call: for replay pacing, not for ordinary timers."""
+        delay = deadline - self.now()
+        if delay > SPIN_S:
+            await asyncio.sleep(delay - SPIN_S)
+        while self.now() < deadline:   # noqa: ASYNC110 - deliberate: yield to the loop until the instant
+            await asyncio.sleep(0)
 
 
 class ShiftedClock(WallClock):

@@ -1,61 +1,51 @@
 """Quote API under load: the gateway (served from its cache) vs a bare Starlette endpoint returning the
-same JSON, same uvicorn settings, concurrency 32, a bounded number of requests from another process."""
+same JSON, same uvicorn settings, concurrency 32, a bounded number of requests from another process
+(`bench.loadgen`)."""
 
 from __future__ import annotations
 
-import asyncio
+import json
 import statistics
 import subprocess
 import sys
-import time
 from typing import Any
-
-import httpx
 
 from bench.common import ROOT
 
 CONCURRENCY = 32
-REQUESTS = 6_000
+REQUESTS = 20_000
 REPEATS = 3
 
 
-async def _load(port: int) -> tuple[float, list[float]]:
-    latencies: list[float] = []
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=10) as http:
-        await http.get("/v1/quotes/005930")
-        per_worker = REQUESTS // CONCURRENCY
-
-        async def worker() -> None:
-            for _ in range(per_worker):
-                t = time.perf_counter()
-                r = await http.get("/v1/quotes/005930")
-                latencies.append(time.perf_counter() - t)
-                assert r.status_code == 200 and r.json()["source"] == "kis-ws"
-
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-        return len(latencies) / (time.perf_counter() - start), latencies
-
-
 def _serve(which: str) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen([sys.executable, "-m", "bench.apps", which], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, "-m", "bench.apps", which], stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
     assert proc.stdout is not None
     return proc, int(proc.stdout.readline())
 
 
+def loadgen(port: int, *, concurrency: int = CONCURRENCY, requests: int = REQUESTS, seconds: float | None = None,
+            poll: bool = False) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "bench.loadgen", str(port), "/v1/quotes/005930", "--concurrency", str(concurrency),
+           "--requests", str(requests)] + (["--seconds", str(seconds)] if seconds else []) + (["--poll"] if poll else [])
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=300, check=True)
+    return json.loads(done.stdout)
+
+
 def run() -> dict[str, Any]:
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"generator": f"bench.loadgen (raw asyncio HTTP/1.1, own process), {REQUESTS:,} requests"}
     for which in ("bare", "gateway"):
         rps, p50, p99 = [], [], []
         proc, port = _serve(which)
         try:
+            loadgen(port, requests=2_000)   # warm-up
             for _ in range(REPEATS):
-                rate, lat = asyncio.run(_load(port))
-                lat.sort()
-                rps.append(rate)
-                p50.append(statistics.median(lat) * 1000)
-                p99.append(lat[int(len(lat) * 0.99) - 1] * 1000)
+                res = loadgen(port)
+                assert res["errors"] == 0, f"{which}: {res['errors']} answers were not 200"
+                lat = res["latencies_ms"]
+                rps.append(res["rps"])
+                p50.append(statistics.median(lat))
+                p99.append(lat[int(len(lat) * 0.99) - 1])
         finally:
             proc.terminate()
             proc.wait(10)

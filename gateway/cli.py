@@ -10,7 +10,8 @@ import logging
 import signal
 import socket
 import sys
-from typing import TextIO
+from collections.abc import Callable, Coroutine
+from typing import Any, TextIO
 
 from gateway import codec
 from gateway.config import Config, ConfigError, from_env
@@ -53,6 +54,15 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _event_loop_runner() -> Callable[[Coroutine[Any, Any, int]], int]:
+    """uvloop when installed (the `fast` extra), else asyncio: the same choice uvicorn makes for itself."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run
+    return uvloop.run
+
+
 def _serve(args: argparse.Namespace) -> int:
     cfg = from_env()
     _logs(logging.INFO)
@@ -61,7 +71,7 @@ def _serve(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"kis-gateway: error: cannot listen on {args.host}:{args.port}: {e.strerror}", file=sys.stderr)
         return 2
-    return asyncio.run(_run_server(cfg, sock))
+    return _event_loop_runner()(_run_server(cfg, sock))
 
 
 async def _run_server(cfg: Config, sock: socket.socket) -> int:

@@ -14,9 +14,8 @@ import pytest
 from fakekis import serving
 from gateway import cli
 
-pytestmark = pytest.mark.anyio
 
-
+@pytest.mark.anyio
 @pytest.mark.parametrize("listen", [serving.listen, cli.listen], ids=["fakekis", "gateway"])
 async def test_accepted_connections_have_tcp_nodelay(listen: Callable[[str, int], socket.socket]) -> None:
     sock = listen("127.0.0.1", 0)
@@ -31,3 +30,9 @@ async def test_accepted_connections_have_tcp_nodelay(listen: Callable[[str, int]
         _, writer = await asyncio.open_connection(*sock.getsockname())
         assert await asyncio.wait_for(seen, 5) == 1
         writer.close()
+
+
+def test_serve_runs_on_asyncio_without_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """uvloop (the `fast` extra) has no Windows build: without it `kis-gateway serve` must still run."""
+    monkeypatch.setitem(__import__("sys").modules, "uvloop", None)     # import uvloop -> ImportError
+    assert cli._event_loop_runner() is asyncio.run

@@ -99,8 +99,13 @@ class Recording:
 
 
 def bundled(name: str = DEFAULT_BUNDLED) -> Path:
-    """Path of a recording shipped with the package (the demo's embedded default)."""
-    return Path(str(resources.files("fakekis.bundled").joinpath(name)))
+    """Path of a recording shipped with the package (the demo's embedded default). Installed, the
+    recordings are the package `fakekis.bundled`; imported from a source checkout (`python -m ...` in the
+    repository), they are the checkout's `recordings/` folder."""
+    try:
+        return Path(str(resources.files("fakekis.bundled").joinpath(name)))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "recordings" / name
 
 
 def load(path: Path | str) -> Recording:

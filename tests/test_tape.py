@@ -111,3 +111,13 @@ def test_cli_validate_reports_one_line(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "fakekis", "validate", str(root)], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().count("\n") == 0 and "ws.jsonl:4:" in bad.stderr
+
+
+def test_bundled_works_from_a_source_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run from the repository without installing (`python -m bench...`), `fakekis.bundled` does not exist;
+    the benchmark's pacing client crashed on it."""
+    def missing(name: str):
+        raise ModuleNotFoundError(name)
+
+    monkeypatch.setattr(tape.resources, "files", missing)
+    assert (tape.bundled() / "session.json").is_file()

@@ -11,7 +11,6 @@ import contextlib
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import httpx
@@ -29,7 +28,7 @@ from gateway.quotes import select
 from gateway.redact import Redactor, StageLog
 from gateway.rest import RestClient, RestError
 from gateway.worker import QuoteWorker, supervise
-from kisclock import KST, Clock, RemoteClock, ShiftedClock, WallClock
+from kisclock import Clock, RemoteClock, ShiftedClock, WallClock, iso_ms
 
 _SYMBOL = re.compile(r"^(?:\d{6}|Q\d{6})$")
 
@@ -45,10 +44,6 @@ class Gateway:
     rest: RestClient
     worker: QuoteWorker
     task: asyncio.Task[None] | None = None
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, KST).isoformat(timespec="milliseconds")
 
 
 def _remote_now(url: str) -> float:
@@ -107,7 +102,7 @@ def create_app(cfg: Config, clock: Clock | None = None, *, connect: Callable[...
             gw.metrics.reach("served_ws", now)
             return JSONResponse({
                 "symbol": symbol, "price": q.price, "change": q.change, "change_rate": q.change_rate,
-                "volume": q.volume, "exchange_time": q.exchange_time, "received_at": _iso(q.received_at),
+                "volume": q.volume, "exchange_time": q.exchange_time, "received_at": iso_ms(q.received_at),
                 "age_ms": int((now - q.received_at) * 1000), "source": "kis-ws",
             })
         try:
@@ -122,12 +117,12 @@ def create_app(cfg: Config, clock: Clock | None = None, *, connect: Callable[...
         except (KeyError, ValueError):
             return JSONResponse({"error": "upstream unavailable", "symbol": symbol,
                                  "reason": "inquire-price output lacks stck_prpr/prdy_vrss/prdy_ctrt/acml_vol"}, 503)
-        return JSONResponse({**body, "exchange_time": None, "received_at": _iso(now), "age_ms": 0,
+        return JSONResponse({**body, "exchange_time": None, "received_at": iso_ms(now), "age_ms": 0,
                              "source": "kis-rest", "fallback_reason": why})
 
     async def metrics(request: Request) -> JSONResponse:
         now = gw.clock.now()
-        return JSONResponse({**gw.metrics.as_dict(), "env": gw.cfg.env, "now": _iso(now),
+        return JSONResponse({**gw.metrics.as_dict(), "env": gw.cfg.env, "now": iso_ms(now),
                              "market_open": gw.calendar.why_closed(now) is None,
                              "market_closed_reason": gw.calendar.why_closed(now),
                              "cached_symbols": len(gw.cache), "symbols": list(gw.cfg.symbols)})

@@ -27,6 +27,7 @@ class KrxCalendar:
     open_at: time = time(9, 0)
     close_at: time = time(15, 30)
     _holidays: dict[int, holidays.HolidayBase] = field(default_factory=dict, repr=False)
+    _memo: tuple[int, str | None] = field(default=(-1, None), repr=False)   # (minute, why_closed then)
 
     @classmethod
     def from_hours(cls, hours: str) -> KrxCalendar:
@@ -52,6 +53,16 @@ class KrxCalendar:
         return self.is_trading_day(local.date()) and self.open_at <= local.time() < self.close_at
 
     def why_closed(self, instant: float) -> str | None:
+        """None when open, else why not. Asked on every quote request: the answer is kept per minute
+        (session bounds are whole minutes and KST is a whole-minute offset, so it cannot change inside one)."""
+        minute = int(instant // 60)
+        if self._memo[0] == minute:
+            return self._memo[1]
+        reason = self._why_closed(instant)
+        self._memo = (minute, reason)
+        return reason
+
+    def _why_closed(self, instant: float) -> str | None:
         local = datetime.fromtimestamp(instant, KST)
         if local.weekday() >= 5:
             return f"{local:%Y-%m-%d} is a {local:%A}"

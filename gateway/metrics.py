@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from kisclock import KST
+from kisclock import iso_ms
 
 STAGES = ("worker_started", "connected", "subscribed", "first_message", "cached", "served_ws")
 
 
 def _iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, KST).isoformat(timespec="milliseconds")
+    return None if ts is None else iso_ms(ts)
 
 
 @dataclass

@@ -34,3 +34,15 @@ def test_hours_are_configurable_and_checked() -> None:
     for bad in ("9-15", "15:30-09:00", "nine"):
         with pytest.raises(ValueError):
             KrxCalendar.from_hours(bad)
+
+
+def test_the_per_minute_answer_changes_exactly_at_the_bell() -> None:
+    """why_closed is kept per minute (it is asked on every quote request); one calendar, asked in order
+    and out of order, must still flip at 15:30:00 and back, and across days."""
+    cal = KrxCalendar()
+    asks = [(kst(2026, 11, 25, 15, 29, 0), None), (kst(2026, 11, 25, 15, 29, 59) + 0.999, None),
+            (kst(2026, 11, 25, 15, 30, 0), "15:30 KST is outside the session 09:00-15:30"),
+            (kst(2026, 11, 25, 15, 29, 30), None), (kst(2026, 11, 28, 15, 29, 30), "2026-11-28 is a Saturday"),
+            (kst(2026, 11, 25, 8, 59, 59), "08:59 KST is outside the session 09:00-15:30"),
+            (kst(2026, 11, 25, 9, 0, 0), None)]
+    assert [cal.why_closed(t) for t, _ in asks] == [want for _, want in asks]

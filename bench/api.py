@@ -14,7 +14,7 @@ from bench.common import ROOT
 
 CONCURRENCY = 32
 REQUESTS = 20_000
-REPEATS = 3
+REPEATS = 5
 
 
 def _serve(which: str) -> tuple[subprocess.Popen, int]:
@@ -33,22 +33,28 @@ def loadgen(port: int, *, concurrency: int = CONCURRENCY, requests: int = REQUES
 
 
 def run() -> dict[str, Any]:
+    """Both servers up at once, runs alternated (bare, gateway, bare, ...): this machine's speed drifts
+    by tens of percent over a minute, and alternation spreads that over both sides alike."""
     out: dict[str, Any] = {"generator": f"bench.loadgen (raw asyncio HTTP/1.1, own process), {REQUESTS:,} requests"}
-    for which in ("bare", "gateway"):
-        rps, p50, p99 = [], [], []
-        proc, port = _serve(which)
-        try:
+    servers = {which: _serve(which) for which in ("bare", "gateway")}
+    samples: dict[str, dict[str, list[float]]] = {w: {"rps": [], "p50": [], "p99": []} for w in servers}
+    try:
+        for _, port in servers.values():
             loadgen(port, requests=2_000)   # warm-up
-            for _ in range(REPEATS):
+        for _ in range(REPEATS):
+            for which, (_, port) in servers.items():
                 res = loadgen(port)
                 assert res["errors"] == 0, f"{which}: {res['errors']} answers were not 200"
                 lat = res["latencies_ms"]
-                rps.append(res["rps"])
-                p50.append(statistics.median(lat))
-                p99.append(lat[int(len(lat) * 0.99) - 1])
-        finally:
+                samples[which]["rps"].append(res["rps"])
+                samples[which]["p50"].append(statistics.median(lat))
+                samples[which]["p99"].append(lat[int(len(lat) * 0.99) - 1])
+    finally:
+        for proc, _ in servers.values():
             proc.terminate()
             proc.wait(10)
+    for which, got in samples.items():
+        rps = got["rps"]
         out[which] = {"rps": {"median": statistics.median(rps), "min": min(rps), "max": max(rps), "runs": REPEATS},
-                      "p50_ms": statistics.median(p50), "p99_ms": statistics.median(p99)}
+                      "p50_ms": statistics.median(got["p50"]), "p99_ms": statistics.median(got["p99"])}
     return out

@@ -1,6 +1,6 @@
 """Run every benchmark and write BENCHMARKS.md (tox -e bench; never part of the unit tests).
 
-    python -m bench.run [--out BENCHMARKS.md] [--only decode,wire,api,fresh]
+    python -m bench.run [--out BENCHMARKS.md] [--only decode,wire,api,fresh] [--render-only]
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ def _ok(flag: bool) -> str:
 RATE_NOTE = "5,000 frames/s; gateway = `kis-gateway serve`, poller and load in their own processes"
 
 
-def render(results: dict[str, Any], took: float) -> str:
+def render(results: dict[str, Any], took: float, measured: str) -> str:
     m = machine()
     lines = ["# Benchmarks", "",
-             f"Measured {datetime.now(KST):%Y-%m-%d %H:%M} KST by `tox -e bench` (= `python -m bench.run`), "
+             f"Measured {measured} KST by `tox -e bench` (= `python -m bench.run`), "
              f"{took:.0f} s in all. Median (min-max) over the runs shown; all load on 127.0.0.1.", "",
              f"Machine: {m['cores']} cores, {m['platform']}, Python {m['python']}; websockets {m['websockets']}, "
              f"uvicorn {m['uvicorn']}, starlette {m['starlette']}, python-kis {m['python-kis']}.", "",
@@ -89,6 +89,9 @@ def render(results: dict[str, Any], took: float) -> str:
         lines.append(f"| Synthetic full trading day, {d['symbols']} symbols, asap through the gateway | "
                      f"{d['frames']:,} frames in {d['replay_s']} s ({d['frames_per_s']:,}/s); peak RSS "
                      f"{d['peak_rss_mb']} MB (generating it: {d['generate_s']} s) | - | - | report | info |")
+    analysis = Path(__file__).with_name("analysis.md")   # hand-written: what the numbers mean, with profiles
+    if analysis.is_file():
+        lines += ["", analysis.read_text(encoding="utf-8").rstrip()]
     lines += ["", "Raw results:", "", "```json", json.dumps(results, indent=1, default=str), "```", ""]
     return "\n".join(lines)
 
@@ -97,7 +100,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
     parser.add_argument("--only", default="decode,wire,api,fresh")
+    parser.add_argument("--render-only", action="store_true",
+                        help="rewrite --out from the last run's bench/results.json (after editing bench/analysis.md)")
     args = parser.parse_args()
+    saved = ROOT / "bench" / "results.json"
+    if args.render_only:
+        data = json.loads(saved.read_text(encoding="utf-8"))
+        Path(args.out).write_text(render(data["results"], data["took"], data["measured"]), encoding="utf-8")
+        print(f"bench: wrote {args.out} from {saved}", file=sys.stderr)
+        return 0
     wanted = set(args.only.split(","))
     results: dict[str, Any] = {}
     start = time.perf_counter()
@@ -106,8 +117,10 @@ def main() -> int:
             print(f"bench: {name} ...", file=sys.stderr, flush=True)
             module = __import__(f"bench.{name}", fromlist=["run"])
             results[name] = module.run()
-    Path(args.out).write_text(render(results, time.perf_counter() - start), encoding="utf-8")
-    print(f"bench: wrote {args.out}", file=sys.stderr)
+    took, measured = time.perf_counter() - start, f"{datetime.now(KST):%Y-%m-%d %H:%M}"
+    saved.write_text(json.dumps({"results": results, "took": took, "measured": measured}, indent=1), encoding="utf-8")
+    Path(args.out).write_text(render(results, took, measured), encoding="utf-8")
+    print(f"bench: wrote {args.out} (raw: {saved})", file=sys.stderr)
     return 0
 
 

@@ -12,15 +12,15 @@ import asyncio
 import json
 import sys
 
-from websockets.asyncio.server import serve
+from websockets.asyncio.server import Server, serve
 
 from bench.common import trade_frames
 from fakekis import frames as fk
 
 
-async def main(n: int) -> None:
-    single = trade_frames()
-    texts = (single * (n // len(single) + 1))[:n]
+async def serve_frames(texts: list[str]) -> Server:
+    """A minimal KIS-speaking server on a free loopback port: each connection gets an ack for its first
+    subscribe, then every text as fast as websockets allows (used in-process by the replay benchmark)."""
 
     async def handler(ws) -> None:
         msg = json.loads(await ws.recv())
@@ -31,9 +31,14 @@ async def main(n: int) -> None:
             await ws.send(text)
         await ws.wait_closed()
 
-    async with serve(handler, "127.0.0.1", 0, ping_interval=None, compression=None) as server:
-        print(server.sockets[0].getsockname()[1], flush=True)
-        await asyncio.Event().wait()
+    return await serve(handler, "127.0.0.1", 0, ping_interval=None, compression=None)
+
+
+async def main(n: int) -> None:
+    single = trade_frames()
+    server = await serve_frames((single * (n // len(single) + 1))[:n])
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import websockets
 from websockets.asyncio.server import serve
 
 from bench.common import ROOT
+from bench.sender import serve_frames
 from fakekis import frames as fk
 from fakekis import tape
 from fakekis.server import FakeKis
@@ -27,21 +28,6 @@ from kisclock import WallClock
 
 N = 100_000
 REPEATS = 5
-
-
-async def _sender(texts: list[str]):
-    """A minimal KIS-speaking sender: ack the first subscribe, then send every frame as fast as possible."""
-
-    async def handler(ws):
-        msg = json.loads(await ws.recv())
-        inp = msg["body"]["input"]
-        await ws.send(fk.control(inp["tr_id"], inp["tr_key"], "0", "OPSP0000", "SUBSCRIBE SUCCESS",
-                                 {"iv": "0123456789abcdef", "key": "a" * 32}))
-        for text in texts:
-            await ws.send(text)
-        await ws.wait_closed()
-
-    return await serve(handler, "127.0.0.1", 0, ping_interval=None, compression=None)
 
 
 async def _bare_receive(url: str, n: int) -> float:
@@ -105,7 +91,7 @@ async def replay_asap() -> dict[str, Any]:
     texts = [f.text for f in rec.data_frames()]
     out: dict[str, list[float]] = {"bare websockets server": [], "fakekis replay asap": []}
     for _ in range(REPEATS):
-        server = await _sender(texts)
+        server = await serve_frames(texts)
         url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
         out["bare websockets server"].append(len(texts) / await _bare_receive(url, len(texts)))
         server.close()

@@ -36,7 +36,7 @@ class MarketState:
     def __init__(self) -> None:
         self.last: dict[str, list[str]] = {}   # symbol -> last H0STCNT0 record fields
         self.prev_close: dict[str, int] = {}
-        self._pending: dict[str, tuple[str, int]] = {}   # symbol -> (payload, count) not parsed yet
+        self._pending: dict[str, tuple[str, int]] = {}   # symbol -> (frame text, count) not parsed yet
 
     def prime(self, record: list[str]) -> None:
         """Know a symbol before its first replayed trade. A recording that starts mid-session has
@@ -47,17 +47,18 @@ class MarketState:
             self.prev_close[code] = int(record[2]) - (_int(record[4]) or 0)
             self.last.setdefault(code, record)
 
-    def apply(self, tr_id: str, payload: str, count: int, symbol: str) -> None:
-        """Note a replayed trade frame. Hot path: the payload is only split when REST asks (`_settle`)."""
+    def apply(self, tr_id: str, text: str, count: int, symbol: str) -> None:
+        """Note a replayed data frame (`0|TR|NNN|payload`, as sent). Hot path: nothing is split here,
+        not even the header; `_settle` does it when REST asks."""
         if tr_id == "H0STCNT0" and count:
-            self._pending[symbol] = (payload, count)
+            self._pending[symbol] = (text, count)
 
     def _settle(self, symbol: str) -> None:
         pending = self._pending.pop(symbol, None)
         if pending is None:
             return
-        payload, count = pending
-        fields = payload.split("^")
+        text, count = pending
+        fields = text.split("|", 3)[3].split("^")
         width = len(fields) // count
         if width < 46:
             return

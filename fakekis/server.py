@@ -284,7 +284,7 @@ class FakeKis:
             self._heartbeat_due[conn] = next_at
 
     async def _emit(self, frame: TapeFrame) -> None:
-        self.market.apply(frame.tr_id, frame.text.split("|", 3)[3], frame.records, frame.tr_key)
+        self.market.apply(frame.tr_id, frame.text, frame.records, frame.tr_key)
         if not self.scenario:   # the hot path: no faults, the recorded text as it is
             for env in self.envs.values():
                 for session in env.exchange.route(frame.tr_id, frame.tr_key):

@@ -23,8 +23,8 @@ TOKEN_BODY = {"grant_type": "client_credentials", "appkey": APPKEY, "appsecret":
 def env() -> tuple[TestClient, ManualClock, MarketState, Registry, ManualClock]:
     clock, market, reg = ManualClock(T0), MarketState(), Registry("mock", rest_rps=2)
     wall = ManualClock(T0)   # the client's own time, which ends a budget second too
-    market.apply("H0STCNT0", frames.data_frame("H0STCNT0", [trade("005930", "090000", 71_500, 71_000, 900)])
-                 .split("|", 3)[3], 1, "005930")
+    market.apply("H0STCNT0", frames.data_frame("H0STCNT0", [trade("005930", "090000", 71_500, 71_000, 900)]), 1,
+                 "005930")
     return TestClient(create_app(reg, market, clock, wall=wall)), clock, market, reg, wall
 
 

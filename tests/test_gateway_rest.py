@@ -27,8 +27,8 @@ T0 = kst(2026, 11, 25, 9, 0)
 class World:
     def __init__(self, tmp: Path, rps: str = "50") -> None:
         self.clock, self.registry, self.market = ManualClock(T0), Registry("mock", rest_rps=100), MarketState()
-        self.market.apply("H0STCNT0", frames.data_frame("H0STCNT0", [trade("005930", "090000", 71_500, 71_000, 9)])
-                          .split("|", 3)[3], 1, "005930")
+        self.market.apply("H0STCNT0", frames.data_frame("H0STCNT0", [trade("005930", "090000", 71_500, 71_000, 9)]),
+                          1, "005930")
         self.app = create_app(self.registry, self.market, self.clock)
         self.cfg = from_env({"KIS_ENV": "mock", "KIS_APP_KEY": APPKEY, "KIS_APP_SECRET": SECRET,
                              "KIS_REST_URL": "http://kis", "KIS_WS_URL": "ws://kis", "GATEWAY_TOKEN_DIR": str(tmp),

@@ -26,6 +26,9 @@ class Clock(Protocol):
     async def sleep_until(self, deadline: float) -> None:
         """Return once `now() >= deadline`."""
 
+    async def sleep_until_precise(self, deadline: float) -> None:
+        """The same, late by as little as the clock can manage (replay pacing)."""
+
 
 async def sleep(clock: Clock, seconds: float) -> None:
     await clock.sleep_until(clock.now() + seconds)
@@ -92,6 +95,9 @@ class ManualClock:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (deadline, next(self._seq), fut))
         await fut
+
+    # Exact by construction: a manual clock wakes sleepers at their deadline and must never be spun on.
+    sleep_until_precise = sleep_until
 
     def set(self, instant: float) -> None:
         if instant < self._now:

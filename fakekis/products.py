@@ -71,9 +71,6 @@ class Catalogue:
             self._products[code] = Product(code, info["name"], info.get("name_eng", info["name"]),
                                            info.get("listed", ""))
 
-    def __contains__(self, code: object) -> bool:
-        return code in self._products
-
     def search_info(self, code: str, product_type: str) -> dict[str, str] | None:
         """The output for (PDNO, PRDT_TYPE_CD), or None when KIS would find nothing."""
         product = self._products.get(code) or LISTED.get(code)

@@ -151,13 +151,14 @@ def parse_instant(text: str) -> float:
     return dt.timestamp()
 
 
-_second_memo: list[object] = [None, ""]   # (whole second, its KST isoformat): one entry is enough
+_second_memo: tuple[int, str] = (-1, "")   # (whole second, its KST isoformat): one entry is enough
 
 
 def iso_ms(ts: float) -> str:
     """`datetime.fromtimestamp(ts, KST).isoformat(timespec="milliseconds")`, without building a datetime
     each call: the formatted second is kept and only the milliseconds change (4 us -> under 1 us, on the
     quote API's path). Same rounding as datetime: microseconds round half-even, then truncate to ms."""
+    global _second_memo
     frac, whole = math.modf(ts)
     us = round(frac * 1e6)
     if us >= 1_000_000:
@@ -166,7 +167,6 @@ def iso_ms(ts: float) -> str:
         whole, us = whole - 1, us + 1_000_000
     second = int(whole)
     if _second_memo[0] != second:
-        _second_memo[0], _second_memo[1] = second, datetime.fromtimestamp(second, KST).isoformat()
+        _second_memo = (second, datetime.fromtimestamp(second, KST).isoformat())
     text = _second_memo[1]
-    assert isinstance(text, str)
     return f"{text[:19]}.{us // 1000:03d}{text[19:]}"

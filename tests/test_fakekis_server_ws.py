@@ -11,7 +11,8 @@ import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
 
-from conftest import APPKEY, SECRET, eventually, kst
+from conftest import APPKEY, SECRET, eventually, kst, trade, write_recording
+from fakekis import frames, tape
 from fakekis.player import Player
 from fakekis.server import FakeKis
 from fakekis.tape import TapeFrame
@@ -145,3 +146,27 @@ def test_step_mode_over_real_sockets_driven_by_the_control_api() -> None:
     finally:
         proc.terminate()
         assert proc.wait(timeout=15) == 0
+
+
+async def test_search_info_knows_what_the_recording_names_and_trades(tmp_path) -> None:
+    """FakeKis hands the recording to search-info: session.json `products` by name, every traded or
+    subscribed code at least by placeholder, nothing else (rt_cd 7)."""
+    start = kst(2026, 11, 25, 9, 5)
+    root = write_recording(tmp_path / "rec", start, [(0.5, frames.data_frame("H0STCNT0", [
+        trade("900110", "090500", 10_100, 10_000, 5)]))], [("H0STCNT0", "900110"), ("H0STCNT0", "900120")])
+    session = json.loads((root / "session.json").read_text())
+    session["products"] = {"900110": {"name": "테스트전자", "name_eng": "TEST ELEC"}}
+    (root / "session.json").write_text(json.dumps(session, ensure_ascii=False), encoding="utf-8")
+    async with FakeKis(tape.load(root), clock=ManualClock(start)) as kis, \
+            httpx.AsyncClient(base_url=kis.urls["mock"]["rest_url"]) as http:
+        token = (await http.post("/oauth2/tokenP", json={"grant_type": "client_credentials", "appkey": APPKEY,
+                                                         "appsecret": SECRET})).json()["access_token"]
+
+        async def name(code: str) -> str | None:
+            r = await http.get("/uapi/domestic-stock/v1/quotations/search-info",
+                               params={"PDNO": code, "PRDT_TYPE_CD": "300"},
+                               headers={"authorization": f"Bearer {token}", "appkey": APPKEY, "appsecret": SECRET,
+                                        "tr_id": "CTPF1604R"})
+            return r.json().get("output", {}).get("prdt_abrv_name")
+
+        assert [await name(c) for c in ("900110", "900120", "900130")] == ["테스트전자", "종목900120", None]

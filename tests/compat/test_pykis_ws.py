@@ -16,6 +16,7 @@ fakekis); the third runs python-kis's own virtual mode against both environments
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable
@@ -68,11 +69,17 @@ def _records(tr_id: str, symbol: str, frames: list[tape.TapeFrame]) -> list[list
     return out
 
 
+@functools.cache
+def _tape_frames() -> tuple[tape.TapeFrame, ...]:
+    """The bundled recording's data frames, in replay order (what fake_kis replays by default)."""
+    return tuple(tape.load(tape.bundled()).data_frames())
+
+
 def _emitted(fake_kis) -> list[tape.TapeFrame]:
     """The tape frames fakekis has replayed so far, once everything due has been sent."""
     fake_kis.wait_until(lambda s: fake_kis.caught_up())
     n = fake_kis.stats()["replay"]["emitted"]
-    return tape.load(tape.bundled()).data_frames()[:n]
+    return list(_tape_frames()[:n])
 
 
 def _live_kis(fake_kis):
@@ -93,7 +100,7 @@ def test_stock_quote_prices_orderbook_and_unsubscribe(fake_kis, monkeypatch, env
         assert (stock.symbol, stock.market, stock.info.name) == ("005930", "KRX", "삼성전자")
         assert stock.info.std_code == "KR7005930003"
         quote = stock.quote()
-        first = _records("H0STCNT0", "005930", tape.load(tape.bundled()).data_frames())[0]
+        first = _records("H0STCNT0", "005930", list(_tape_frames()))[0]
         assert quote.price == Decimal(first[2]) and quote.volume == int(first[13])   # the day state before replay
         assert quote.indicator.week52_high >= quote.price >= quote.indicator.week52_low
 

@@ -49,8 +49,7 @@ class KrxCalendar:
         return day not in cal
 
     def is_open(self, instant: float) -> bool:
-        local = datetime.fromtimestamp(instant, KST)
-        return self.is_trading_day(local.date()) and self.open_at <= local.time() < self.close_at
+        return self.why_closed(instant) is None
 
     def why_closed(self, instant: float) -> str | None:
         """None when open, else why not. Asked on every quote request: the answer is kept per minute

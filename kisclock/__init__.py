@@ -34,11 +34,6 @@ async def sleep(clock: Clock, seconds: float) -> None:
     await clock.sleep_until(clock.now() + seconds)
 
 
-def kst(clock_or_ts: Clock | float) -> datetime:
-    ts = clock_or_ts if isinstance(clock_or_ts, (int, float)) else clock_or_ts.now()
-    return datetime.fromtimestamp(ts, KST)
-
-
 SPIN_S = 0.002
 
 

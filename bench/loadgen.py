@@ -42,11 +42,12 @@ async def load(port: int, path: str, concurrency: int, requests: int, seconds: f
     request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
     latencies: list[float] = []
     polled: list[tuple[int, float]] = []
-    errors = [0]   # answers other than 200 (a gateway without ticks yet answers 503 when REST is refused)
+    errors = 0   # answers other than 200 (a gateway without ticks yet answers 503 when REST is refused)
     per_conn = max(1, requests // concurrency)
     deadline = time.perf_counter() + seconds if seconds else None
 
     async def conn(index: int) -> None:
+        nonlocal errors
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         interval = concurrency / rate if rate else 0.0
         due = time.perf_counter() + interval * index / concurrency
@@ -60,7 +61,7 @@ async def load(port: int, path: str, concurrency: int, requests: int, seconds: f
                 t = time.perf_counter()
                 ok, body = await _one(reader, writer, request)
                 latencies.append((time.perf_counter() - t) * 1000)
-                errors[0] += not ok
+                errors += not ok
                 if poll:
                     match = _VOLUME.search(body)
                     if match and b'"source":"kis-ws"' in body:
@@ -73,7 +74,7 @@ async def load(port: int, path: str, concurrency: int, requests: int, seconds: f
     elapsed = time.perf_counter() - start
     latencies.sort()
     out: dict[str, object] = {"requests": len(latencies), "elapsed_s": elapsed, "rps": len(latencies) / elapsed,
-                              "errors": errors[0], "latencies_ms": latencies}
+                              "errors": errors, "latencies_ms": latencies}
     if poll:
         out["polled"] = polled
     return out

@@ -21,9 +21,17 @@ from gateway.app import create_app
 from gateway.config import from_env
 from kisclock import ShiftedClock, parse_instant
 
-QUOTE = {"symbol": "005930", "price": 71400, "change": 400, "change_rate": "0.56", "volume": 1040,
-         "exchange_time": "2026-11-25T10:00:03+09:00", "received_at": "2026-11-25T10:00:03.000+09:00",
-         "age_ms": 0, "source": "kis-ws"}
+QUOTE = {
+    "symbol": "005930",
+    "price": 71400,
+    "change": 400,
+    "change_rate": "0.56",
+    "volume": 1040,
+    "exchange_time": "2026-11-25T10:00:03+09:00",
+    "received_at": "2026-11-25T10:00:03.000+09:00",
+    "age_ms": 0,
+    "source": "kis-ws",
+}
 
 
 class _Parked:
@@ -37,13 +45,21 @@ class _Parked:
 
 
 def gateway_app():
-    cfg = from_env({"KIS_APP_KEY": "PSbench" + "0" * 29, "KIS_APP_SECRET": "s" * 180, "KIS_SYMBOLS": "005930",
-                    "KIS_REST_URL": "http://127.0.0.1:9", "KIS_WS_URL": "ws://127.0.0.1:9",
-                    "GATEWAY_FRESHNESS_MS": "86400000", "GATEWAY_TOKEN_DIR": "/tmp/kis-bench"})
+    cfg = from_env(
+        {
+            "KIS_APP_KEY": "PSbench" + "0" * 29,
+            "KIS_APP_SECRET": "s" * 180,
+            "KIS_SYMBOLS": "005930",
+            "KIS_REST_URL": "http://127.0.0.1:9",
+            "KIS_WS_URL": "ws://127.0.0.1:9",
+            "GATEWAY_FRESHNESS_MS": "86400000",
+            "GATEWAY_TOKEN_DIR": "/tmp/kis-bench",
+        }
+    )
     clock = ShiftedClock(parse_instant("2026-11-25T10:00:00+09:00"))
     app = create_app(cfg, clock, connect=lambda *a, **k: _Parked())
 
-    async def approval_key(fresh: bool = False) -> str:   # so the worker reaches its parked connection
+    async def approval_key(fresh: bool = False) -> str:  # so the worker reaches its parked connection
         return "bench-approval-key"
 
     # The steady state being measured is a worker that is connected and quiet. Left failing (no approval
@@ -64,7 +80,9 @@ def bare_app():
 
 def main() -> None:
     app = gateway_app() if sys.argv[1] == "gateway" else bare_app()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)   # so asyncio sets TCP_NODELAY
+    sock = socket.socket(
+        socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
+    )  # so asyncio sets TCP_NODELAY
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)
     print(sock.getsockname()[1], flush=True)

@@ -34,7 +34,7 @@ def batched(frames: list[str], n: int) -> list[str]:
     out = []
     for payloads in by_symbol.values():
         for i in range(0, len(payloads) - n + 1, n):
-            out.append(f"0|H0STCNT0|{n:03d}|" + "^".join(payloads[i:i + n]))
+            out.append(f"0|H0STCNT0|{n:03d}|" + "^".join(payloads[i : i + n]))
     return out
 
 
@@ -55,6 +55,13 @@ def machine() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             return "not installed"
 
-    return {"python": sys.version.split()[0], "platform": platform.platform(), "cpu": platform.processor() or "?",
-            "cores": str(__import__("os").cpu_count()), "websockets": version("websockets"),
-            "python-kis": version("python-kis"), "uvicorn": version("uvicorn"), "starlette": version("starlette")}
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpu": platform.processor() or "?",
+        "cores": str(__import__("os").cpu_count()),
+        "websockets": version("websockets"),
+        "python-kis": version("python-kis"),
+        "uvicorn": version("uvicorn"),
+        "starlette": version("starlette"),
+    }

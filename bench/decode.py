@@ -43,7 +43,9 @@ def _pykis() -> Any:
     def run(frames: list[str]) -> int:
         for text in frames:
             _, _, count, payload = text.split("|", 3)
-            for rec in KisWebsocketResponse.parse(payload, int(count), response_type=KisDomesticRealtimePrice):
+            for rec in KisWebsocketResponse.parse(
+                payload, int(count), response_type=KisDomesticRealtimePrice
+            ):
                 _ = rec.price
         return len(frames)
 
@@ -55,8 +57,10 @@ def run() -> list[dict[str, Any]]:
     rows = []
     for label, frames in (("1-record", single), ("4-record", batched(single, 4))):
         work = (frames * (REPEAT_FRAMES // len(frames) + 1))[:REPEAT_FRAMES]
-        results = {"gateway codec": measure(lambda w=work: _gateway(w)),
-                   "plain str.split": measure(lambda w=work: _split(w))}
+        results = {
+            "gateway codec": measure(lambda w=work: _gateway(w)),
+            "plain str.split": measure(lambda w=work: _split(w)),
+        }
         pk = _pykis()
         if pk is not None:
             results["python-kis parse"] = measure(lambda w=work[:4_000], pk=pk: pk(w))

@@ -25,7 +25,9 @@ _LENGTH = re.compile(rb"content-length:\s*(\d+)", re.IGNORECASE)
 _VOLUME = re.compile(rb'"volume":(\d+)')
 
 
-async def _one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> tuple[bool, bytes]:
+async def _one(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> tuple[bool, bytes]:
     """One request on a kept-alive connection: (status was 200, body)."""
     writer.write(request)
     head = await reader.readuntil(b"\r\n\r\n")
@@ -35,14 +37,21 @@ async def _one(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, reque
     return head.startswith(b"HTTP/1.1 200"), await reader.readexactly(int(match.group(1)))
 
 
-async def load(port: int, path: str, concurrency: int, requests: int, seconds: float | None,
-               poll: bool, rate: float | None = None) -> dict[str, object]:
+async def load(
+    port: int,
+    path: str,
+    concurrency: int,
+    requests: int,
+    seconds: float | None,
+    poll: bool,
+    rate: float | None = None,
+) -> dict[str, object]:
     """Closed loop (each connection sends its next request when the answer is in), or paced at `rate`
     requests per second in all, spread evenly over the connections."""
     request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
     latencies: list[float] = []
     polled: list[tuple[int, float]] = []
-    errors = 0   # answers other than 200 (a gateway without ticks yet answers 503 when REST is refused)
+    errors = 0  # answers other than 200 (a gateway without ticks yet answers 503 when REST is refused)
     per_conn = max(1, requests // concurrency)
     deadline = time.perf_counter() + seconds if seconds else None
 
@@ -53,7 +62,7 @@ async def load(port: int, path: str, concurrency: int, requests: int, seconds: f
         due = time.perf_counter() + interval * index / concurrency
         try:
             for _ in range(per_conn):
-                if interval:   # paced: wait for this connection's next slot (a load generator may sleep)
+                if interval:  # paced: wait for this connection's next slot (a load generator may sleep)
                     await asyncio.sleep(max(0.0, due - time.perf_counter()))
                     due += interval
                 if deadline is not None and time.perf_counter() > deadline:
@@ -73,8 +82,13 @@ async def load(port: int, path: str, concurrency: int, requests: int, seconds: f
     await asyncio.gather(*(conn(i) for i in range(concurrency)))
     elapsed = time.perf_counter() - start
     latencies.sort()
-    out: dict[str, object] = {"requests": len(latencies), "elapsed_s": elapsed, "rps": len(latencies) / elapsed,
-                              "errors": errors, "latencies_ms": latencies}
+    out: dict[str, object] = {
+        "requests": len(latencies),
+        "elapsed_s": elapsed,
+        "rps": len(latencies) / elapsed,
+        "errors": errors,
+        "latencies_ms": latencies,
+    }
     if poll:
         out["polled"] = polled
     return out
@@ -88,9 +102,13 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--seconds", type=float, default=None, help="stop each connection after this long")
     parser.add_argument("--poll", action="store_true", help="report (volume, arrival time) of each answer")
-    parser.add_argument("--rate", type=float, default=None, help="requests per second in all (default: closed loop)")
+    parser.add_argument(
+        "--rate", type=float, default=None, help="requests per second in all (default: closed loop)"
+    )
     args = parser.parse_args()
-    result = asyncio.run(load(args.port, args.path, args.concurrency, args.requests, args.seconds, args.poll, args.rate))
+    result = asyncio.run(
+        load(args.port, args.path, args.concurrency, args.requests, args.seconds, args.poll, args.rate)
+    )
     print(json.dumps(result), flush=True)
     return 0
 

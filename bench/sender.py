@@ -25,8 +25,16 @@ async def serve_frames(texts: list[str]) -> Server:
     async def handler(ws) -> None:
         msg = json.loads(await ws.recv())
         inp = msg["body"]["input"]
-        await ws.send(fk.control(inp["tr_id"], inp["tr_key"], "0", "OPSP0000", "SUBSCRIBE SUCCESS",
-                                 {"iv": "0123456789abcdef", "key": "a" * 32}))
+        await ws.send(
+            fk.control(
+                inp["tr_id"],
+                inp["tr_key"],
+                "0",
+                "OPSP0000",
+                "SUBSCRIBE SUCCESS",
+                {"iv": "0123456789abcdef", "key": "a" * 32},
+            )
+        )
         for text in texts:
             await ws.send(text)
         await ws.wait_closed()

@@ -46,14 +46,22 @@ class _Rest:
 
 
 async def _gateway_receive(url: str, n: int) -> float:
-    cfg = from_env({"KIS_APP_KEY": "PSbench" + "0" * 29, "KIS_APP_SECRET": "s" * 180, "KIS_SYMBOLS": "005930",
-                    "KIS_REST_URL": "http://127.0.0.1:9", "KIS_WS_URL": url, "GATEWAY_TOKEN_DIR": "/tmp/kis-bench"})
+    cfg = from_env(
+        {
+            "KIS_APP_KEY": "PSbench" + "0" * 29,
+            "KIS_APP_SECRET": "s" * 180,
+            "KIS_SYMBOLS": "005930",
+            "KIS_REST_URL": "http://127.0.0.1:9",
+            "KIS_WS_URL": url,
+            "GATEWAY_TOKEN_DIR": "/tmp/kis-bench",
+        }
+    )
     metrics = Metrics()
     worker = QuoteWorker(cfg, _Rest(), QuoteCache(), metrics, StageLog(Redactor(cfg.secrets)), WallClock())  # type: ignore[arg-type]
     done = asyncio.Event()
     handle = worker.on_message
 
-    def on_message(session, text):   # the real handler, plus a stop signal at the N-th data frame
+    def on_message(session, text):  # the real handler, plus a stop signal at the N-th data frame
         replies = handle(session, text)
         if metrics.ws_messages >= n:
             done.set()
@@ -71,8 +79,9 @@ async def _gateway_receive(url: str, n: int) -> float:
 async def ingest() -> dict[str, Any]:
     """Both receivers against `bench.sender` in its own process (sharing a process with the sender made the
     receivers compete with it for one core and understated both)."""
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.sender", str(N),
-                                                stdout=asyncio.subprocess.PIPE, cwd=ROOT)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.sender", str(N), stdout=asyncio.subprocess.PIPE, cwd=ROOT
+    )
     assert proc.stdout is not None
     url = f"ws://127.0.0.1:{int(await proc.stdout.readline())}"
     out: dict[str, list[float]] = {"bare websockets loop": [], "gateway worker": []}
@@ -105,8 +114,12 @@ async def _all_subscriptions(kis: FakeKis, rec: tape.Recording, n: int) -> float
 
     urls = kis.urls["mock"]
     async with httpx.AsyncClient(base_url=urls["rest_url"]) as http:
-        key = (await http.post("/oauth2/Approval", json={"grant_type": "client_credentials", "appkey": "A" * 36,
-                                                         "secretkey": "s" * 180})).json()["approval_key"]
+        key = (
+            await http.post(
+                "/oauth2/Approval",
+                json={"grant_type": "client_credentials", "appkey": "A" * 36, "secretkey": "s" * 180},
+            )
+        ).json()["approval_key"]
     async with websockets.connect(urls["ws_url"], ping_interval=None, compression=None) as ws:
         start = time.perf_counter()
         for tr_id, tr_key in rec.subscriptions:
@@ -123,8 +136,16 @@ PACE_RUNS = 3
 
 
 async def _pace_client(url: str, key: str) -> list[float]:
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.paceclient", url, key, str(PACE_S),
-                                                stdout=asyncio.subprocess.PIPE, cwd=ROOT)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.paceclient",
+        url,
+        key,
+        str(PACE_S),
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
     out, _ = await proc.communicate()
     return json.loads(out)
 
@@ -140,8 +161,16 @@ async def _paced_bare_server(texts: list[tuple[float, str]]):
         started = None
         async for raw in ws:
             inp = json.loads(raw)["body"]["input"]
-            await ws.send(fk.control(inp["tr_id"], inp["tr_key"], "0", "OPSP0000", "SUBSCRIBE SUCCESS",
-                                     {"iv": "0123456789abcdef", "key": "a" * 32}))
+            await ws.send(
+                fk.control(
+                    inp["tr_id"],
+                    inp["tr_key"],
+                    "0",
+                    "OPSP0000",
+                    "SUBSCRIBE SUCCESS",
+                    {"iv": "0123456789abcdef", "key": "a" * 32},
+                )
+            )
             if started is None:
                 started = clock.now()
                 task = asyncio.create_task(send_all(ws, started))
@@ -158,8 +187,12 @@ async def _paced_bare_server(texts: list[tuple[float, str]]):
 
 def _errors(errors: list[float]) -> dict[str, Any]:
     errors = sorted(abs(e) for e in errors)
-    return {"frames": len(errors), "p50_ms": round(statistics.median(errors), 3),
-            "p99_ms": round(errors[int(len(errors) * 0.99) - 1], 3), "max_ms": round(errors[-1], 3)}
+    return {
+        "frames": len(errors),
+        "p50_ms": round(statistics.median(errors), 3),
+        "p99_ms": round(errors[int(len(errors) * 0.99) - 1], 3),
+        "max_ms": round(errors[-1], 3),
+    }
 
 
 async def _pacing_once(rec: tape.Recording) -> dict[str, dict[str, Any]]:
@@ -169,12 +202,18 @@ async def _pacing_once(rec: tape.Recording) -> dict[str, dict[str, Any]]:
     async with FakeKis(rec, speed=1.0) as kis:
         urls = kis.urls["mock"]
         async with httpx.AsyncClient(base_url=urls["rest_url"]) as http:
-            key = (await http.post("/oauth2/Approval", json={"grant_type": "client_credentials", "appkey": "A" * 36,
-                                                             "secretkey": "s" * 180})).json()["approval_key"]
+            key = (
+                await http.post(
+                    "/oauth2/Approval",
+                    json={"grant_type": "client_credentials", "appkey": "A" * 36, "secretkey": "s" * 180},
+                )
+            ).json()["approval_key"]
         out["fakekis"] = _errors(await _pace_client(urls["ws_url"], key))
     frames = [(f.t, f.text) for f in rec.data_frames() if f.t <= PACE_S]
     server = await _paced_bare_server(frames)
-    out["bare paced server"] = _errors(await _pace_client(f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}", "k"))
+    out["bare paced server"] = _errors(
+        await _pace_client(f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}", "k")
+    )
     server.close()
     return out
 
@@ -187,10 +226,13 @@ async def pacing() -> dict[str, Any]:
     out: dict[str, Any] = {"seconds": PACE_S, "runs": PACE_RUNS}
     for name in ("fakekis", "bare paced server"):
         rs = [r[name] for r in runs]
-        out[name] = {"frames": rs[0]["frames"], "p50_ms": statistics.median(r["p50_ms"] for r in rs),
-                     "p99_ms": statistics.median(r["p99_ms"] for r in rs),
-                     "p99_ms_range": [min(r["p99_ms"] for r in rs), max(r["p99_ms"] for r in rs)],
-                     "max_ms": max(r["max_ms"] for r in rs)}
+        out[name] = {
+            "frames": rs[0]["frames"],
+            "p50_ms": statistics.median(r["p50_ms"] for r in rs),
+            "p99_ms": statistics.median(r["p99_ms"] for r in rs),
+            "p99_ms_range": [min(r["p99_ms"] for r in rs), max(r["p99_ms"] for r in rs)],
+            "max_ms": max(r["max_ms"] for r in rs),
+        }
     return out
 
 
@@ -199,7 +241,11 @@ def _summary(rates: list[float]) -> dict[str, float]:
 
 
 def run() -> dict[str, Any]:
-    return {"ingest": asyncio.run(ingest()), "replay": asyncio.run(replay_asap()), "pacing": asyncio.run(pacing())}
+    return {
+        "ingest": asyncio.run(ingest()),
+        "replay": asyncio.run(replay_asap()),
+        "pacing": asyncio.run(pacing()),
+    }
 
 
 if __name__ == "__main__":

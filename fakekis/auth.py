@@ -45,12 +45,12 @@ class Registry:
     env: str
     rng: random.Random = field(default_factory=lambda: random.Random(0))
     rest_rps: int = 20
-    tokens: dict[str, Token] = field(default_factory=dict)            # value -> token
-    latest: dict[str, Token] = field(default_factory=dict)            # appkey -> newest token
-    last_issue_call: dict[str, float] = field(default_factory=dict)   # appkey -> time of last tokenP answer
-    approvals: dict[str, str] = field(default_factory=dict)           # approval key -> appkey
-    secrets: dict[str, str] = field(default_factory=dict)             # appkey -> secret (first use wins)
-    _window: tuple[tuple[int, int], int] = ((0, 0), 0)               # ((second, wall second), calls)
+    tokens: dict[str, Token] = field(default_factory=dict)  # value -> token
+    latest: dict[str, Token] = field(default_factory=dict)  # appkey -> newest token
+    last_issue_call: dict[str, float] = field(default_factory=dict)  # appkey -> time of last tokenP answer
+    approvals: dict[str, str] = field(default_factory=dict)  # approval key -> appkey
+    secrets: dict[str, str] = field(default_factory=dict)  # appkey -> secret (first use wins)
+    _window: tuple[tuple[int, int], int] = ((0, 0), 0)  # ((second, wall second), calls)
 
     # -- keys ------------------------------------------------------------------------------
     def _check_app(self, appkey: object, secret: object) -> tuple[int, dict[str, str]] | None:
@@ -91,10 +91,19 @@ class Registry:
 
     def _jwt(self, appkey: str, now: float) -> str:
         def b64(obj: object) -> str:
-            return base64.urlsafe_b64encode(json.dumps(obj, separators=(",", ":")).encode()).decode().rstrip("=")
+            return (
+                base64.urlsafe_b64encode(json.dumps(obj, separators=(",", ":")).encode()).decode().rstrip("=")
+            )
 
-        claims = {"sub": "token", "aud": str(uuid.UUID(int=self.rng.getrandbits(128))), "prdt_cd": "",
-                  "iss": "unogw", "exp": int(now + TOKEN_TTL), "iat": int(now), "jti": appkey}
+        claims = {
+            "sub": "token",
+            "aud": str(uuid.UUID(int=self.rng.getrandbits(128))),
+            "prdt_cd": "",
+            "iss": "unogw",
+            "exp": int(now + TOKEN_TTL),
+            "iat": int(now),
+            "jti": appkey,
+        }
         sig = base64.urlsafe_b64encode(self.rng.randbytes(64)).decode().rstrip("=")
         return f"{b64({'typ': 'JWT', 'alg': 'HS512'})}.{b64(claims)}.{sig}"
 

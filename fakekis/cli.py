@@ -41,15 +41,31 @@ async def _serve(args: argparse.Namespace) -> int:
     rec = _recording(args.recording)
     envs = ("live", "mock") if args.env == "both" else (args.env,)
     if args.env == "both" and (args.rest_port or args.ws_port):
-        print("fakekis serve: error: --rest-port/--ws-port name one environment's ports; use them with "
-              "--env live or --env mock", file=sys.stderr)
+        print(
+            "fakekis serve: error: --rest-port/--ws-port name one environment's ports; use them with "
+            "--env live or --env mock",
+            file=sys.stderr,
+        )
         return 2
     ports = {envs[0]: (args.rest_port, args.ws_port)}
     scenario = faults.load(args.scenario) if args.scenario else faults.Scenario()
-    clock = ManualClock(parse_instant(args.clock_start) if args.clock_start else rec.start) \
-        if args.clock == "manual" else None
-    kis = FakeKis(rec, envs=envs, speed=args.speed, host=args.host, ports=ports, ping_interval=args.ping_interval,
-                  start_on=args.start_on, seed=args.seed, scenario=scenario, clock=clock)
+    clock = (
+        ManualClock(parse_instant(args.clock_start) if args.clock_start else rec.start)
+        if args.clock == "manual"
+        else None
+    )
+    kis = FakeKis(
+        rec,
+        envs=envs,
+        speed=args.speed,
+        host=args.host,
+        ports=ports,
+        ping_interval=args.ping_interval,
+        start_on=args.start_on,
+        seed=args.seed,
+        scenario=scenario,
+        clock=clock,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -60,8 +76,14 @@ async def _serve(args: argparse.Namespace) -> int:
         print(f"fakekis serve: error: cannot listen: {e.strerror or e}", file=sys.stderr)
         return 2
     primary = envs[-1] if args.env == "both" else envs[0]
-    ready = {"env": primary, **kis.urls[primary], "recording": str(rec.path), "speed": args.speed or "asap",
-             "scenario": scenario.describe(), "clock": args.clock}
+    ready = {
+        "env": primary,
+        **kis.urls[primary],
+        "recording": str(rec.path),
+        "speed": args.speed or "asap",
+        "scenario": scenario.describe(),
+        "clock": args.clock,
+    }
     if len(envs) > 1:
         ready["environments"] = kis.urls
     print(json.dumps(ready), flush=True)
@@ -84,8 +106,10 @@ def _generate(args: argparse.Namespace) -> int:
     if args.symbols:
         wanted = [s.strip() for s in args.symbols.split(",") if s.strip()]
         known = {s.code: s for s in synth.DEFAULT_SYMBOLS}
-        specs = tuple(known.get(code) or synth.SymbolSpec(code, 10_000 + 1_000 * i, 0.8, 100_000_000, 1_000_000)
-                      for i, code in enumerate(wanted))
+        specs = tuple(
+            known.get(code) or synth.SymbolSpec(code, 10_000 + 1_000 * i, 0.8, 100_000_000, 1_000_000)
+            for i, code in enumerate(wanted)
+        )
         bad = [c for c in wanted if not (len(c) == 6 and c.isdigit())]
         if bad:
             print(f"fakekis generate: error: --symbols: {bad[0]!r} is not a 6-digit code", file=sys.stderr)
@@ -93,8 +117,11 @@ def _generate(args: argparse.Namespace) -> int:
     session, lines = synth.generate(start, args.minutes, specs, args.seed, not args.no_books, args.env)
     tape.write(args.out, session, lines, rest=[])
     rec = tape.load(args.out)
-    print(f"wrote {args.out}: {len(rec.data_frames())} data frames, {rec.duration:.0f}s, "
-          f"{len(specs)} symbols, seed {args.seed}", file=sys.stderr)
+    print(
+        f"wrote {args.out}: {len(rec.data_frames())} data frames, {rec.duration:.0f}s, "
+        f"{len(specs)} symbols, seed {args.seed}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -104,9 +131,16 @@ async def _record(args: argparse.Namespace) -> int:
     from fakekis.proxy import Recorder, record_until
 
     console = Console(stderr=True)
-    rec = Recorder(args.out, env=args.env, rest_upstream=args.rest_upstream, ws_upstream=args.ws_upstream,
-                   rest_port=args.rest_port, ws_port=args.ws_port, allow_trading=args.allow_trading,
-                   notes=args.notes or "")
+    rec = Recorder(
+        args.out,
+        env=args.env,
+        rest_upstream=args.rest_upstream,
+        ws_upstream=args.ws_upstream,
+        rest_port=args.rest_port,
+        ws_port=args.ws_port,
+        allow_trading=args.allow_trading,
+        notes=args.notes or "",
+    )
     try:
         await rec.start()
     except (FileExistsError, OSError) as e:
@@ -116,22 +150,38 @@ async def _record(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    print(json.dumps({"env": args.env, "rest_url": rec.rest_url, "ws_url": rec.ws_url, "out": str(rec.out),
-                      "upstream": {"rest": rec.rest_upstream, "ws": rec.ws_upstream}}), flush=True)
+    print(
+        json.dumps(
+            {
+                "env": args.env,
+                "rest_url": rec.rest_url,
+                "ws_url": rec.ws_url,
+                "out": str(rec.out),
+                "upstream": {"rest": rec.rest_upstream, "ws": rec.ws_upstream},
+            }
+        ),
+        flush=True,
+    )
 
     def show(p: dict) -> None:
         symbols = "  ".join(f"{k}: {v}" for k, v in p["by_symbol"].items()) or "-"
-        console.print(f"[bold]recording[/] {p['elapsed_s']:>7.1f}s  {p['messages']} msgs  "
-                      f"{p['per_second']}/s  {symbols}" + (f"  refused: {p['refused_calls']}" if p["refused_calls"]
-                                                           else ""), highlight=False)
+        console.print(
+            f"[bold]recording[/] {p['elapsed_s']:>7.1f}s  {p['messages']} msgs  "
+            f"{p['per_second']}/s  {symbols}"
+            + (f"  refused: {p['refused_calls']}" if p["refused_calls"] else ""),
+            highlight=False,
+        )
 
     try:
         await record_until(rec, stop, args.duration, show if console.is_terminal or args.progress else None)
     finally:
         await rec.stop()
     summary = rec.progress()
-    console.print(f"wrote {rec.out}: {summary['messages']} WebSocket messages in {summary['elapsed_s']}s; "
-                  f"validate with `fakekis validate {rec.out}`", highlight=False)
+    console.print(
+        f"wrote {rec.out}: {summary['messages']} WebSocket messages in {summary['elapsed_s']}s; "
+        f"validate with `fakekis validate {rec.out}`",
+        highlight=False,
+    )
     return 0
 
 
@@ -148,9 +198,21 @@ def _validate(args: argparse.Namespace) -> int:
     by_tr: dict[str, int] = {}
     for f in frames:
         by_tr[f.tr_id] = by_tr.get(f.tr_id, 0) + 1
-    print(json.dumps({"recording": str(rec.path), "env": rec.env, "synthetic": rec.synthetic,
-                      "start": rec.session["start"], "duration_s": rec.duration, "ws_lines": len(rec.lines),
-                      "data_frames": by_tr, "rest_interactions": len(rec.rest)}, ensure_ascii=False))
+    print(
+        json.dumps(
+            {
+                "recording": str(rec.path),
+                "env": rec.env,
+                "synthetic": rec.synthetic,
+                "start": rec.session["start"],
+                "duration_s": rec.duration,
+                "ws_lines": len(rec.lines),
+                "data_frames": by_tr,
+                "rest_interactions": len(rec.rest),
+            },
+            ensure_ascii=False,
+        )
+    )
     return 0
 
 
@@ -160,55 +222,97 @@ def _faults(args: argparse.Namespace) -> int:
             print(json.dumps(item, ensure_ascii=False))
             continue
         params = ", ".join(f"{k}={v}" for k, v in item["params"].items()) or "no parameters"
-        print(f"{item['fault']:<22} {item['f']:<4} {item['summary']}\n{'':27}params: {params}\n"
-              f"{'':27}a good client: {item['gateway']}")
+        print(
+            f"{item['fault']:<22} {item['f']:<4} {item['summary']}\n{'':27}params: {params}\n"
+            f"{'':27}a good client: {item['gateway']}"
+        )
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fakekis", description="A faithful local fake of the KIS Open API "
-                                     "(REST + realtime WebSocket) that replays recorded sessions.")
+    parser = argparse.ArgumentParser(
+        prog="fakekis",
+        description="A faithful local fake of the KIS Open API "
+        "(REST + realtime WebSocket) that replays recorded sessions.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("serve", help="serve a recording as fake KIS (REST + WebSocket)",
-                       description="Serve fake KIS on loopback. When ready, prints ONE JSON line on stdout with "
-                                   "rest_url, ws_url and env; everything else goes to stderr. Runs until "
-                                   "SIGINT/SIGTERM and exits 0. Replay starts at the first acked subscription "
-                                   "unless --start-on ready.")
-    p.add_argument("--recording", help=f"recording folder or bundled name (default: bundled {tape.DEFAULT_BUNDLED})")
-    p.add_argument("--speed", type=_speed, default=1.0, help="replay speed: 1 (recorded pace), any factor, or asap")
-    p.add_argument("--env", choices=("mock", "live", "both"), default="mock",
-                   help="environment(s) to serve; each has its own ports and key registries (default mock)")
+    p = sub.add_parser(
+        "serve",
+        help="serve a recording as fake KIS (REST + WebSocket)",
+        description="Serve fake KIS on loopback. When ready, prints ONE JSON line on stdout with "
+        "rest_url, ws_url and env; everything else goes to stderr. Runs until "
+        "SIGINT/SIGTERM and exits 0. Replay starts at the first acked subscription "
+        "unless --start-on ready.",
+    )
+    p.add_argument(
+        "--recording", help=f"recording folder or bundled name (default: bundled {tape.DEFAULT_BUNDLED})"
+    )
+    p.add_argument(
+        "--speed", type=_speed, default=1.0, help="replay speed: 1 (recorded pace), any factor, or asap"
+    )
+    p.add_argument(
+        "--env",
+        choices=("mock", "live", "both"),
+        default="mock",
+        help="environment(s) to serve; each has its own ports and key registries (default mock)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
     p.add_argument("--rest-port", type=int, default=0, help="REST port (default 0: a free port)")
     p.add_argument("--ws-port", type=int, default=0, help="WebSocket port (default 0: a free port)")
-    p.add_argument("--ping-interval", type=float, default=10.0, help="seconds between PINGPONG heartbeats (default 10)")
-    p.add_argument("--start-on", choices=("subscribe", "ready"), default="subscribe",
-                   help="when the replay clock starts (default: first acked subscription)")
+    p.add_argument(
+        "--ping-interval", type=float, default=10.0, help="seconds between PINGPONG heartbeats (default 10)"
+    )
+    p.add_argument(
+        "--start-on",
+        choices=("subscribe", "ready"),
+        default="subscribe",
+        help="when the replay clock starts (default: first acked subscription)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for tokens, approval keys and ack keys")
-    p.add_argument("--clock", choices=("wall", "manual"), default="wall",
-                   help="manual: time stands still until POST /__fakekis/clock {\"advance\": seconds} on the REST "
-                        "port (step mode: replay, PINGPONG and fault timers move only when told)")
-    p.add_argument("--clock-start", help="with --clock manual: the starting instant (default: the recording's start)")
-    p.add_argument("--scenario", help="faults to inject: a fault name (drop), a comma list (drop,malformed) or a "
-                                      "YAML/JSON scenario file; `fakekis faults` lists them (docs/faults.md)")
+    p.add_argument(
+        "--clock",
+        choices=("wall", "manual"),
+        default="wall",
+        help='manual: time stands still until POST /__fakekis/clock {"advance": seconds} on the REST '
+        "port (step mode: replay, PINGPONG and fault timers move only when told)",
+    )
+    p.add_argument(
+        "--clock-start", help="with --clock manual: the starting instant (default: the recording's start)"
+    )
+    p.add_argument(
+        "--scenario",
+        help="faults to inject: a fault name (drop), a comma list (drop,malformed) or a "
+        "YAML/JSON scenario file; `fakekis faults` lists them (docs/faults.md)",
+    )
 
-    fl = sub.add_parser("faults", help="list the injectable KIS faults with their F-numbers and parameters",
-                        description="The fault catalogue (docs/faults.md): name, failure mode, what it does, what "
-                                    "a good client does about it, parameters with defaults.")
+    fl = sub.add_parser(
+        "faults",
+        help="list the injectable KIS faults with their F-numbers and parameters",
+        description="The fault catalogue (docs/faults.md): name, failure mode, what it does, what "
+        "a good client does about it, parameters with defaults.",
+    )
     fl.add_argument("--json", action="store_true", help="one JSON object per fault")
 
-    d = sub.add_parser("demo", help="fakekis + the gateway end to end: quotes served from kis-ws",
-                       description="Starts fakekis on the bundled recording, starts `kis-gateway serve` against it "
-                                   "by environment variables alone, waits for the six stages, prints quotes and "
-                                   "metrics, and exits 0 when every symbol is served from kis-ws.")
-    d.add_argument("--recording", help="recording folder or bundled name (default: the bundled healthy morning)")
+    d = sub.add_parser(
+        "demo",
+        help="fakekis + the gateway end to end: quotes served from kis-ws",
+        description="Starts fakekis on the bundled recording, starts `kis-gateway serve` against it "
+        "by environment variables alone, waits for the six stages, prints quotes and "
+        "metrics, and exits 0 when every symbol is served from kis-ws.",
+    )
+    d.add_argument(
+        "--recording", help="recording folder or bundled name (default: the bundled healthy morning)"
+    )
     d.add_argument("--speed", type=_speed, default=1.0, help="replay speed (default 1)")
     d.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for each stage (default 30)")
 
-    g = sub.add_parser("generate", help="write a seeded synthetic recording",
-                       description="Generate a synthetic session (H0STCNT0 trades, H0STASP0 books) whose fields keep "
-                                   "the arithmetic invariants of real KIS frames. Marked synthetic.")
+    g = sub.add_parser(
+        "generate",
+        help="write a seeded synthetic recording",
+        description="Generate a synthetic session (H0STCNT0 trades, H0STASP0 books) whose fields keep "
+        "the arithmetic invariants of real KIS frames. Marked synthetic.",
+    )
     g.add_argument("out", help="output folder")
     g.add_argument("--start", default="2026-11-25T09:05:00+09:00", help="start instant with offset (KST)")
     g.add_argument("--minutes", type=float, default=10.0, help="length in minutes (default 10)")
@@ -217,34 +321,47 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--no-books", action="store_true", help="trades only, no H0STASP0 order books")
     g.add_argument("--env", choices=("mock", "live"), default="mock")
 
-    r = sub.add_parser("record", help="record a live (or mock) KIS session through a loopback proxy, scrubbed",
-                       description="A recording proxy: point any client's REST and WS URLs at the URLs it prints "
-                                   "(one JSON line on stdout). REST goes upstream inside a vcrpy cassette, WebSocket "
-                                   "messages are relayed both ways and written as they pass; appkey, secret, tokens, "
-                                   "approval keys, account numbers and the HTS ID are replaced by pseudonyms before "
-                                   "anything is written. Only auth and quotation calls are forwarded unless "
-                                   "--allow-trading. Stops after --duration or on Ctrl-C, leaving a valid recording.")
+    r = sub.add_parser(
+        "record",
+        help="record a live (or mock) KIS session through a loopback proxy, scrubbed",
+        description="A recording proxy: point any client's REST and WS URLs at the URLs it prints "
+        "(one JSON line on stdout). REST goes upstream inside a vcrpy cassette, WebSocket "
+        "messages are relayed both ways and written as they pass; appkey, secret, tokens, "
+        "approval keys, account numbers and the HTS ID are replaced by pseudonyms before "
+        "anything is written. Only auth and quotation calls are forwarded unless "
+        "--allow-trading. Stops after --duration or on Ctrl-C, leaving a valid recording.",
+    )
     r.add_argument("out", help="new folder for the recording")
-    r.add_argument("--env", choices=("mock", "live"), default="mock", help="which KIS environment (default mock)")
+    r.add_argument(
+        "--env", choices=("mock", "live"), default="mock", help="which KIS environment (default mock)"
+    )
     r.add_argument("--rest-upstream", help="REST base URL (default: the environment's KIS URL)")
     r.add_argument("--ws-upstream", help="WebSocket URL (default: the environment's KIS URL)")
     r.add_argument("--rest-port", type=int, default=0, help="proxy REST port (default 0: free)")
     r.add_argument("--ws-port", type=int, default=0, help="proxy WebSocket port (default 0: free)")
     r.add_argument("--duration", type=float, help="seconds to record (default: until Ctrl-C)")
-    r.add_argument("--allow-trading", action="store_true", help="also forward order and account calls (DANGER)")
+    r.add_argument(
+        "--allow-trading", action="store_true", help="also forward order and account calls (DANGER)"
+    )
     r.add_argument("--notes", help="free text for session.json")
-    r.add_argument("--progress", action="store_true", help="print progress even when stderr is not a terminal")
+    r.add_argument(
+        "--progress", action="store_true", help="print progress even when stderr is not a terminal"
+    )
 
-    i = sub.add_parser("inspect", help="summarise a recording: TRs, symbols, gaps, disconnects, PINGPONG, widths")
+    i = sub.add_parser(
+        "inspect", help="summarise a recording: TRs, symbols, gaps, disconnects, PINGPONG, widths"
+    )
     i.add_argument("recording", help="recording folder or bundled name")
 
-    v = sub.add_parser("validate", help="check a recording; exit non-zero with file:line for the first problem")
+    v = sub.add_parser(
+        "validate", help="check a recording; exit non-zero with file:line for the first problem"
+    )
     v.add_argument("recording", help="recording folder or bundled name")
 
     args = parser.parse_args(argv)
     try:
         return _run(args)
-    except BrokenPipeError:   # `fakekis faults | head`: the reader left; nothing is wrong
+    except BrokenPipeError:  # `fakekis faults | head`: the reader left; nothing is wrong
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
 

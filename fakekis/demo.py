@@ -22,8 +22,8 @@ from fakekis.server import FakeKis
 from fakekis.tape import Recording
 from kisclock import KST
 
-DEMO_APPKEY = "PSdemo" + "0" * 30            # 36 chars, like a real appkey
-DEMO_SECRET = "demo-secret-" + "x" * 168     # 180 chars
+DEMO_APPKEY = "PSdemo" + "0" * 30  # 36 chars, like a real appkey
+DEMO_SECRET = "demo-secret-" + "x" * 168  # 180 chars
 STAGES = ("worker_started", "connected", "subscribed", "first_message", "cached", "served_ws")
 
 
@@ -36,16 +36,34 @@ async def run_demo(rec: Recording, speed: float | None, timeout: float) -> int:
     async with FakeKis(rec, envs=("mock",), speed=speed, ping_interval=10.0) as kis:
         urls = kis.urls["mock"]
         _say(f"fakekis (mock) ready: REST {urls['rest_url']}  WS {urls['ws_url']}")
-        _say(f"recording {rec.path.name}: {len(kis.player.frames)} frames from {rec.session['start']}"
-             f"{' (synthetic)' if rec.synthetic else ''}")
+        _say(
+            f"recording {rec.path.name}: {len(kis.player.frames)} frames from {rec.session['start']}"
+            f"{' (synthetic)' if rec.synthetic else ''}"
+        )
         with tempfile.TemporaryDirectory(prefix="kis-gateway-demo-") as token_dir:
-            env = {**os.environ, "KIS_ENV": "mock", "KIS_APP_KEY": DEMO_APPKEY, "KIS_APP_SECRET": DEMO_SECRET,
-                   "KIS_SYMBOLS": ",".join(symbols), "KIS_REST_URL": urls["rest_url"], "KIS_WS_URL": urls["ws_url"],
-                   "GATEWAY_CLOCK_START": datetime.fromtimestamp(rec.start, KST).isoformat(),
-                   "GATEWAY_TOKEN_DIR": token_dir, "PYTHONUNBUFFERED": "1"}
+            env = {
+                **os.environ,
+                "KIS_ENV": "mock",
+                "KIS_APP_KEY": DEMO_APPKEY,
+                "KIS_APP_SECRET": DEMO_SECRET,
+                "KIS_SYMBOLS": ",".join(symbols),
+                "KIS_REST_URL": urls["rest_url"],
+                "KIS_WS_URL": urls["ws_url"],
+                "GATEWAY_CLOCK_START": datetime.fromtimestamp(rec.start, KST).isoformat(),
+                "GATEWAY_TOKEN_DIR": token_dir,
+                "PYTHONUNBUFFERED": "1",
+            }
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "gateway", "serve", "--port", "0", env=env,
-                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                sys.executable,
+                "-m",
+                "gateway",
+                "serve",
+                "--port",
+                "0",
+                env=env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
             logs: list[str] = []
             drain = asyncio.create_task(_drain(proc.stderr, logs))
             try:
@@ -69,8 +87,9 @@ async def _drain(stream: asyncio.StreamReader | None, sink: list[str]) -> None:
             print(f"gateway: {text}", file=sys.stderr, flush=True)
 
 
-async def _drive(proc: asyncio.subprocess.Process, kis: FakeKis, symbols: list[str], timeout: float,
-                 logs: list[str]) -> int:
+async def _drive(
+    proc: asyncio.subprocess.Process, kis: FakeKis, symbols: list[str], timeout: float, logs: list[str]
+) -> int:
     assert proc.stdout is not None
     try:
         line = await asyncio.wait_for(proc.stdout.readline(), timeout)
@@ -103,10 +122,16 @@ async def _drive(proc: asyncio.subprocess.Process, kis: FakeKis, symbols: list[s
         metrics = (await http.get("/v1/metrics/quote")).json()
         print(json.dumps(metrics, indent=2, ensure_ascii=False), flush=True)
     seen = kis.stats("mock")
-    _say(f"fakekis sent {seen['frames_sent']} data frames; gateway ingested {metrics['ws_messages']}; "
-         f"acks {seen['acks']}; PINGPONGs {seen['pingpongs_sent']}")
-    ok = all(v == "kis-ws" for v in sources.values()) and metrics["ws_connected"] and metrics["ws_messages"] > 0 \
+    _say(
+        f"fakekis sent {seen['frames_sent']} data frames; gateway ingested {metrics['ws_messages']}; "
+        f"acks {seen['acks']}; PINGPONGs {seen['pingpongs_sent']}"
+    )
+    ok = (
+        all(v == "kis-ws" for v in sources.values())
+        and metrics["ws_connected"]
+        and metrics["ws_messages"] > 0
         and all(metrics["stages"][s]["reached"] for s in STAGES)
+    )
     if ok:
         _say(f"OK: {len(symbols)}/{len(symbols)} symbols served from kis-ws; all six stages reached")
         return 0
@@ -114,8 +139,9 @@ async def _drive(proc: asyncio.subprocess.Process, kis: FakeKis, symbols: list[s
     return 1
 
 
-async def _await_stages(http: httpx.AsyncClient, timeout: float, stages: tuple[str, ...],
-                        symbols: int) -> dict | None:
+async def _await_stages(
+    http: httpx.AsyncClient, timeout: float, stages: tuple[str, ...], symbols: int
+) -> dict | None:
     """Wait until `stages` are reached and every symbol has a cached tick."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout

@@ -55,7 +55,7 @@ class Stats:
 
     sessions_opened: int = 0
     sessions_closed: int = 0
-    acks: Counter[str] = field(default_factory=Counter)   # msg_cd -> count sent
+    acks: Counter[str] = field(default_factory=Counter)  # msg_cd -> count sent
     frames_sent: int = 0
     records_sent: int = 0
     pingpongs_sent: int = 0
@@ -66,10 +66,16 @@ class Stats:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "sessions_opened": self.sessions_opened, "sessions_closed": self.sessions_closed,
-            "acks": dict(self.acks), "frames_sent": self.frames_sent, "records_sent": self.records_sent,
-            "pingpongs_sent": self.pingpongs_sent, "ping_echoes": self.ping_echoes,
-            "pong_frames": self.pong_frames, "parse_errors": self.parse_errors, "drops": dict(self.drops),
+            "sessions_opened": self.sessions_opened,
+            "sessions_closed": self.sessions_closed,
+            "acks": dict(self.acks),
+            "frames_sent": self.frames_sent,
+            "records_sent": self.records_sent,
+            "pingpongs_sent": self.pingpongs_sent,
+            "ping_echoes": self.ping_echoes,
+            "pong_frames": self.pong_frames,
+            "parse_errors": self.parse_errors,
+            "drops": dict(self.drops),
         }
 
 
@@ -81,15 +87,15 @@ class Session:
         self.number = number
         self.appkey: str | None = None
         self.registered: dict[tuple[str, str], None] = {}  # insertion-ordered set
-        self.keys: dict[str, tuple[str, str]] = {}           # tr_id -> (iv, key), per session
+        self.keys: dict[str, tuple[str, str]] = {}  # tr_id -> (iv, key), per session
         self.frames_sent = 0
         self.pingpongs_sent = 0
-        self.texts_sent = 0                   # every text frame that went out: acks, data, PINGPONG
+        self.texts_sent = 0  # every text frame that went out: acks, data, PINGPONG
         self.open = True
         self.opened_at: float | None = None
-        self.last_ping: float | None = None   # when the last PINGPONG went out
-        self.last_answer = float("-inf")      # when the client last answered one (echo or pong frame)
-        self.silenced = False                 # half-open: nothing more is sent, the socket stays
+        self.last_ping: float | None = None  # when the last PINGPONG went out
+        self.last_answer = float("-inf")  # when the client last answered one (echo or pong frame)
+        self.silenced = False  # half-open: nothing more is sent, the socket stays
 
     def receive(self, text: str, now: float = 0.0) -> list[Action]:
         return self.exchange._receive(self, text, now)
@@ -104,10 +110,17 @@ class Session:
 
 
 class Exchange:
-    def __init__(self, registry: Registry, *, max_registrations: int = MAX_REGISTRATIONS,
-                 drop_on_invalid_approval: bool = True, seed: int = 0, scenario: Any = None) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        max_registrations: int = MAX_REGISTRATIONS,
+        drop_on_invalid_approval: bool = True,
+        seed: int = 0,
+        scenario: Any = None,
+    ) -> None:
         self.registry = registry
-        self.scenario = scenario   # fakekis.faults.Scenario; consulted before/after each request
+        self.scenario = scenario  # fakekis.faults.Scenario; consulted before/after each request
         self.max_registrations = max_registrations
         self.drop_on_invalid_approval = drop_on_invalid_approval
         self.rng = random.Random(seed)
@@ -150,10 +163,14 @@ class Exchange:
             return [Send(req.reply)]
         if self.scenario:
             forced = self.scenario.before(session, req, now)
-            actions = forced if forced is not None else self.scenario.after(session, req, self._request(session, req))
+            actions = (
+                forced
+                if forced is not None
+                else self.scenario.after(session, req, self._request(session, req))
+            )
         else:
             actions = self._request(session, req)
-        for a in actions:   # count what is actually replied, whoever wrote it
+        for a in actions:  # count what is actually replied, whoever wrote it
             if isinstance(a, Send) and a.text.startswith("{"):
                 self.stats.acks[a.text.partition('"msg_cd":"')[2][:8]] += 1
         return actions

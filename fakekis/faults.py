@@ -38,7 +38,7 @@ class Fault:
     name: ClassVar[str] = ""
     f: ClassVar[str] = ""
     summary: ClassVar[str] = ""
-    gateway: ClassVar[str] = ""   # what a good client (our gateway) does about it
+    gateway: ClassVar[str] = ""  # what a good client (our gateway) does about it
 
     def before(self, session: Session, req: frames.Request, now: float) -> list[Action] | None:
         return None
@@ -86,19 +86,22 @@ def _split(text: str) -> tuple[str, str, list[list[str]]] | None:
     if len(vals) % n:
         return None
     w = len(vals) // n
-    return parts[0], parts[1], [vals[i * w:(i + 1) * w] for i in range(n)]
+    return parts[0], parts[1], [vals[i * w : (i + 1) * w] for i in range(n)]
 
 
 # -- connection (F1) -------------------------------------------------------------------------
 
+
 @dataclass
 class DropAfter(Fault):
     name, f = "drop", "F1"
-    summary = "the server drops the socket without a close frame (client sees 1006) `after_s` into each connection"
+    summary = (
+        "the server drops the socket without a close frame (client sees 1006) `after_s` into each connection"
+    )
     gateway = "reconnects with capped, jittered backoff and resubscribes the whole desired set"
     after_s: float = 5.0
-    code: int | None = None          # a close code (1000/1001) for a clean close instead of an abort
-    connections: int = 1             # how many connections it hits (then the server behaves)
+    code: int | None = None  # a close code (1000/1001) for a clean close instead of an abort
+    connections: int = 1  # how many connections it hits (then the server behaves)
     _hit: int = 0
 
     def deadline(self, session: Session) -> float | None:
@@ -117,7 +120,9 @@ class DropAfter(Fault):
 class HalfOpen(Fault):
     name, f = "half-open", "F1"
     summary = "`after_s` into the first connection the server goes silent (no data, no PINGPONG) but keeps the socket"
-    gateway = "judges liveness on any message; after GATEWAY_WS_IDLE_TIMEOUT of silence it aborts and reconnects"
+    gateway = (
+        "judges liveness on any message; after GATEWAY_WS_IDLE_TIMEOUT of silence it aborts and reconnects"
+    )
     after_s: float = 5.0
     _hit: bool = False
 
@@ -134,8 +139,10 @@ class HalfOpen(Fault):
 @dataclass
 class ReconnectLockout(Fault):
     name, f = "reconnect-lockout", "F13"
-    summary = ("more than `max_connects` handshakes within `window_s` lock the appkey/IP out for `lockout_s` "
-               "(handshake refused with HTTP 403)")
+    summary = (
+        "more than `max_connects` handshakes within `window_s` lock the appkey/IP out for `lockout_s` "
+        "(handshake refused with HTTP 403)"
+    )
     gateway = "backoff with a floor keeps it under the limit; a refused handshake backs off further"
     max_connects: int = 3
     window_s: float = 10.0
@@ -156,6 +163,7 @@ class ReconnectLockout(Fault):
 
 
 # -- heartbeat (F3) --------------------------------------------------------------------------
+
 
 @dataclass
 class PingpongTimeout(Fault):
@@ -187,6 +195,7 @@ class ClientPingKills(Fault):
 
 # -- session and subscription (F2, F4, F8, F11) ---------------------------------------------
 
+
 @dataclass
 class ApprovalRejected(Fault):
     name, f = "approval-rejected", "F8"
@@ -200,15 +209,27 @@ class ApprovalRejected(Fault):
         if left <= 0:
             return None
         self._left = left - 1
-        return [Send(frames.control(req.tr_id, req.tr_key, "1", "OPSP0011",
-                                    f"invalid approval : {req.approval_key or 'NOT FOUND'}")), Drop(self.name)]
+        return [
+            Send(
+                frames.control(
+                    req.tr_id,
+                    req.tr_key,
+                    "1",
+                    "OPSP0011",
+                    f"invalid approval : {req.approval_key or 'NOT FOUND'}",
+                )
+            ),
+            Drop(self.name),
+        ]
 
 
 @dataclass
 class SessionInUse(Fault):
     name, f = "session-in-use", "F2"
-    summary = ("a zombie session holds the appkey for `for_s` seconds: every request gets OPSP8996 "
-               "ALREADY IN USE appkey, then the socket is dropped")
+    summary = (
+        "a zombie session holds the appkey for `for_s` seconds: every request gets OPSP8996 "
+        "ALREADY IN USE appkey, then the socket is dropped"
+    )
     gateway = "backs off (hold-off floor) instead of storming; connects once the appkey is free"
     for_s: float = 30.0
     _since: float | None = None
@@ -253,8 +274,11 @@ class MaxSubscribe(Fault):
     limit: int = 1
 
     def before(self, session: Session, req: frames.Request, now: float) -> list[Action] | None:
-        if _is_subscribe(req) and (req.tr_id, req.tr_key) not in session.registered \
-                and len(session.registered) >= self.limit:
+        if (
+            _is_subscribe(req)
+            and (req.tr_id, req.tr_key) not in session.registered
+            and len(session.registered) >= self.limit
+        ):
             return [Send(frames.control(req.tr_id, req.tr_key, "1", "OPSP0008", "MAX SUBSCRIBE OVER"))]
         return None
 
@@ -268,8 +292,12 @@ class AlreadySubscribedAfterReconnect(Fault):
     def after(self, session: Session, req: frames.Request, actions: list[Action]) -> list[Action]:
         if session.number == 0 or not _is_subscribe(req):
             return actions
-        return [Send(frames.control(req.tr_id, req.tr_key, "1", "OPSP0002", "ALREADY IN SUBSCRIBE"))
-                if isinstance(a, Send) and '"OPSP0000"' in a.text else a for a in actions]
+        return [
+            Send(frames.control(req.tr_id, req.tr_key, "1", "OPSP0002", "ALREADY IN SUBSCRIBE"))
+            if isinstance(a, Send) and '"OPSP0000"' in a.text
+            else a
+            for a in actions
+        ]
 
 
 @dataclass
@@ -286,6 +314,7 @@ class EncryptedBeforeKey(Fault):
 
 # -- market (F5) ------------------------------------------------------------------------------
 
+
 @dataclass
 class MarketClosed(Fault):
     name, f = "market-closed", "F5"
@@ -300,13 +329,16 @@ class MarketClosed(Fault):
 class KrxSilentNxtTrades(Fault):
     name, f = "krx-silent-nxt", "F5"
     summary = "KRX H0STCNT0 is silent while trades arrive only on the NXT/unified TRs (H0NXCNT0, H0UNCNT0)"
-    gateway = "H0STCNT0 subscribers see acks and PINGPONG only and fall back to REST; the cause is the TR choice"
+    gateway = (
+        "H0STCNT0 subscribers see acks and PINGPONG only and fall back to REST; the cause is the TR choice"
+    )
 
     def reroute(self, tr_id: str) -> list[str] | None:
         return ["H0NXCNT0", "H0UNCNT0"] if tr_id == "H0STCNT0" else None
 
 
 # -- frames (F9, F14) ------------------------------------------------------------------------
+
 
 @dataclass
 class FieldDrift(Fault):
@@ -326,7 +358,9 @@ class FieldDrift(Fault):
 @dataclass
 class Malformed(Fault):
     name, f = "malformed", "F9"
-    summary = "every `every`-th data frame is broken: `mode` truncate (cut short), count (header lies) or garbage"
+    summary = (
+        "every `every`-th data frame is broken: `mode` truncate (cut short), count (header lies) or garbage"
+    )
     gateway = "counts it in ws_malformed, keeps the well-formed records, never crashes"
     every: int = 3
     mode: str = "truncate"
@@ -353,7 +387,9 @@ class Malformed(Fault):
 @dataclass
 class InvalidUtf8(Fault):
     name, f = "invalid-utf8", "F9"
-    summary = "the `nth` data frame is a text frame with invalid UTF-8 (reported live; strict clients close 1007)"
+    summary = (
+        "the `nth` data frame is a text frame with invalid UTF-8 (reported live; strict clients close 1007)"
+    )
     gateway = "its WebSocket library closes with 1007; the worker reconnects and resubscribes"
     nth: int = 3
     _n: int = 0
@@ -389,6 +425,7 @@ class BurstBatching(Fault):
 
 # -- REST (F6, F7) ---------------------------------------------------------------------------
 
+
 @dataclass
 class TokenThrottle(Fault):
     name, f = "token-throttle", "F7"
@@ -400,7 +437,10 @@ class TokenThrottle(Fault):
         if kind != "token" or self.times <= 0:
             return None
         self.times -= 1
-        return 403, {"error_description": "접근토큰 발급 잠시 후 다시 시도하세요(1분당 1회)", "error_code": "EGW00133"}
+        return 403, {
+            "error_description": "접근토큰 발급 잠시 후 다시 시도하세요(1분당 1회)",
+            "error_code": "EGW00133",
+        }
 
 
 @dataclass
@@ -443,11 +483,33 @@ class EnvMismatch(Fault):
         return 500, gateway_error("EGW02004", "실전투자 도메인은 모의투자 앱키로 호출하실 수 없습니다.")
 
 
-FAULTS: dict[str, type[Fault]] = {cls.name: cls for cls in (
-    DropAfter, HalfOpen, ReconnectLockout, PingpongTimeout, ClientPingKills, ApprovalRejected, SessionInUse,
-    NoAck, ErrorAck, MaxSubscribe, AlreadySubscribedAfterReconnect, EncryptedBeforeKey, MarketClosed,
-    KrxSilentNxtTrades, FieldDrift, Malformed, InvalidUtf8, BurstBatching, TokenThrottle, RestTps,
-    TokenExpired, EnvMismatch)}
+FAULTS: dict[str, type[Fault]] = {
+    cls.name: cls
+    for cls in (
+        DropAfter,
+        HalfOpen,
+        ReconnectLockout,
+        PingpongTimeout,
+        ClientPingKills,
+        ApprovalRejected,
+        SessionInUse,
+        NoAck,
+        ErrorAck,
+        MaxSubscribe,
+        AlreadySubscribedAfterReconnect,
+        EncryptedBeforeKey,
+        MarketClosed,
+        KrxSilentNxtTrades,
+        FieldDrift,
+        Malformed,
+        InvalidUtf8,
+        BurstBatching,
+        TokenThrottle,
+        RestTps,
+        TokenExpired,
+        EnvMismatch,
+    )
+}
 
 
 class Scenario:
@@ -512,7 +574,9 @@ class Scenario:
         return [{"fault": f.name, "f": f.f, **f.params()} for f in self.faults]
 
 
-def build(spec: list[dict[str, Any]] | dict[str, Any], name: str = "custom", where: str = "scenario") -> Scenario:
+def build(
+    spec: list[dict[str, Any]] | dict[str, Any], name: str = "custom", where: str = "scenario"
+) -> Scenario:
     """`[{"fault": "drop", "after_s": 5}, ...]` (or `{"faults": [...]}`) -> Scenario; errors name the place."""
     items = spec.get("faults") if isinstance(spec, dict) else spec
     if not isinstance(items, list):
@@ -531,8 +595,10 @@ def build(spec: list[dict[str, Any]] | dict[str, Any], name: str = "custom", whe
         args = {k: v for k, v in item.items() if k != "fault"}
         for k in args:
             if k not in allowed:
-                raise ScenarioError(f"{where}: fault {kind!r}: unknown parameter {k!r} "
-                                    f"(allowed: {', '.join(allowed) or 'none'})")
+                raise ScenarioError(
+                    f"{where}: fault {kind!r}: unknown parameter {k!r} "
+                    f"(allowed: {', '.join(allowed) or 'none'})"
+                )
         try:
             out.append(cls(**args))
         except (TypeError, ValueError) as e:
@@ -556,6 +622,17 @@ def load(text: str) -> Scenario:
 
 
 def catalogue() -> list[dict[str, Any]]:
-    return [{"fault": cls.name, "f": cls.f, "summary": cls.summary, "gateway": cls.gateway,
-             "params": {f.name: f.default for f in fields(cls) if not f.name.startswith("_")
-                        and not callable(f.default)}} for cls in FAULTS.values()]
+    return [
+        {
+            "fault": cls.name,
+            "f": cls.f,
+            "summary": cls.summary,
+            "gateway": cls.gateway,
+            "params": {
+                f.name: f.default
+                for f in fields(cls)
+                if not f.name.startswith("_") and not callable(f.default)
+            },
+        }
+        for cls in FAULTS.values()
+    ]

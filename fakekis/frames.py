@@ -35,8 +35,15 @@ def encrypted_frame(tr_id: str, records: Sequence[Sequence[str]], key: str, iv: 
     return f"1|{tr_id}|{len(records):03d}|{blob}"
 
 
-def control(tr_id: str, tr_key: str, rt_cd: str, msg_cd: str, msg1: str,
-            output: dict[str, str] | None = None, encrypt: str = "N") -> str:
+def control(
+    tr_id: str,
+    tr_key: str,
+    rt_cd: str,
+    msg_cd: str,
+    msg1: str,
+    output: dict[str, str] | None = None,
+    encrypt: str = "N",
+) -> str:
     body: dict[str, object] = {"rt_cd": rt_cd, "msg_cd": msg_cd, "msg1": msg1}
     if output is not None:
         body["output"] = output

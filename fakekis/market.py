@@ -23,20 +23,37 @@ _OUTPUT_KEYS = (
 ).split()
 
 _TEXT_DEFAULTS = {
-    "iscd_stat_cls_code": "55", "rprs_mrkt_kor_name": "KOSPI200", "new_hgpr_lwpr_cls_code": "",
-    "bstp_kor_isnm": "전기·전자", "temp_stop_yn": "N", "oprc_rang_cont_yn": "N", "clpr_rang_cont_yn": "N",
-    "crdt_able_yn": "Y", "grmn_rate_cls_code": "40", "elw_pblc_yn": "Y", "stac_month": "12", "ssts_yn": "Y",
-    "fcam_cnnm": "100", "cpfn_cnnm": "7,780 억", "vi_cls_code": "N", "ovtm_vi_cls_code": "N",
-    "invt_caful_yn": "N", "mrkt_warn_cls_code": "00", "short_over_yn": "N", "sltr_yn": "N",
-    "mang_issu_cls_code": "N", "hts_deal_qty_unit_val": "1", "marg_rate": "20.00",
+    "iscd_stat_cls_code": "55",
+    "rprs_mrkt_kor_name": "KOSPI200",
+    "new_hgpr_lwpr_cls_code": "",
+    "bstp_kor_isnm": "전기·전자",
+    "temp_stop_yn": "N",
+    "oprc_rang_cont_yn": "N",
+    "clpr_rang_cont_yn": "N",
+    "crdt_able_yn": "Y",
+    "grmn_rate_cls_code": "40",
+    "elw_pblc_yn": "Y",
+    "stac_month": "12",
+    "ssts_yn": "Y",
+    "fcam_cnnm": "100",
+    "cpfn_cnnm": "7,780 억",
+    "vi_cls_code": "N",
+    "ovtm_vi_cls_code": "N",
+    "invt_caful_yn": "N",
+    "mrkt_warn_cls_code": "00",
+    "short_over_yn": "N",
+    "sltr_yn": "N",
+    "mang_issu_cls_code": "N",
+    "hts_deal_qty_unit_val": "1",
+    "marg_rate": "20.00",
 }
 
 
 class MarketState:
     def __init__(self) -> None:
-        self.last: dict[str, list[str]] = {}   # symbol -> last H0STCNT0 record fields
+        self.last: dict[str, list[str]] = {}  # symbol -> last H0STCNT0 record fields
         self.prev_close: dict[str, int] = {}
-        self._pending: dict[str, tuple[str, int]] = {}   # symbol -> (frame text, count) not parsed yet
+        self._pending: dict[str, tuple[str, int]] = {}  # symbol -> (frame text, count) not parsed yet
 
     def prime(self, record: list[str]) -> None:
         """Know a symbol before its first replayed trade. A recording that starts mid-session has
@@ -62,7 +79,7 @@ class MarketState:
         width = len(fields) // count
         if width < 46:
             return
-        last = fields[(count - 1) * width: count * width]
+        last = fields[(count - 1) * width : count * width]
         self.prime(last)
         self.last[last[0]] = last
 
@@ -77,14 +94,29 @@ class MarketState:
         upper, lower = limit_prices(prev)
         out.update(stck_sdpr=str(prev), stck_mxpr=str(upper), stck_llam=str(lower))
         if rec is None:
-            out.update(stck_prpr=str(prev), prdy_vrss="0", prdy_vrss_sign="3", prdy_ctrt="0.00",
-                       aspr_unit=str(tick_size(prev)))
+            out.update(
+                stck_prpr=str(prev),
+                prdy_vrss="0",
+                prdy_vrss_sign="3",
+                prdy_ctrt="0.00",
+                aspr_unit=str(tick_size(prev)),
+            )
             return out
         price = int(rec[2])
         out.update(
-            stck_prpr=rec[2], prdy_vrss_sign=rec[3], prdy_vrss=rec[4], prdy_ctrt=rec[5], wghn_avrg_stck_prc=rec[6],
-            stck_oprc=rec[7], stck_hgpr=rec[8], stck_lwpr=rec[9], acml_vol=rec[13], acml_tr_pbmn=rec[14],
-            prdy_vrss_vol_rate=rec[23], vol_tnrt=rec[40], aspr_unit=str(tick_size(price)),
+            stck_prpr=rec[2],
+            prdy_vrss_sign=rec[3],
+            prdy_vrss=rec[4],
+            prdy_ctrt=rec[5],
+            wghn_avrg_stck_prc=rec[6],
+            stck_oprc=rec[7],
+            stck_hgpr=rec[8],
+            stck_lwpr=rec[9],
+            acml_vol=rec[13],
+            acml_tr_pbmn=rec[14],
+            prdy_vrss_vol_rate=rec[23],
+            vol_tnrt=rec[40],
+            aspr_unit=str(tick_size(price)),
         )
         _extremes(out, price, max(prev, _int(rec[8]) or price), min(prev, _int(rec[9]) or price), rec[33])
         return out
@@ -96,12 +128,28 @@ def _extremes(out: dict[str, str], price: int, high: int, low: int, day: str) ->
     parse them as dates (python-kis's quote() fails on anything else)."""
     up = f"{(price - high) / high * 100:.2f}" if high else "0.00"
     down = f"{(price - low) / low * 100:.2f}" if low else "0.00"
-    for hi, lo in (("w52_hgpr", "w52_lwpr"), ("d250_hgpr", "d250_lwpr"), ("stck_dryy_hgpr", "stck_dryy_lwpr")):
+    for hi, lo in (
+        ("w52_hgpr", "w52_lwpr"),
+        ("d250_hgpr", "d250_lwpr"),
+        ("stck_dryy_hgpr", "stck_dryy_lwpr"),
+    ):
         out[hi], out[lo] = str(high), str(low)
-    out.update(w52_hgpr_vrss_prpr_ctrt=up, w52_lwpr_vrss_prpr_ctrt=down, d250_hgpr_vrss_prpr_rate=up,
-               d250_lwpr_vrss_prpr_rate=down, dryy_hgpr_vrss_prpr_rate=up, dryy_lwpr_vrss_prpr_rate=down)
-    for key in ("w52_hgpr_date", "w52_lwpr_date", "d250_hgpr_date", "d250_lwpr_date", "dryy_hgpr_date",
-                "dryy_lwpr_date"):
+    out.update(
+        w52_hgpr_vrss_prpr_ctrt=up,
+        w52_lwpr_vrss_prpr_ctrt=down,
+        d250_hgpr_vrss_prpr_rate=up,
+        d250_lwpr_vrss_prpr_rate=down,
+        dryy_hgpr_vrss_prpr_rate=up,
+        dryy_lwpr_vrss_prpr_rate=down,
+    )
+    for key in (
+        "w52_hgpr_date",
+        "w52_lwpr_date",
+        "d250_hgpr_date",
+        "d250_lwpr_date",
+        "dryy_hgpr_date",
+        "dryy_lwpr_date",
+    ):
         out[key] = day
 
 

@@ -15,15 +15,21 @@ from kisclock import Clock
 
 
 class Player:
-    def __init__(self, frames: list[TapeFrame], clock: Clock, speed: float | None,
-                 recording_start: float, emit: Callable[[TapeFrame], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        frames: list[TapeFrame],
+        clock: Clock,
+        speed: float | None,
+        recording_start: float,
+        emit: Callable[[TapeFrame], Awaitable[None]],
+    ) -> None:
         if speed is not None and speed <= 0:
             raise ValueError("speed must be > 0 (or None for asap)")
         self.frames, self.clock, self.speed = frames, clock, speed
         self.recording_start = recording_start
         self.emit = emit
         self.started_at: float | None = None
-        self.position = 0.0          # tape time of the last frame emitted
+        self.position = 0.0  # tape time of the last frame emitted
         self.emitted = 0
         self.done = asyncio.Event()
         self._go = asyncio.Event()
@@ -57,7 +63,7 @@ class Player:
         await self._go.wait()
         assert self.started_at is not None
         for i, frame in enumerate(self.frames):
-            if self.speed is not None:   # plain timers were up to 2.8 ms late (p99) on a wall clock
+            if self.speed is not None:  # plain timers were up to 2.8 ms late (p99) on a wall clock
                 await self.clock.sleep_until_precise(self.started_at + frame.t / self.speed)
             elif i % 64 == 63:
                 await asyncio.sleep(0)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-DOMESTIC_STOCK = "300"   # PRDT_TYPE_CD for KRX stocks, ETFs and ETNs
+DOMESTIC_STOCK = "300"  # PRDT_TYPE_CD for KRX stocks, ETFs and ETNs
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,35 +24,51 @@ class Product:
     code: str
     name: str
     name_eng: str
-    listed: str = ""       # YYYYMMDD of first listing, "" when not known
+    listed: str = ""  # YYYYMMDD of first listing, "" when not known
 
     def output(self) -> dict[str, str]:
         """The CTPF1604R `output` object, every value a string."""
         return {
-            "pdno": "00000A" + self.code, "prdt_type_cd": DOMESTIC_STOCK,
-            "prdt_name": self.name, "prdt_name120": self.name, "prdt_abrv_name": self.name,
-            "prdt_eng_name": self.name_eng, "prdt_eng_name120": self.name_eng, "prdt_eng_abrv_name": self.name_eng,
-            "std_pdno": isin(self.code), "shtn_pdno": self.code,
-            "prdt_sale_stat_cd": "", "prdt_risk_grad_cd": "", "prdt_clsf_cd": "", "prdt_clsf_name": "",
-            "sale_strt_dt": self.listed, "sale_end_dt": "", "wrap_asst_type_cd": "",
-            "ivst_prdt_type_cd": "", "ivst_prdt_type_cd_name": "", "frst_erlm_dt": self.listed,
+            "pdno": "00000A" + self.code,
+            "prdt_type_cd": DOMESTIC_STOCK,
+            "prdt_name": self.name,
+            "prdt_name120": self.name,
+            "prdt_abrv_name": self.name,
+            "prdt_eng_name": self.name_eng,
+            "prdt_eng_name120": self.name_eng,
+            "prdt_eng_abrv_name": self.name_eng,
+            "std_pdno": isin(self.code),
+            "shtn_pdno": self.code,
+            "prdt_sale_stat_cd": "",
+            "prdt_risk_grad_cd": "",
+            "prdt_clsf_cd": "",
+            "prdt_clsf_name": "",
+            "sale_strt_dt": self.listed,
+            "sale_end_dt": "",
+            "wrap_asst_type_cd": "",
+            "ivst_prdt_type_cd": "",
+            "ivst_prdt_type_cd_name": "",
+            "frst_erlm_dt": self.listed,
         }
 
 
 # Public facts about a few large KRX listings (the bundled recording trades the first three).
-LISTED: dict[str, Product] = {p.code: p for p in (
-    Product("005930", "삼성전자", "Samsung Electronics", "19750611"),
-    Product("000660", "SK하이닉스", "SK hynix", "19961226"),
-    Product("035720", "카카오", "Kakao", "20171110"),
-    Product("035420", "NAVER", "NAVER", "20081129"),
-    Product("005380", "현대차", "Hyundai Motor", "19740628"),
-)}
+LISTED: dict[str, Product] = {
+    p.code: p
+    for p in (
+        Product("005930", "삼성전자", "Samsung Electronics", "19750611"),
+        Product("000660", "SK하이닉스", "SK hynix", "19961226"),
+        Product("035720", "카카오", "Kakao", "20171110"),
+        Product("035420", "NAVER", "NAVER", "20081129"),
+        Product("005380", "현대차", "Hyundai Motor", "19740628"),
+    )
+}
 
 
 def isin(code: str) -> str:
     """KR7 + code + 00 + check digit: the ISIN of a KRX common share (e.g. 005930 -> KR7005930003)."""
     body = "KR7" + code + "00"
-    digits = "".join(str(int(ch, 36)) for ch in body)   # letters become two digits (K=20, R=27)
+    digits = "".join(str(int(ch, 36)) for ch in body)  # letters become two digits (K=20, R=27)
     total = 0
     for i, ch in enumerate(reversed(digits)):
         d = int(ch) * (2 if i % 2 == 0 else 1)
@@ -63,13 +79,16 @@ def isin(code: str) -> str:
 class Catalogue:
     """code -> Product for one fakekis run (shared by both environments)."""
 
-    def __init__(self, traded: Iterable[str] = (), named: Mapping[str, Mapping[str, str]] | None = None) -> None:
+    def __init__(
+        self, traded: Iterable[str] = (), named: Mapping[str, Mapping[str, str]] | None = None
+    ) -> None:
         self._products: dict[str, Product] = {}
         for code in traded:
             self._products[code] = LISTED.get(code) or Product(code, f"종목{code}", f"STOCK {code}")
         for code, info in (named or {}).items():
-            self._products[code] = Product(code, info["name"], info.get("name_eng", info["name"]),
-                                           info.get("listed", ""))
+            self._products[code] = Product(
+                code, info["name"], info.get("name_eng", info["name"]), info.get("listed", "")
+            )
 
     def search_info(self, code: str, product_type: str) -> dict[str, str] | None:
         """The output for (PDNO, PRDT_TYPE_CD), or None when KIS would find nothing."""

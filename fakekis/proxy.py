@@ -54,8 +54,10 @@ def refusal(path: str, tr_id: str | None) -> str | None:
     if "/quotations/" in path and not (tr_id and _TRADING_TR.match(tr_id)):
         return None
     what = f"tr_id {tr_id}" if tr_id and _TRADING_TR.match(tr_id) else path
-    return (f"fakekis record forwards only auth and quotation calls; {what} looks like an order or account call "
-            "and was NOT sent to KIS. Pass --allow-trading to record such calls (real orders would be placed).")
+    return (
+        f"fakekis record forwards only auth and quotation calls; {what} looks like an order or account call "
+        "and was NOT sent to KIS. Pass --allow-trading to record such calls (real orders would be placed)."
+    )
 
 
 class _RelayConnection(ServerConnection):
@@ -68,9 +70,20 @@ class _RelayConnection(ServerConnection):
 
 
 class Recorder:
-    def __init__(self, out: Path | str, *, env: str = "mock", rest_upstream: str | None = None,
-                 ws_upstream: str | None = None, host: str = "127.0.0.1", rest_port: int = 0, ws_port: int = 0,
-                 allow_trading: bool = False, notes: str = "", clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        out: Path | str,
+        *,
+        env: str = "mock",
+        rest_upstream: str | None = None,
+        ws_upstream: str | None = None,
+        host: str = "127.0.0.1",
+        rest_port: int = 0,
+        ws_port: int = 0,
+        allow_trading: bool = False,
+        notes: str = "",
+        clock: Clock | None = None,
+    ) -> None:
         self.out = Path(out)
         self.env = env
         self.rest_upstream = (rest_upstream or UPSTREAMS[env][0]).rstrip("/")
@@ -81,7 +94,7 @@ class Recorder:
         self.scrub = Scrubber()
         self.started_at = 0.0
         self.subscriptions: dict[tuple[str, str], None] = {}
-        self.counts: Counter[str] = Counter()     # "TR symbol" -> data frames
+        self.counts: Counter[str] = Counter()  # "TR symbol" -> data frames
         self.messages = 0
         self.refused = 0
         self._conn_ids = itertools.count()
@@ -108,16 +121,27 @@ class Recorder:
         self.started_at = self.clock.now()
         self._write_session()
         self._ws_file = (self.out / "ws.jsonl").open("w", encoding="utf-8")
-        recorder = vcr.VCR(record_mode="all", decode_compressed_response=True,
-                           before_record_request=self._scrub_request, before_record_response=self._scrub_response)
+        recorder = vcr.VCR(
+            record_mode="all",
+            decode_compressed_response=True,
+            before_record_request=self._scrub_request,
+            before_record_response=self._scrub_response,
+        )
         self._cassette = recorder.use_cassette(str(self.out / "rest.yaml"))
         self._cassette.__enter__()
         self._http = httpx.AsyncClient(base_url=self.rest_upstream, timeout=20.0)
         app = Starlette(routes=[Route("/{path:path}", self._rest, methods=["GET", "POST", "PUT", "DELETE"])])
         self._rest_server, task, self.rest_url = start_rest(app, self.host, self.rest_port)
         self._tasks.append(task)
-        self._ws_server = await serve(self._relay, self.host, self.ws_port, ping_interval=None, compression=None,
-                                      max_size=None, create_connection=_RelayConnection)
+        self._ws_server = await serve(
+            self._relay,
+            self.host,
+            self.ws_port,
+            ping_interval=None,
+            compression=None,
+            max_size=None,
+            create_connection=_RelayConnection,
+        )
         self.ws_url = f"ws://{self.host}:{self._ws_server.sockets[0].getsockname()[1]}"
 
     async def stop(self) -> None:
@@ -132,7 +156,7 @@ class Recorder:
         if self._http is not None:
             await self._http.aclose()
         if self._cassette is not None:
-            self._cassette.__exit__(None, None, None)   # writes rest.yaml
+            self._cassette.__exit__(None, None, None)  # writes rest.yaml
             self._cassette = None
         if self._ws_file is not None:
             self._ws_file.close()
@@ -151,12 +175,20 @@ class Recorder:
 
     def _write_session(self, final: bool = False) -> None:
         session = {
-            "format": FORMAT, "version": VERSION, "env": self.env,
+            "format": FORMAT,
+            "version": VERSION,
+            "env": self.env,
             "start": datetime.fromtimestamp(self.started_at, KST).isoformat(timespec="milliseconds"),
-            "subscriptions": [list(s) for s in self.subscriptions], "synthetic": False,
+            "subscriptions": [list(s) for s in self.subscriptions],
+            "synthetic": False,
             "notes": self.notes or f"recorded through fakekis record from {self.env} KIS",
-            "recorder": {"tool": "fakekis record", "complete": final, "messages": self.messages,
-                         "duration_s": self._t() if final else None, "refused_calls": self.refused},
+            "recorder": {
+                "tool": "fakekis record",
+                "complete": final,
+                "messages": self.messages,
+                "duration_s": self._t() if final else None,
+                "refused_calls": self.refused,
+            },
         }
         text = self.scrub(json.dumps(session, ensure_ascii=False, indent=2)) + "\n"
         tmp = self.out / "session.json.tmp"
@@ -196,24 +228,42 @@ class Recorder:
         why = None if self.allow_trading else refusal(path, tr_id)
         if why:
             self.refused += 1
-            return Response(json.dumps({"rt_cd": "1", "msg_cd": "FAKEKIS-REFUSED", "msg1": why}, ensure_ascii=False),
-                            403, media_type="application/json; charset=utf-8")
+            return Response(
+                json.dumps({"rt_cd": "1", "msg_cd": "FAKEKIS-REFUSED", "msg1": why}, ensure_ascii=False),
+                403,
+                media_type="application/json; charset=utf-8",
+            )
         assert self._http is not None
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length",
-                                                                                 "accept-encoding", "connection")}
+        headers = {
+            k: v
+            for k, v in request.headers.items()
+            if k.lower() not in ("host", "content-length", "accept-encoding", "connection")
+        }
         body = await request.body()
         if body:
             self.scrub.observe_text(body.decode("utf-8", "replace"))
         try:
-            upstream = await self._http.request(request.method, path, params=request.query_params.multi_items(),
-                                                headers=headers, content=body)
+            upstream = await self._http.request(
+                request.method, path, params=request.query_params.multi_items(), headers=headers, content=body
+            )
         except httpx.HTTPError as e:
-            return Response(json.dumps({"rt_cd": "1", "msg_cd": "FAKEKIS-UPSTREAM",
-                                        "msg1": f"upstream {self.rest_upstream} unreachable: {type(e).__name__}"}),
-                            502, media_type="application/json")
+            return Response(
+                json.dumps(
+                    {
+                        "rt_cd": "1",
+                        "msg_cd": "FAKEKIS-UPSTREAM",
+                        "msg1": f"upstream {self.rest_upstream} unreachable: {type(e).__name__}",
+                    }
+                ),
+                502,
+                media_type="application/json",
+            )
         self.scrub.observe_text(upstream.text)
-        keep = {k: v for k, v in upstream.headers.items()
-                if k.lower() in ("content-type", "tr_id", "tr_cont", "gt_uid")}
+        keep = {
+            k: v
+            for k, v in upstream.headers.items()
+            if k.lower() in ("content-type", "tr_id", "tr_cont", "gt_uid")
+        }
         return Response(upstream.content, upstream.status_code, headers=keep)
 
     # -- WebSocket ---------------------------------------------------------------------------
@@ -221,11 +271,23 @@ class Recorder:
         conn = next(self._conn_ids)
         path = client.request.path if client.request else ""
         try:
-            upstream = await connect(self.ws_upstream + (path if path != "/" else ""), ping_interval=None,
-                                     compression=None, max_size=None, open_timeout=15)
+            upstream = await connect(
+                self.ws_upstream + (path if path != "/" else ""),
+                ping_interval=None,
+                compression=None,
+                max_size=None,
+                open_timeout=15,
+            )
         except Exception as e:  # noqa: BLE001 - any upstream failure closes the client, and is recorded
-            self._line({"t": self._t(), "event": "close", "conn": conn, "code": 1011,
-                        "reason": f"upstream connect failed: {type(e).__name__}"})
+            self._line(
+                {
+                    "t": self._t(),
+                    "event": "close",
+                    "conn": conn,
+                    "code": 1011,
+                    "reason": f"upstream connect failed: {type(e).__name__}",
+                }
+            )
             await client.close(1011, "upstream unavailable")
             return
         self._line({"t": self._t(), "event": "open", "conn": conn})
@@ -251,8 +313,15 @@ class Recorder:
         for task in pending:
             task.cancel()
         code = codes.get("recv", upstream.close_code) if b in done else codes.get("send", client.close_code)
-        self._line({"t": self._t(), "event": "close", "conn": conn, "code": code or 1006,
-                    "reason": "server side" if b in done else "client side"})
+        self._line(
+            {
+                "t": self._t(),
+                "event": "close",
+                "conn": conn,
+                "code": code or 1006,
+                "reason": "server side" if b in done else "client side",
+            }
+        )
         await upstream.close()
         await client.close()
 
@@ -275,13 +344,18 @@ class Recorder:
 
     def progress(self) -> dict[str, Any]:
         elapsed = max(self.clock.now() - self.started_at, 1e-9)
-        return {"elapsed_s": round(elapsed, 1), "messages": self.messages,
-                "per_second": round(self.messages / elapsed, 1), "by_symbol": dict(self.counts.most_common(8)),
-                "refused_calls": self.refused}
+        return {
+            "elapsed_s": round(elapsed, 1),
+            "messages": self.messages,
+            "per_second": round(self.messages / elapsed, 1),
+            "by_symbol": dict(self.counts.most_common(8)),
+            "refused_calls": self.refused,
+        }
 
 
-async def record_until(recorder: Recorder, stop: asyncio.Event, duration: float | None,
-                       show: Any = None) -> None:
+async def record_until(
+    recorder: Recorder, stop: asyncio.Event, duration: float | None, show: Any = None
+) -> None:
     """Run until `stop` is set or `duration` seconds pass, calling `show(progress)` twice a second."""
     deadline = None if duration is None else time.monotonic() + duration
     while not stop.is_set():

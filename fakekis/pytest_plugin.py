@@ -73,7 +73,9 @@ class FakeKisHandle:
         """Move fakekis's manual clock (marker `manual_clock=True`): replay, PINGPONG and fault timers."""
         clock = self._kis.clock
         if not isinstance(clock, ManualClock):
-            raise RuntimeError("fake_kis runs on the wall clock; use @pytest.mark.fake_kis(manual_clock=True)")
+            raise RuntimeError(
+                "fake_kis runs on the wall clock; use @pytest.mark.fake_kis(manual_clock=True)"
+            )
         self._call(lambda: clock.advance(seconds))
 
     def caught_up(self) -> bool:
@@ -91,11 +93,16 @@ class FakeKisHandle:
         closed = {"rest_url": "http://127.0.0.1:9", "ws_url": "ws://127.0.0.1:9"}
         live = urls.get(real or ("live" if "live" in urls else self.env), closed)
         mock = urls.get(virtual, closed)
-        return {"REAL_DOMAIN": live["rest_url"], "VIRTUAL_DOMAIN": mock["rest_url"],
-                "WEBSOCKET_REAL_DOMAIN": live["ws_url"], "WEBSOCKET_VIRTUAL_DOMAIN": mock["ws_url"]}
+        return {
+            "REAL_DOMAIN": live["rest_url"],
+            "VIRTUAL_DOMAIN": mock["rest_url"],
+            "WEBSOCKET_REAL_DOMAIN": live["ws_url"],
+            "WEBSOCKET_VIRTUAL_DOMAIN": mock["ws_url"],
+        }
 
-    def redirect_pykis(self, monkeypatch: pytest.MonkeyPatch, real: str | None = None,
-                       virtual: str = "mock") -> None:
+    def redirect_pykis(
+        self, monkeypatch: pytest.MonkeyPatch, real: str | None = None, virtual: str = "mock"
+    ) -> None:
         """Point an installed python-kis at this fakekis for the rest of the test (undone afterwards).
         python-kis copies the constants of `pykis.__env__` into the modules that use them, so those
         copies are the ones patched. Arguments as `pykis_domains`."""
@@ -115,12 +122,15 @@ class FakeKisHandle:
                 return stats
             if time.monotonic() > deadline:
                 raise AssertionError(f"fake_kis: condition not met within {timeout}s; stats: {stats}")
-            time.sleep(0.01)   # polling another thread's server, bounded by the deadline
+            time.sleep(0.01)  # polling another thread's server, bounded by the deadline
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "fake_kis(recording=..., speed=..., env=..., scenario=..., manual_clock=..., "
-                                       "ping_interval=...): configure the fake_kis fixture")
+    config.addinivalue_line(
+        "markers",
+        "fake_kis(recording=..., speed=..., env=..., scenario=..., manual_clock=..., "
+        "ping_interval=...): configure the fake_kis fixture",
+    )
 
 
 @pytest.fixture
@@ -128,8 +138,13 @@ def fake_kis(request: pytest.FixtureRequest) -> Iterator[FakeKisHandle]:
     marker = request.node.get_closest_marker("fake_kis")
     opts: dict[str, Any] = dict(marker.kwargs) if marker else {}
     rec_opt = opts.get("recording", tape.DEFAULT_BUNDLED)
-    recording = None if rec_opt is None else tape.load(
-        tape.bundled(rec_opt) if (tape.bundled(rec_opt) / "session.json").is_file() else rec_opt)
+    recording = (
+        None
+        if rec_opt is None
+        else tape.load(
+            tape.bundled(rec_opt) if (tape.bundled(rec_opt) / "session.json").is_file() else rec_opt
+        )
+    )
     speed = opts.get("speed", "asap")
     env = opts.get("env", "mock")
     scenario = opts.get("scenario")
@@ -143,9 +158,14 @@ def fake_kis(request: pytest.FixtureRequest) -> Iterator[FakeKisHandle]:
     holder: dict[str, Any] = {}
 
     async def main() -> None:
-        kis = FakeKis(recording, envs=("live", "mock") if env == "both" else (env,),
-                      speed=None if speed == "asap" else float(speed), clock=clock,
-                      ping_interval=float(opts.get("ping_interval", 10.0)), scenario=scenario)
+        kis = FakeKis(
+            recording,
+            envs=("live", "mock") if env == "both" else (env,),
+            speed=None if speed == "asap" else float(speed),
+            clock=clock,
+            ping_interval=float(opts.get("ping_interval", 10.0)),
+            scenario=scenario,
+        )
         await kis.start()
         holder["kis"], holder["stop"] = kis, asyncio.Event()
         ready.set()

@@ -54,13 +54,26 @@ def inspect_recording(rec: Recording, gaps: int = 3) -> dict[str, Any]:
     spans = sorted(((b[0] - a[0], a[0], b[1]) for a, b in pairwise(data_times)), reverse=True)
     intervals = [b - a for a, b in pairwise(pings)]
     return {
-        "recording": str(rec.path), "env": rec.env, "synthetic": rec.synthetic, "start": rec.session["start"],
-        "duration_s": rec.duration, "connections": opens, "client_messages": sent,
-        "data_frames": dict(per_tr), "by_symbol": dict(per_symbol.most_common()),
-        "record_widths": {tr: dict(c) for tr, c in widths.items()}, "malformed_frames": malformed,
-        "longest_gaps": [{"seconds": round(g, 3), "after_t": round(t, 3), "line": line} for g, t, line in spans[:gaps]],
+        "recording": str(rec.path),
+        "env": rec.env,
+        "synthetic": rec.synthetic,
+        "start": rec.session["start"],
+        "duration_s": rec.duration,
+        "connections": opens,
+        "client_messages": sent,
+        "data_frames": dict(per_tr),
+        "by_symbol": dict(per_symbol.most_common()),
+        "record_widths": {tr: dict(c) for tr, c in widths.items()},
+        "malformed_frames": malformed,
+        "longest_gaps": [
+            {"seconds": round(g, 3), "after_t": round(t, 3), "line": line} for g, t, line in spans[:gaps]
+        ],
         "disconnects": closes,
-        "pingpong": {"count": len(pings), "median_interval_s": round(median(intervals), 3) if intervals else None,
-                     "max_interval_s": round(max(intervals), 3) if intervals else None},
-        "rest_interactions": len(rec.rest), "encrypted_frames_skipped_in_replay": rec.skipped_encrypted,
+        "pingpong": {
+            "count": len(pings),
+            "median_interval_s": round(median(intervals), 3) if intervals else None,
+            "max_interval_s": round(max(intervals), 3) if intervals else None,
+        },
+        "rest_interactions": len(rec.rest),
+        "encrypted_frames_skipped_in_replay": rec.skipped_encrypted,
     }

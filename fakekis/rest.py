@@ -28,8 +28,12 @@ _MISMATCH = "실전투자 도메인은 모의투자 앱키로 호출하실 수 �
 
 
 def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), status,
-                    headers=headers, media_type="application/json; charset=utf-8")
+    return Response(
+        json.dumps(body, ensure_ascii=False, separators=(",", ":")),
+        status,
+        headers=headers,
+        media_type="application/json; charset=utf-8",
+    )
 
 
 async def _body(request: Request) -> dict[str, Any] | None:
@@ -48,10 +52,17 @@ def _input_error(name: str) -> dict[str, str]:
     return {"rt_cd": "1", "msg_cd": "OPSQ2001", "msg1": f"ERROR : INPUT_FIELD_NAME {name}"}
 
 
-def create_app(registry: Registry, market: MarketState, clock: Clock, *, wall: Clock | None = None,
-               products: Catalogue | None = None,
-               other_registries: tuple[Registry, ...] = (),
-               stats: Callable[[], dict[str, object]] | None = None, scenario: Any = None) -> Starlette:
+def create_app(
+    registry: Registry,
+    market: MarketState,
+    clock: Clock,
+    *,
+    wall: Clock | None = None,
+    products: Catalogue | None = None,
+    other_registries: tuple[Registry, ...] = (),
+    stats: Callable[[], dict[str, object]] | None = None,
+    scenario: Any = None,
+) -> Starlette:
     """`clock` times tokens and the REST budget; replay time reaches REST only through `market`.
     `wall` (default: the wall clock) also ends a budget second, for clients retrying on their own time."""
     products = products or Catalogue()
@@ -63,7 +74,9 @@ def create_app(registry: Registry, market: MarketState, clock: Clock, *, wall: C
         async def endpoint(request: Request) -> Response:
             body = await _body(request)
             if body is None:
-                return _json({"error_description": "요청 본문이 올바르지 않습니다.", "error_code": "EGW00001"}, 403)
+                return _json(
+                    {"error_description": "요청 본문이 올바르지 않습니다.", "error_code": "EGW00001"}, 403
+                )
             forced = scenario.rest(kind, clock.now()) if scenario else None
             status, out = forced if forced else handle(body)
             return _json(out, status)
@@ -77,8 +90,11 @@ def create_app(registry: Registry, market: MarketState, clock: Clock, *, wall: C
         async def endpoint(request: Request) -> Response:
             headers = {k.lower(): v for k, v in request.headers.items()}
             appkey = headers.get("appkey", "")
-            if registry.env == "live" and appkey not in registry.secrets and any(
-                    appkey in other.secrets for other in other_registries):
+            if (
+                registry.env == "live"
+                and appkey not in registry.secrets
+                and any(appkey in other.secrets for other in other_registries)
+            ):
                 return _json(gateway_error("EGW02004", _MISMATCH), 500)
             now = clock.now()
             err = registry.authorize(headers, now)
@@ -92,7 +108,9 @@ def create_app(registry: Registry, market: MarketState, clock: Clock, *, wall: C
             out_headers = {"tr_id": headers.get("tr_id", ""), "tr_cont": "", "gt_uid": secrets.token_hex(16)}
             if headers.get("tr_id") != tr_id:
                 # INF: the exact answer for a wrong tr_id on this path is not captured anywhere we know of.
-                return _json({"rt_cd": "1", "msg_cd": "OPSQ0002", "msg1": "없는 서비스 코드 입니다"}, 200, out_headers)
+                return _json(
+                    {"rt_cd": "1", "msg_cd": "OPSQ0002", "msg1": "없는 서비스 코드 입니다"}, 200, out_headers
+                )
             query = {k.upper(): v for k, v in request.query_params.items()}
             return answer(query, out_headers)
 
@@ -116,7 +134,9 @@ def create_app(registry: Registry, market: MarketState, clock: Clock, *, wall: C
         output = products.search_info(code, product_type)
         if output is None:
             # 3P: rt_cd 7 is KIS's "no data" family (python-kis tries the next product type on it).
-            return _json({"rt_cd": "7", "msg_cd": "KIOK0007", "msg1": "조회할 자료가 없습니다"}, 200, out_headers)
+            return _json(
+                {"rt_cd": "7", "msg_cd": "KIOK0007", "msg1": "조회할 자료가 없습니다"}, 200, out_headers
+            )
         return _json(_ok(output), 200, out_headers)
 
     async def fake_stats(request: Request) -> Response:
@@ -142,7 +162,7 @@ def create_app(registry: Registry, market: MarketState, clock: Clock, *, wall: C
                     raise ValueError('send {"advance": seconds} or {"to": "2026-11-25T09:05:00+09:00"}')
             except (TypeError, ValueError) as e:
                 return _json({"error": str(e)}, 400)
-        elif "after" in request.query_params:   # long poll: answer once the clock has moved past `after`
+        elif "after" in request.query_params:  # long poll: answer once the clock has moved past `after`
             try:
                 after = float(request.query_params["after"])
             except ValueError:
@@ -153,10 +173,16 @@ def create_app(registry: Registry, market: MarketState, clock: Clock, *, wall: C
         return _json({"now": datetime.fromtimestamp(now, KST).isoformat(), "epoch": now, "manual": manual})
 
     async def not_found(request: Request, exc: Exception) -> Response:
-        return _json({"rt_cd": "1", "msg_cd": "EGW00003", "msg1": f"존재하지 않는 경로입니다: {request.url.path}"}, 404)
+        return _json(
+            {"rt_cd": "1", "msg_cd": "EGW00003", "msg1": f"존재하지 않는 경로입니다: {request.url.path}"}, 404
+        )
 
     routes = [
-        Route("/oauth2/tokenP", oauth("token", lambda body: registry.issue_token(body, clock.now())), methods=["POST"]),
+        Route(
+            "/oauth2/tokenP",
+            oauth("token", lambda body: registry.issue_token(body, clock.now())),
+            methods=["POST"],
+        ),
         Route("/oauth2/revokeP", oauth("revoke", registry.revoke), methods=["POST"]),
         Route("/oauth2/Approval", oauth("approval", registry.issue_approval), methods=["POST"]),
         Route(INQUIRE_PRICE, quotation("price", "FHKST01010100", inquire_price), methods=["GET"]),

@@ -14,11 +14,22 @@ from typing import Any
 
 # JSON fields / headers / query parameters whose values are secrets, and the pseudonym kind for each.
 SECRET_FIELDS = {
-    "appkey": "appkey", "appsecret": "secret", "secretkey": "secret", "access_token": "token", "token": "token",
-    "approval_key": "approval", "authorization": "token", "cano": "account", "acnt_prdt_cd": "account-product",
-    "acnt_no": "account", "hts_id": "htsid", "htsid": "htsid", "personalseckey": "secret", "hashkey": "secret",
+    "appkey": "appkey",
+    "appsecret": "secret",
+    "secretkey": "secret",
+    "access_token": "token",
+    "token": "token",
+    "approval_key": "approval",
+    "authorization": "token",
+    "cano": "account",
+    "acnt_prdt_cd": "account-product",
+    "acnt_no": "account",
+    "hts_id": "htsid",
+    "htsid": "htsid",
+    "personalseckey": "secret",
+    "hashkey": "secret",
 }
-FILL_NOTICE_TRS = {"H0STCNI0", "H0STCNI9", "H0GSCNI0", "H0GSCNI9"}   # their tr_key is the HTS ID
+FILL_NOTICE_TRS = {"H0STCNI0", "H0STCNI9", "H0GSCNI0", "H0GSCNI9"}  # their tr_key is the HTS ID
 
 
 class Scrubber:

@@ -66,11 +66,22 @@ class Environment:
 
 
 class FakeKis:
-    def __init__(self, recording: Recording | None = None, *, envs: tuple[str, ...] = ("mock",),
-                 speed: float | None = 1.0, clock: Clock | None = None, host: str = "127.0.0.1",
-                 ports: dict[str, tuple[int, int]] | None = None, ping_interval: float = 10.0,
-                 start_on: str = "subscribe", seed: int = 0, rest_rps: dict[str, int] | None = None,
-                 max_registrations: int = 41, scenario: Scenario | None = None) -> None:
+    def __init__(
+        self,
+        recording: Recording | None = None,
+        *,
+        envs: tuple[str, ...] = ("mock",),
+        speed: float | None = 1.0,
+        clock: Clock | None = None,
+        host: str = "127.0.0.1",
+        ports: dict[str, tuple[int, int]] | None = None,
+        ping_interval: float = 10.0,
+        start_on: str = "subscribe",
+        seed: int = 0,
+        rest_rps: dict[str, int] | None = None,
+        max_registrations: int = 41,
+        scenario: Scenario | None = None,
+    ) -> None:
         if start_on not in ("subscribe", "ready", "manual"):
             raise ValueError("start_on must be 'subscribe', 'ready' or 'manual' (kis.player.start())")
         self.recording = recording
@@ -83,18 +94,22 @@ class FakeKis:
         self.envs: dict[str, Environment] = {}
         for name in envs:
             reg = Registry(name, rng=random.Random(rng.getrandbits(64)), rest_rps=rps[name])
-            exch = Exchange(reg, max_registrations=max_registrations, seed=rng.getrandbits(32),
-                            scenario=self.scenario)
+            exch = Exchange(
+                reg, max_registrations=max_registrations, seed=rng.getrandbits(32), scenario=self.scenario
+            )
             self.envs[name] = Environment(name, reg, exch)
         self.market = MarketState()
         frames = recording.data_frames() if recording else []
-        for f in frames:   # each symbol's first trade tells REST its previous close
+        for f in frames:  # each symbol's first trade tells REST its previous close
             if f.tr_id == "H0STCNT0" and f.tr_key not in self.market.prev_close:
                 self.market.prime(f.text.split("|", 3)[3].split("^", 46)[:46])
-        traded = {f.tr_key for f in frames} | {key for _, key in (recording.subscriptions if recording else [])}
+        traded = {f.tr_key for f in frames} | {
+            key for _, key in (recording.subscriptions if recording else [])
+        }
         self.products = Catalogue(sorted(traded), recording.products if recording else None)
-        self.player = Player(frames, self.clock, speed, recording.start if recording else self.clock.now(),
-                             self._emit)
+        self.player = Player(
+            frames, self.clock, speed, recording.start if recording else self.clock.now(), self._emit
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._heartbeat_due: dict[ServerConnection, float] = {}
         self._rest: list[uvicorn.Server] = []
@@ -112,15 +127,29 @@ class FakeKis:
         for env in self.envs.values():
             rest_port, ws_port = self.ports.get(env.name, (0, 0))
             others = tuple(e.registry for e in self.envs.values() if e is not env)
-            app = create_app(env.registry, self.market, self.clock, products=self.products, other_registries=others,
-                             stats=lambda env=env: self.stats(env.name), scenario=self.scenario)
+            app = create_app(
+                env.registry,
+                self.market,
+                self.clock,
+                products=self.products,
+                other_registries=others,
+                stats=lambda env=env: self.stats(env.name),
+                scenario=self.scenario,
+            )
             server, task, env.rest_url = start_rest(app, self.host, rest_port)
             task.set_name(f"rest-{env.name}")
             self._rest.append(server)
             self._tasks.append(task)
-            ws = await serve(lambda conn, env=env: self._handle(env, conn), self.host, ws_port,
-                             ping_interval=None, compression=None, create_connection=_KisConnection,
-                             max_size=2**20, process_request=self._admit)
+            ws = await serve(
+                lambda conn, env=env: self._handle(env, conn),
+                self.host,
+                ws_port,
+                ping_interval=None,
+                compression=None,
+                create_connection=_KisConnection,
+                max_size=2**20,
+                process_request=self._admit,
+            )
             self._ws.append(ws)
             env.ws_url = f"ws://{self.host}:{ws.sockets[0].getsockname()[1]}"
         # The REST sockets already listen: a request made before uvicorn's loop takes over waits in the
@@ -152,14 +181,26 @@ class FakeKis:
     def stats(self, env: str) -> dict[str, object]:
         e = self.envs[env]
         return {
-            "env": env, "scenario": self.scenario.describe(), **e.exchange.stats.as_dict(),
-            "open_sessions": [{"number": s.number, "subscriptions": [list(x) for x in s.subscriptions],
-                               "frames_sent": s.frames_sent, "pingpongs_sent": s.pingpongs_sent,
-                               "texts_sent": s.texts_sent}
-                              for s in e.exchange.sessions],
-            "replay": {"started": self.player.started, "emitted": self.player.emitted,
-                       "total": len(self.player.frames), "done": self.player.done.is_set(),
-                       "market_time": datetime.fromtimestamp(self.player.market_now(), KST).isoformat()},
+            "env": env,
+            "scenario": self.scenario.describe(),
+            **e.exchange.stats.as_dict(),
+            "open_sessions": [
+                {
+                    "number": s.number,
+                    "subscriptions": [list(x) for x in s.subscriptions],
+                    "frames_sent": s.frames_sent,
+                    "pingpongs_sent": s.pingpongs_sent,
+                    "texts_sent": s.texts_sent,
+                }
+                for s in e.exchange.sessions
+            ],
+            "replay": {
+                "started": self.player.started,
+                "emitted": self.player.emitted,
+                "total": len(self.player.frames),
+                "done": self.player.done.is_set(),
+                "market_time": datetime.fromtimestamp(self.player.market_now(), KST).isoformat(),
+            },
         }
 
     def caught_up(self) -> bool:
@@ -189,8 +230,10 @@ class FakeKis:
         conn.kis_session = session
         conn.kis_now = self.clock.now
         env.conns[session] = conn
-        tasks = [asyncio.create_task(self._heartbeat(env, session, conn)),
-                 asyncio.create_task(self._fault_timers(session, conn))]
+        tasks = [
+            asyncio.create_task(self._heartbeat(env, session, conn)),
+            asyncio.create_task(self._fault_timers(session, conn)),
+        ]
         conn.on_client_ping = lambda: self._on_client_ping(session, conn, tasks)
         try:
             async for message in conn:
@@ -228,7 +271,7 @@ class FakeKis:
                 if isinstance(action, (Send, SendRaw)):
                     data = action.text if isinstance(action, Send) else action.data
                     if not await self._send(session, conn, data) and not session.silenced:
-                        return False   # the socket is gone
+                        return False  # the socket is gone
                 elif isinstance(action, Drop):
                     log.info("dropping session %d: %s", session.number, action.reason)
                     session.exchange.stats.drops[action.reason] += 1
@@ -245,15 +288,19 @@ class FakeKis:
         """Drop without a close frame, but after what was already sent: KIS says why (OPSP8996, OPSP0011)
         and then the socket goes. A TCP half-close delivers the buffered reply, then EOF (the client sees
         1006); an abort right away could discard that last message."""
-        session.silenced = True   # nothing more goes out on this socket
+        session.silenced = True  # nothing more goes out on this socket
         transport = conn.transport
         if transport.can_write_eof():
             transport.write_eof()
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(conn.wait_closed(), 2.0)   # the client closes on EOF; bounded in real time
+                await asyncio.wait_for(
+                    conn.wait_closed(), 2.0
+                )  # the client closes on EOF; bounded in real time
         transport.abort()
 
-    def _on_client_ping(self, session: Session, conn: ServerConnection, tasks: list[asyncio.Task[Any]]) -> None:
+    def _on_client_ping(
+        self, session: Session, conn: ServerConnection, tasks: list[asyncio.Task[Any]]
+    ) -> None:
         actions = self.scenario.client_ping(session)
         if actions:
             tasks.append(asyncio.create_task(self._do(session, conn, actions)))
@@ -280,12 +327,12 @@ class FakeKis:
             if await self._send(session, conn, '{"header":{"tr_id":"PINGPONG","datetime":"' + stamp + '"}}'):
                 env.exchange.heartbeat_sent(session, self.clock.now())
             elif not session.silenced:
-                return   # the socket is gone
+                return  # the socket is gone
             self._heartbeat_due[conn] = next_at
 
     async def _emit(self, frame: TapeFrame) -> None:
         self.market.apply(frame.tr_id, frame.text, frame.records, frame.tr_key)
-        if not self.scenario:   # the hot path: no faults, the recorded text as it is
+        if not self.scenario:  # the hot path: no faults, the recorded text as it is
             for env in self.envs.values():
                 for session in env.exchange.route(frame.tr_id, frame.tr_key):
                     conn = env.conns.get(session)
@@ -293,14 +340,21 @@ class FakeKis:
                         env.exchange.sent(session, frame.records)
             return
         for tr_id in self.scenario.reroute(frame.tr_id):
-            text = frame.text if tr_id == frame.tr_id else frame.text.replace(f"|{frame.tr_id}|", f"|{tr_id}|", 1)
+            text = (
+                frame.text
+                if tr_id == frame.tr_id
+                else frame.text.replace(f"|{frame.tr_id}|", f"|{tr_id}|", 1)
+            )
             for env in self.envs.values():
                 for session in env.exchange.route(tr_id, frame.tr_key):
                     conn = env.conns.get(session)
                     if conn is None or session.silenced:
                         continue
-                    actions = self.scenario.data(session, text, tr_id, self.clock.now()) if self.scenario \
+                    actions = (
+                        self.scenario.data(session, text, tr_id, self.clock.now())
+                        if self.scenario
                         else [Send(text)]
+                    )
                     for action in actions:
                         if not await self._do(session, conn, [action]):
                             break

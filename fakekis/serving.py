@@ -33,7 +33,10 @@ def start_rest(app: Any, host: str, port: int) -> tuple[uvicorn.Server, asyncio.
     """Start serving `app`; returns the server (set `should_exit` to stop), its task and its URL."""
     sock = listen(host, port)
     sock.setblocking(False)
-    server = _QuietServer(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False,
-                                         timeout_graceful_shutdown=1))
+    server = _QuietServer(
+        uvicorn.Config(
+            app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=1
+        )
+    )
     task = asyncio.create_task(server.serve(sockets=[sock]))
     return server, task, f"http://{host}:{sock.getsockname()[1]}"

@@ -128,18 +128,52 @@ class _Tape:
         session_s = (now - now.replace(hour=9, minute=0, second=0)).total_seconds()
         prev_same_time = int(spec.prev_day_volume * max(session_s, 60) / 23_400) + 5_000
         return [
-            spec.code, hhmmss, str(price), sign_code(change, price >= self.upper, price <= self.lower),
-            str(change), _ratio(change, p0), _2dp(Decimal(self.pbmn) / Decimal(self.vol)),
-            str(self.open), str(self.high), str(self.low), str(self.ask), str(self.bid), str(qty),
-            str(self.vol), str(self.pbmn), str(self.sell_n), str(self.buy_n), str(self.buy_n - self.sell_n),
-            _ratio(self.buy_qty, self.sell_qty), str(self.sell_qty), str(self.buy_qty), "1" if buy else "5",
-            _2dp(Decimal(self.buy_qty) / Decimal(self.vol)), _ratio(self.vol, spec.prev_day_volume),
-            self.open_hour, sign_code(price - self.open), str(price - self.open),
-            self.high_hour, sign_code(price - self.high), str(price - self.high),
-            self.low_hour, sign_code(price - self.low), str(price - self.low),
-            now.strftime("%Y%m%d"), "20", "N", str(self.ask_qty[0]), str(self.bid_qty[0]),
-            str(sum(self.ask_qty)), str(sum(self.bid_qty)), _ratio(self.vol, spec.listed_shares),
-            str(prev_same_time), _ratio(self.vol, prev_same_time), "0", "", str(self.open),
+            spec.code,
+            hhmmss,
+            str(price),
+            sign_code(change, price >= self.upper, price <= self.lower),
+            str(change),
+            _ratio(change, p0),
+            _2dp(Decimal(self.pbmn) / Decimal(self.vol)),
+            str(self.open),
+            str(self.high),
+            str(self.low),
+            str(self.ask),
+            str(self.bid),
+            str(qty),
+            str(self.vol),
+            str(self.pbmn),
+            str(self.sell_n),
+            str(self.buy_n),
+            str(self.buy_n - self.sell_n),
+            _ratio(self.buy_qty, self.sell_qty),
+            str(self.sell_qty),
+            str(self.buy_qty),
+            "1" if buy else "5",
+            _2dp(Decimal(self.buy_qty) / Decimal(self.vol)),
+            _ratio(self.vol, spec.prev_day_volume),
+            self.open_hour,
+            sign_code(price - self.open),
+            str(price - self.open),
+            self.high_hour,
+            sign_code(price - self.high),
+            str(price - self.high),
+            self.low_hour,
+            sign_code(price - self.low),
+            str(price - self.low),
+            now.strftime("%Y%m%d"),
+            "20",
+            "N",
+            str(self.ask_qty[0]),
+            str(self.bid_qty[0]),
+            str(sum(self.ask_qty)),
+            str(sum(self.bid_qty)),
+            _ratio(self.vol, spec.listed_shares),
+            str(prev_same_time),
+            _ratio(self.vol, prev_same_time),
+            "0",
+            "",
+            str(self.open),
         ]
 
     def book(self, now: datetime) -> list[str]:
@@ -155,28 +189,65 @@ class _Tape:
             b -= tick_size(b - 1)
         p0 = self.spec.prev_close
         return [
-            self.spec.code, now.strftime("%H%M%S"), "0", *map(str, asks), *map(str, bids),
-            *map(str, self.ask_qty), *map(str, self.bid_qty), str(sum(self.ask_qty)), str(sum(self.bid_qty)),
-            "0", "0", "0", "0", str(rng.randint(1_000, 60_000)), str(-p0), "5", "-100.00", str(self.vol),
-            str(rng.randint(-30_000, 30_000)), str(rng.randint(-30_000, 30_000)), "0", "0", "0",
+            self.spec.code,
+            now.strftime("%H%M%S"),
+            "0",
+            *map(str, asks),
+            *map(str, bids),
+            *map(str, self.ask_qty),
+            *map(str, self.bid_qty),
+            str(sum(self.ask_qty)),
+            str(sum(self.bid_qty)),
+            "0",
+            "0",
+            "0",
+            "0",
+            str(rng.randint(1_000, 60_000)),
+            str(-p0),
+            "5",
+            "-100.00",
+            str(self.vol),
+            str(rng.randint(-30_000, 30_000)),
+            str(rng.randint(-30_000, 30_000)),
+            "0",
+            "0",
+            "0",
         ]
 
 
 def _subscribe_text(tr_id: str, tr_key: str) -> str:
-    return json.dumps({"header": {"approval_key": PLACEHOLDER_APPROVAL, "custtype": "P", "tr_type": "1",
-                                  "content-type": "utf-8"},
-                       "body": {"input": {"tr_id": tr_id, "tr_key": tr_key}}}, separators=(",", ":"))
+    return json.dumps(
+        {
+            "header": {
+                "approval_key": PLACEHOLDER_APPROVAL,
+                "custtype": "P",
+                "tr_type": "1",
+                "content-type": "utf-8",
+            },
+            "body": {"input": {"tr_id": tr_id, "tr_key": tr_key}},
+        },
+        separators=(",", ":"),
+    )
 
 
-def generate(start: datetime, minutes: float = 10.0, symbols: tuple[SymbolSpec, ...] = DEFAULT_SYMBOLS,
-             seed: int = 0, books: bool = True, env: str = "mock",
-             ping_every: float = 20.0, batch_probability: float = 0.12) -> tuple[dict[str, object], list[WsLine]]:
+def generate(
+    start: datetime,
+    minutes: float = 10.0,
+    symbols: tuple[SymbolSpec, ...] = DEFAULT_SYMBOLS,
+    seed: int = 0,
+    books: bool = True,
+    env: str = "mock",
+    ping_every: float = 20.0,
+    batch_probability: float = 0.12,
+) -> tuple[dict[str, object], list[WsLine]]:
     """A recording (session.json dict, ws.jsonl lines) of `minutes` of trading from `start` (KST aware)."""
     if start.tzinfo is None:
         raise ValueError("start must carry a UTC offset")
     rng = random.Random(seed)
     duration = minutes * 60.0
-    subs = [("H0STCNT0", s.code) for s in symbols] + ([("H0STASP0", s.code) for s in symbols] if books else [])
+    subs = [("H0STCNT0", s.code) for s in symbols] + (
+        [("H0STASP0", s.code) for s in symbols] if books else []
+    )
     tapes = {s.code: _Tape(s, random.Random(rng.getrandbits(64)), start) for s in symbols}
 
     lines: list[WsLine] = [WsLine(0.0, event="open")]
@@ -186,8 +257,13 @@ def generate(start: datetime, minutes: float = 10.0, symbols: tuple[SymbolSpec, 
         lines.append(WsLine(t, "send", _subscribe_text(tr_id, key)))
         iv = "".join(rng.choice("0123456789abcdef") for _ in range(16))
         k = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(32))
-        lines.append(WsLine(t + 0.01, "recv", frames.control(tr_id, key, "0", "OPSP0000", "SUBSCRIBE SUCCESS",
-                                                             {"iv": iv, "key": k})))
+        lines.append(
+            WsLine(
+                t + 0.01,
+                "recv",
+                frames.control(tr_id, key, "0", "OPSP0000", "SUBSCRIBE SUCCESS", {"iv": iv, "key": k}),
+            )
+        )
     first = t + 0.1
 
     events: list[tuple[float, int, str, str]] = []  # (t, order, kind, code)
@@ -226,8 +302,12 @@ def generate(start: datetime, minutes: float = 10.0, symbols: tuple[SymbolSpec, 
     lines.append(WsLine(round(duration, 3), event="close", code=1000, reason="recording ended"))
 
     session: dict[str, object] = {
-        "format": FORMAT, "version": VERSION, "env": env, "start": start.isoformat(),
-        "subscriptions": [list(s) for s in subs], "synthetic": True,
+        "format": FORMAT,
+        "version": VERSION,
+        "env": env,
+        "start": start.isoformat(),
+        "subscriptions": [list(s) for s in subs],
+        "synthetic": True,
         "generator": {"tool": "fakekis generate", "seed": seed, "minutes": minutes, "books": books},
         "notes": "Synthetic session from fakekis's seeded generator; field invariants of protocol.md §5.1 hold.",
     }

@@ -38,10 +38,10 @@ class RecordingError(Exception):
 @dataclass(frozen=True, slots=True)
 class WsLine:
     t: float
-    dir: str | None = None      # "recv" (server -> client) | "send" (client -> server)
+    dir: str | None = None  # "recv" (server -> client) | "send" (client -> server)
     text: str | None = None
     conn: int = 0
-    event: str | None = None    # "open" | "close"
+    event: str | None = None  # "open" | "close"
     code: int | None = None
     reason: str | None = None
 
@@ -116,12 +116,19 @@ def load(path: Path | str) -> Recording:
     lines = _load_ws(root / "ws.jsonl")
     rest = _load_rest(root / "rest.yaml")
     rec = Recording(
-        path=root, env=str(session["env"]), start=float(session["_start"]),  # type: ignore[arg-type]
+        path=root,
+        env=str(session["env"]),
+        start=float(session["_start"]),  # type: ignore[arg-type]
         subscriptions=[(str(a), str(b)) for a, b in session["subscriptions"]],  # type: ignore[union-attr,misc]
-        synthetic=bool(session["synthetic"]), notes=str(session.get("notes", "")),
-        session={k: v for k, v in session.items() if not k.startswith("_")}, lines=lines, rest=rest,
+        synthetic=bool(session["synthetic"]),
+        notes=str(session.get("notes", "")),
+        session={k: v for k, v in session.items() if not k.startswith("_")},
+        lines=lines,
+        rest=rest,
     )
-    rec.skipped_encrypted = sum(1 for ln in lines if ln.dir == "recv" and ln.text and ln.text.startswith("1|"))
+    rec.skipped_encrypted = sum(
+        1 for ln in lines if ln.dir == "recv" and ln.text and ln.text.startswith("1|")
+    )
     return rec
 
 
@@ -150,17 +157,31 @@ def _load_session(path: Path) -> dict[str, object]:
     except ValueError as e:
         raise RecordingError(path, _line_of(path, "start"), f'field "start": {e}') from None
     subs = data.get("subscriptions")
-    need("subscriptions", isinstance(subs, list) and all(
-        isinstance(s, list) and len(s) == 2 and all(isinstance(x, str) and x for x in s) for s in subs),
-        'must be a list of ["TR_ID", "TR_KEY"] pairs')
+    need(
+        "subscriptions",
+        isinstance(subs, list)
+        and all(
+            isinstance(s, list) and len(s) == 2 and all(isinstance(x, str) and x for x in s) for s in subs
+        ),
+        'must be a list of ["TR_ID", "TR_KEY"] pairs',
+    )
     need("synthetic", isinstance(data.get("synthetic"), bool), "must be true or false")
     need("notes", isinstance(data.get("notes", ""), str), "must be a string")
     products = data.get("products", {})
-    need("products", isinstance(products, dict) and all(
-        isinstance(code, str) and _CODE.match(code) and isinstance(info, dict) and isinstance(info.get("name"), str)
-        and info["name"] and all(isinstance(info.get(k, ""), str) for k in ("name_eng", "listed"))
-        for code, info in products.items()),
-        'must map 6-digit codes to {"name": ..., "name_eng": ..., "listed": "YYYYMMDD"} (name required)')
+    need(
+        "products",
+        isinstance(products, dict)
+        and all(
+            isinstance(code, str)
+            and _CODE.match(code)
+            and isinstance(info, dict)
+            and isinstance(info.get("name"), str)
+            and info["name"]
+            and all(isinstance(info.get(k, ""), str) for k in ("name_eng", "listed"))
+            for code, info in products.items()
+        ),
+        'must map 6-digit codes to {"name": ..., "name_eng": ..., "listed": "YYYYMMDD"} (name required)',
+    )
     return data
 
 
@@ -229,17 +250,26 @@ def _load_rest(path: Path) -> list[dict[str, object]]:
         raise RecordingError(path, None, f"not UTF-8 ({e.reason})") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        raise RecordingError(path, mark.line + 1 if mark else None, f"invalid YAML: {getattr(e, 'problem', e)}") from None
+        raise RecordingError(
+            path, mark.line + 1 if mark else None, f"invalid YAML: {getattr(e, 'problem', e)}"
+        ) from None
     if doc is None:
         return []
     if not isinstance(doc, dict) or not isinstance(doc.get("interactions"), list):
         raise RecordingError(path, 1, 'must be a vcrpy cassette: a mapping with an "interactions" list')
     for i, it in enumerate(doc["interactions"]):
-        ok = (isinstance(it, dict) and isinstance(it.get("request"), dict) and isinstance(it.get("response"), dict)
-              and "uri" in it["request"] and "method" in it["request"]
-              and isinstance(it["response"].get("status"), dict))
+        ok = (
+            isinstance(it, dict)
+            and isinstance(it.get("request"), dict)
+            and isinstance(it.get("response"), dict)
+            and "uri" in it["request"]
+            and "method" in it["request"]
+            and isinstance(it["response"].get("status"), dict)
+        )
         if not ok:
-            raise RecordingError(path, None, f"interaction #{i} needs request.method, request.uri and response.status")
+            raise RecordingError(
+                path, None, f"interaction #{i} needs request.method, request.uri and response.status"
+            )
     return doc["interactions"]
 
 
@@ -255,15 +285,23 @@ def _data_frames(rec: Recording) -> Iterable[TapeFrame]:
         yield TapeFrame(ln.t, parts[1], parts[3].split("^", 1)[0], count, text, no)
 
 
-def write(path: Path | str, session: dict[str, object], lines: Iterable[WsLine],
-          rest: list[dict[str, object]] | None = None) -> Path:
+def write(
+    path: Path | str,
+    session: dict[str, object],
+    lines: Iterable[WsLine],
+    rest: list[dict[str, object]] | None = None,
+) -> Path:
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
-    (root / "session.json").write_text(json.dumps(session, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (root / "session.json").write_text(
+        json.dumps(session, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
     with (root / "ws.jsonl").open("w", encoding="utf-8") as fh:
         for ln in lines:
             fh.write(json.dumps(ln.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n")
     if rest is not None:
         doc = {"interactions": rest, "version": 1}
-        (root / "rest.yaml").write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        (root / "rest.yaml").write_text(
+            yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8"
+        )
     return root

@@ -53,8 +53,13 @@ def _remote_now(url: str) -> float:
         raise ConfigError(f"GATEWAY_CLOCK_URL={url!r}: cannot read the clock ({type(e).__name__})") from None
 
 
-def build(cfg: Config, clock: Clock | None = None, *, connect: Callable[..., Any] = websockets.connect,
-          http: httpx.AsyncClient | None = None) -> Gateway:
+def build(
+    cfg: Config,
+    clock: Clock | None = None,
+    *,
+    connect: Callable[..., Any] = websockets.connect,
+    http: httpx.AsyncClient | None = None,
+) -> Gateway:
     if clock is None:
         if cfg.clock_url:
             clock = RemoteClock(cfg.clock_url, _remote_now(cfg.clock_url))
@@ -68,8 +73,14 @@ def build(cfg: Config, clock: Clock | None = None, *, connect: Callable[..., Any
     return Gateway(cfg, clock, KrxCalendar.from_hours(cfg.session_hours), cache, metrics, log, rest, worker)
 
 
-def create_app(cfg: Config, clock: Clock | None = None, *, connect: Callable[..., Any] = websockets.connect,
-               http: httpx.AsyncClient | None = None, on_ready: Callable[[Gateway], None] | None = None) -> Starlette:
+def create_app(
+    cfg: Config,
+    clock: Clock | None = None,
+    *,
+    connect: Callable[..., Any] = websockets.connect,
+    http: httpx.AsyncClient | None = None,
+    on_ready: Callable[[Gateway], None] | None = None,
+) -> Starlette:
     gw = build(cfg, clock, connect=connect, http=http)
 
     @contextlib.asynccontextmanager
@@ -92,48 +103,100 @@ def create_app(cfg: Config, clock: Clock | None = None, *, connect: Callable[...
     async def quote(request: Request) -> JSONResponse:
         symbol = request.path_params["symbol"]
         if not _SYMBOL.match(symbol):
-            return JSONResponse({"error": "invalid symbol", "symbol": symbol,
-                                 "detail": "expected a 6-digit KRX code such as 005930"}, 400)
+            return JSONResponse(
+                {
+                    "error": "invalid symbol",
+                    "symbol": symbol,
+                    "detail": "expected a 6-digit KRX code such as 005930",
+                },
+                400,
+            )
         now = gw.clock.now()
         q = gw.cache.get(symbol)
         source, why = select(now, q, gw.calendar, gw.cfg.freshness_s)
         if source == "kis-ws" and q is not None:
             gw.metrics.source_counts["kis-ws"] += 1
             gw.metrics.reach("served_ws", now)
-            return JSONResponse({
-                "symbol": symbol, "price": q.price, "change": q.change, "change_rate": q.change_rate,
-                "volume": q.volume, "exchange_time": q.exchange_time, "received_at": iso_ms(q.received_at),
-                "age_ms": int((now - q.received_at) * 1000), "source": "kis-ws",
-            })
+            return JSONResponse(
+                {
+                    "symbol": symbol,
+                    "price": q.price,
+                    "change": q.change,
+                    "change_rate": q.change_rate,
+                    "volume": q.volume,
+                    "exchange_time": q.exchange_time,
+                    "received_at": iso_ms(q.received_at),
+                    "age_ms": int((now - q.received_at) * 1000),
+                    "source": "kis-ws",
+                }
+            )
         try:
             out = await gw.rest.inquire_price(symbol)
         except RestError as e:
-            return JSONResponse({"error": "upstream unavailable", "symbol": symbol,
-                                 "reason": gw.log.redact(str(e)), "fallback_reason": why}, 503)
+            return JSONResponse(
+                {
+                    "error": "upstream unavailable",
+                    "symbol": symbol,
+                    "reason": gw.log.redact(str(e)),
+                    "fallback_reason": why,
+                },
+                503,
+            )
         gw.metrics.source_counts["kis-rest"] += 1
         try:
-            body = {"symbol": symbol, "price": int(out["stck_prpr"]), "change": int(out["prdy_vrss"]),
-                    "change_rate": out["prdy_ctrt"], "volume": int(out["acml_vol"])}
+            body = {
+                "symbol": symbol,
+                "price": int(out["stck_prpr"]),
+                "change": int(out["prdy_vrss"]),
+                "change_rate": out["prdy_ctrt"],
+                "volume": int(out["acml_vol"]),
+            }
         except (KeyError, ValueError):
-            return JSONResponse({"error": "upstream unavailable", "symbol": symbol,
-                                 "reason": "inquire-price output lacks stck_prpr/prdy_vrss/prdy_ctrt/acml_vol"}, 503)
-        return JSONResponse({**body, "exchange_time": None, "received_at": iso_ms(now), "age_ms": 0,
-                             "source": "kis-rest", "fallback_reason": why})
+            return JSONResponse(
+                {
+                    "error": "upstream unavailable",
+                    "symbol": symbol,
+                    "reason": "inquire-price output lacks stck_prpr/prdy_vrss/prdy_ctrt/acml_vol",
+                },
+                503,
+            )
+        return JSONResponse(
+            {
+                **body,
+                "exchange_time": None,
+                "received_at": iso_ms(now),
+                "age_ms": 0,
+                "source": "kis-rest",
+                "fallback_reason": why,
+            }
+        )
 
     async def metrics(request: Request) -> JSONResponse:
         now = gw.clock.now()
-        return JSONResponse({**gw.metrics.as_dict(), "env": gw.cfg.env, "now": iso_ms(now),
-                             "market_open": gw.calendar.why_closed(now) is None,
-                             "market_closed_reason": gw.calendar.why_closed(now),
-                             "cached_symbols": len(gw.cache), "symbols": list(gw.cfg.symbols)})
+        return JSONResponse(
+            {
+                **gw.metrics.as_dict(),
+                "env": gw.cfg.env,
+                "now": iso_ms(now),
+                "market_open": gw.calendar.why_closed(now) is None,
+                "market_closed_reason": gw.calendar.why_closed(now),
+                "cached_symbols": len(gw.cache),
+                "symbols": list(gw.cfg.symbols),
+            }
+        )
 
     async def not_found(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"error": "not found", "path": request.url.path}, 404)
 
     async def crashed(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"error": "internal error", "reason": gw.log.redact(f"{type(exc).__name__}: {exc}")}, 500)
+        return JSONResponse(
+            {"error": "internal error", "reason": gw.log.redact(f"{type(exc).__name__}: {exc}")}, 500
+        )
 
-    app = Starlette(routes=[Route("/v1/quotes/{symbol}", quote), Route("/v1/metrics/quote", metrics)],
-                    lifespan=lifespan, exception_handlers={404: not_found, Exception: crashed})
+    app = Starlette(
+        routes=[Route("/v1/quotes/{symbol}", quote), Route("/v1/metrics/quote", metrics)],
+        lifespan=lifespan,
+        exception_handlers={404: not_found, Exception: crashed},
+    )
     app.state.gateway = gw
     return app

@@ -21,7 +21,7 @@ class Quote:
     exchange_hhmmss: str = ""
     received_at: float = 0.0
     ticks: int = 0
-    _formatted: tuple[str, str, str | None] = ("", "", None)   # (date, hhmmss, exchange_time) last served
+    _formatted: tuple[str, str, str | None] = ("", "", None)  # (date, hhmmss, exchange_time) last served
 
     @property
     def exchange_time(self) -> str | None:
@@ -29,7 +29,9 @@ class Quote:
         d, t = self.exchange_date, self.exchange_hhmmss
         if self._formatted[0] == d and self._formatted[1] == t:
             return self._formatted[2]
-        text = None if len(d) != 8 or len(t) != 6 else f"{d[:4]}-{d[4:6]}-{d[6:]}T{t[:2]}:{t[2:4]}:{t[4:]}+09:00"
+        text = (
+            None if len(d) != 8 or len(t) != 6 else f"{d[:4]}-{d[4:6]}-{d[6:]}T{t[:2]}:{t[2:4]}:{t[4:]}+09:00"
+        )
         self._formatted = (d, t, text)
         return text
 

@@ -88,7 +88,10 @@ async def _run_server(cfg: Config, sock: socket.socket) -> int:
     url = f"http://{sock.getsockname()[0]}:{sock.getsockname()[1]}"
 
     def ready(gw: object) -> None:
-        print(json.dumps({"url": url, "env": cfg.env, "ws_url": cfg.ws_url, "rest_url": cfg.rest_url}), flush=True)
+        print(
+            json.dumps({"url": url, "env": cfg.env, "ws_url": cfg.ws_url, "rest_url": cfg.rest_url}),
+            flush=True,
+        )
 
     server = Server(uvicorn.Config(create_app(cfg, on_ready=ready), log_level="warning", access_log=False))
     loop = asyncio.get_running_loop()
@@ -103,8 +106,11 @@ def _diagnose(args: argparse.Namespace) -> int:
 
     cfg = from_env()
     _logs(logging.ERROR)
-    print(f"diagnosing {cfg.env}: REST {cfg.rest_url}  WS {cfg.ws_url}  symbols {','.join(cfg.symbols)} "
-          f"(up to {args.seconds:g}s)", file=sys.stderr)
+    print(
+        f"diagnosing {cfg.env}: REST {cfg.rest_url}  WS {cfg.ws_url}  symbols {','.join(cfg.symbols)} "
+        f"(up to {args.seconds:g}s)",
+        file=sys.stderr,
+    )
     result = asyncio.run(diagnose.run(cfg, args.seconds))
     print(result.to_json() if args.json else result.render())
     return 0 if result.ok else 1
@@ -118,15 +124,24 @@ def _compare(args: argparse.Namespace) -> int:
 
     cfg = from_env()
     _logs(logging.ERROR)
-    urls = {"mock": (args.mock_rest_url or DEFAULT_URLS["mock"][0], args.mock_ws_url or DEFAULT_URLS["mock"][1]),
-            "live": (args.live_rest_url or DEFAULT_URLS["live"][0], args.live_ws_url or DEFAULT_URLS["live"][1])}
+    urls = {
+        "mock": (args.mock_rest_url or DEFAULT_URLS["mock"][0], args.mock_ws_url or DEFAULT_URLS["mock"][1]),
+        "live": (args.live_rest_url or DEFAULT_URLS["live"][0], args.live_ws_url or DEFAULT_URLS["live"][1]),
+    }
     print(f"comparing mock and live for {args.seconds:g}s each (at once) ...", file=sys.stderr)
     runs = asyncio.run(compare.compare(cfg, urls, args.seconds))
     evidence, report = compare.write_evidence(runs, Path(args.out))
     for r in runs:
         print(f"{r.mode}: {r.diagnosis.render().splitlines()[-1] if r.diagnosis else '?'}", file=sys.stderr)
-    print(json.dumps({"evidence": str(evidence), "report": str(report),
-                      "go": all(r.diagnosis and r.diagnosis.ok for r in runs)}))
+    print(
+        json.dumps(
+            {
+                "evidence": str(evidence),
+                "report": str(report),
+                "go": all(r.diagnosis and r.diagnosis.ok for r in runs),
+            }
+        )
+    )
     return 0
 
 
@@ -142,7 +157,12 @@ def _decode(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
         if not text.strip():
             continue
         event = codec.decode(text, keys)
-        if isinstance(event, codec.Control) and event.key and event.iv and event.msg_cd in ("OPSP0000", "OPSP0002"):
+        if (
+            isinstance(event, codec.Control)
+            and event.key
+            and event.iv
+            and event.msg_cd in ("OPSP0000", "OPSP0002")
+        ):
             keys[event.tr_id] = (event.key, event.iv)
         for obj in codec.to_json_lines(event):
             if "error" in obj:
@@ -152,42 +172,61 @@ def _decode(args: argparse.Namespace, stdin: TextIO, stdout: TextIO) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="kis-gateway", description="KIS realtime quote gateway.",
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=ENV_HELP)
+    parser = argparse.ArgumentParser(
+        prog="kis-gateway",
+        description="KIS realtime quote gateway.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=ENV_HELP,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("serve", help="run the quote gateway (HTTP API + supervised WS worker)",
-                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=ENV_HELP,
-                       description="Serve GET /v1/quotes/{symbol} and GET /v1/metrics/quote. Prints one JSON "
-                                   "line with the URL on stdout when ready; logs go to stderr.")
+    p = sub.add_parser(
+        "serve",
+        help="run the quote gateway (HTTP API + supervised WS worker)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=ENV_HELP,
+        description="Serve GET /v1/quotes/{symbol} and GET /v1/metrics/quote. Prints one JSON "
+        "line with the URL on stdout when ready; logs go to stderr.",
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
-    g = sub.add_parser("diagnose", help="run the pipeline for a bounded time and name the first failed boundary",
-                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=ENV_HELP,
-                       description="Runs the gateway's own pipeline against the configured target (real KIS, or any "
-                                   "URLs such as a fakekis) for up to --seconds, asks for quotes, probes REST once, "
-                                   "and prints the six boundaries with evidence and a verdict naming the first one "
-                                   "that failed with its likely causes. Exit 0 on pass (a closed market with acks "
-                                   "and PINGPONG passes), 1 on fail, 2 on bad configuration.")
+    g = sub.add_parser(
+        "diagnose",
+        help="run the pipeline for a bounded time and name the first failed boundary",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=ENV_HELP,
+        description="Runs the gateway's own pipeline against the configured target (real KIS, or any "
+        "URLs such as a fakekis) for up to --seconds, asks for quotes, probes REST once, "
+        "and prints the six boundaries with evidence and a verdict naming the first one "
+        "that failed with its likely causes. Exit 0 on pass (a closed market with acks "
+        "and PINGPONG passes), 1 on fail, 2 on bad configuration.",
+    )
     g.add_argument("--seconds", type=float, default=20.0, help="how long to observe at most (default 20)")
     g.add_argument("--json", action="store_true", help="machine-readable output")
-    c = sub.add_parser("compare", help="run mock and live side by side with the same keys; write the evidence",
-                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=ENV_HELP,
-                       description="Runs the gateway twice at once with the same KIS_APP_KEY/KIS_APP_SECRET, changing "
-                                   "only KIS_ENV and that environment's URLs; captures metrics twice and one quote "
-                                   "per mode and writes <out>/<date>-ws-debug-compare-mock-live.md (table, timeline "
-                                   "pictures, diagnoses) and <out>/<date>-ws-real-final-report.md (Go/No-Go). "
-                                   "Exit 0 once the evidence is written, whatever it says.")
+    c = sub.add_parser(
+        "compare",
+        help="run mock and live side by side with the same keys; write the evidence",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=ENV_HELP,
+        description="Runs the gateway twice at once with the same KIS_APP_KEY/KIS_APP_SECRET, changing "
+        "only KIS_ENV and that environment's URLs; captures metrics twice and one quote "
+        "per mode and writes <out>/<date>-ws-debug-compare-mock-live.md (table, timeline "
+        "pictures, diagnoses) and <out>/<date>-ws-real-final-report.md (Go/No-Go). "
+        "Exit 0 once the evidence is written, whatever it says.",
+    )
     c.add_argument("--seconds", type=float, default=20.0, help="how long each mode runs (default 20)")
     c.add_argument("--out", default="docs/evidence", help="folder for the evidence (default docs/evidence)")
     for mode in ("mock", "live"):
         c.add_argument(f"--{mode}-rest-url", help=f"{mode} REST URL (default: KIS's {mode} URL)")
         c.add_argument(f"--{mode}-ws-url", help=f"{mode} WebSocket URL (default: KIS's {mode} URL)")
-    d = sub.add_parser("decode", help="decode raw KIS WebSocket messages from stdin, one per line",
-                       description="Reads raw KIS WebSocket messages (data frames, acks, PINGPONG) one per line "
-                                   "on stdin; writes one JSON object per event on stdout (one per trade record). "
-                                   "Undecodable lines become {\"error\": ...} and decoding goes on; exit 0. "
-                                   "Encrypted frames decode with the key/iv of an earlier OPSP0000 ack in the "
-                                   "input, or with --tr-id/--key/--iv.")
+    d = sub.add_parser(
+        "decode",
+        help="decode raw KIS WebSocket messages from stdin, one per line",
+        description="Reads raw KIS WebSocket messages (data frames, acks, PINGPONG) one per line "
+        "on stdin; writes one JSON object per event on stdout (one per trade record). "
+        'Undecodable lines become {"error": ...} and decoding goes on; exit 0. '
+        "Encrypted frames decode with the key/iv of an earlier OPSP0000 ack in the "
+        "input, or with --tr-id/--key/--iv.",
+    )
     d.add_argument("--tr-id", help="TR of the encrypted frames (e.g. H0STCNI0)")
     d.add_argument("--key", help="32-char AES key from the subscribe ack")
     d.add_argument("--iv", help="16-char AES iv from the subscribe ack")
@@ -197,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
         return _decode(args, sys.stdin, sys.stdout)
     try:
         return commands[args.command](args)
-    except ConfigError as e:   # from the environment, or found while starting (an unreachable GATEWAY_CLOCK_URL)
+    except (
+        ConfigError
+    ) as e:  # from the environment, or found while starting (an unreachable GATEWAY_CLOCK_URL)
         print(f"kis-gateway: error: {e}", file=sys.stderr)
         return 2
 

@@ -33,12 +33,16 @@ H0STCNT0_FIELDS = (
 
 H0STASP0_FIELDS = (
     ["MKSC_SHRN_ISCD", "BSOP_HOUR", "HOUR_CLS_CODE"]
-    + [f"ASKP{i}" for i in range(1, 11)] + [f"BIDP{i}" for i in range(1, 11)]
-    + [f"ASKP_RSQN{i}" for i in range(1, 11)] + [f"BIDP_RSQN{i}" for i in range(1, 11)]
-    + ("TOTAL_ASKP_RSQN TOTAL_BIDP_RSQN OVTM_TOTAL_ASKP_RSQN OVTM_TOTAL_BIDP_RSQN ANTC_CNPR ANTC_CNQN ANTC_VOL "
-       "ANTC_CNTG_VRSS ANTC_CNTG_VRSS_SIGN ANTC_CNTG_PRDY_CTRT ACML_VOL TOTAL_ASKP_RSQN_ICDC TOTAL_BIDP_RSQN_ICDC "
-       "OVTM_TOTAL_ASKP_ICDC OVTM_TOTAL_BIDP_ICDC STCK_DEAL_CLS_CODE KMID_PRC KMID_TOTAL_RSQN KMID_CLS_CODE "
-       "MARKET_CLS_CODE").split()
+    + [f"ASKP{i}" for i in range(1, 11)]
+    + [f"BIDP{i}" for i in range(1, 11)]
+    + [f"ASKP_RSQN{i}" for i in range(1, 11)]
+    + [f"BIDP_RSQN{i}" for i in range(1, 11)]
+    + (
+        "TOTAL_ASKP_RSQN TOTAL_BIDP_RSQN OVTM_TOTAL_ASKP_RSQN OVTM_TOTAL_BIDP_RSQN ANTC_CNPR ANTC_CNQN ANTC_VOL "
+        "ANTC_CNTG_VRSS ANTC_CNTG_VRSS_SIGN ANTC_CNTG_PRDY_CTRT ACML_VOL TOTAL_ASKP_RSQN_ICDC TOTAL_BIDP_RSQN_ICDC "
+        "OVTM_TOTAL_ASKP_ICDC OVTM_TOTAL_BIDP_ICDC STCK_DEAL_CLS_CODE KMID_PRC KMID_TOTAL_RSQN KMID_CLS_CODE "
+        "MARKET_CLS_CODE"
+    ).split()
 )
 
 H0STCNI_FIELDS = (
@@ -50,12 +54,21 @@ H0STCNI_FIELDS = (
 # Field names per TR (a prefix is enough: extra trailing fields are named FIELD_<n>), and the record
 # widths KIS is known to have used, for recovering records when a header's count is wrong.
 LAYOUTS: dict[str, tuple[str, ...]] = {
-    "H0STCNT0": tuple(H0STCNT0_FIELDS), "H0NXCNT0": tuple(H0STCNT0_FIELDS), "H0UNCNT0": tuple(H0STCNT0_FIELDS),
-    "H0STASP0": tuple(H0STASP0_FIELDS), "H0STCNI0": tuple(H0STCNI_FIELDS), "H0STCNI9": tuple(H0STCNI_FIELDS),
+    "H0STCNT0": tuple(H0STCNT0_FIELDS),
+    "H0NXCNT0": tuple(H0STCNT0_FIELDS),
+    "H0UNCNT0": tuple(H0STCNT0_FIELDS),
+    "H0STASP0": tuple(H0STASP0_FIELDS),
+    "H0STCNI0": tuple(H0STCNI_FIELDS),
+    "H0STCNI9": tuple(H0STCNI_FIELDS),
 }
 KNOWN_WIDTHS: dict[str, tuple[int, ...]] = {
-    "H0STCNT0": (46, 47), "H0NXCNT0": (46, 47), "H0UNCNT0": (46, 47),
-    "H0STASP0": (59, 62, 63), "H0STCNI0": (26, 23), "H0STCNI9": (26, 23), "HDFSCNT0": (26,),
+    "H0STCNT0": (46, 47),
+    "H0NXCNT0": (46, 47),
+    "H0UNCNT0": (46, 47),
+    "H0STASP0": (59, 62, 63),
+    "H0STCNI0": (26, 23),
+    "H0STCNI9": (26, 23),
+    "HDFSCNT0": (26,),
 }
 # Credentials never printed in a decoded fill notice.
 PRIVATE_FIELDS = frozenset({"CUST_ID", "ACNT_NO", "ACNT_NAME"})
@@ -67,14 +80,14 @@ class Frame:
 
     tr_id: str
     encrypted: bool
-    declared: int          # the NNN count as sent
+    declared: int  # the NNN count as sent
     fields: list[str]
     width: int
-    count: int             # whole records recovered
+    count: int  # whole records recovered
     error: str | None = None
 
     def record(self, i: int) -> list[str]:
-        return self.fields[i * self.width:(i + 1) * self.width]
+        return self.fields[i * self.width : (i + 1) * self.width]
 
     def records(self) -> Iterator[list[str]]:
         for i in range(self.count):
@@ -153,8 +166,15 @@ def _data(text: str, keys: Mapping[str, tuple[str, str]] | None) -> Frame | Deco
             return Frame(tr_id, encrypted, declared, fields, width, declared)
         for w in known:  # e.g. "001" holding three 46-field records
             if total % w == 0:
-                return Frame(tr_id, encrypted, declared, fields, w, total // w,
-                             f"header says {declared} record(s) but {total} fields hold {total // w} of width {w}")
+                return Frame(
+                    tr_id,
+                    encrypted,
+                    declared,
+                    fields,
+                    w,
+                    total // w,
+                    f"header says {declared} record(s) but {total} fields hold {total // w} of width {w}",
+                )
         return Frame(tr_id, encrypted, declared, fields, width, declared)
     known = KNOWN_WIDTHS.get(tr_id)
     if known:
@@ -164,9 +184,16 @@ def _data(text: str, keys: Mapping[str, tuple[str, str]] | None) -> Frame | Deco
         whole = min(total // width, declared) if declared else total // width
         if whole:
             left = total - whole * width
-            return Frame(tr_id, encrypted, declared, fields, width, whole,
-                         f"header says {declared} record(s) but {total} fields: {whole} whole record(s) of "
-                         f"width {width}, {left} trailing field(s) dropped (truncated?)")
+            return Frame(
+                tr_id,
+                encrypted,
+                declared,
+                fields,
+                width,
+                whole,
+                f"header says {declared} record(s) but {total} fields: {whole} whole record(s) of "
+                f"width {width}, {left} trailing field(s) dropped (truncated?)",
+            )
     return DecodeError(f"{total} fields do not split into {declared} record(s)", text)
 
 
@@ -196,9 +223,16 @@ def _control(text: str) -> Control | PingPong | DecodeError:
     if not isinstance(body, dict):
         return DecodeError("control message without a body", text)
     out = body.get("output") if isinstance(body.get("output"), dict) else {}
-    return Control(tr_id, str(header.get("tr_key", "")), str(header.get("encrypt", "")),
-                   str(body.get("rt_cd", "")), str(body.get("msg_cd", "")), str(body.get("msg1", "")),
-                   out.get("iv"), out.get("key"))
+    return Control(
+        tr_id,
+        str(header.get("tr_key", "")),
+        str(header.get("encrypt", "")),
+        str(body.get("rt_cd", "")),
+        str(body.get("msg_cd", "")),
+        str(body.get("msg1", "")),
+        out.get("iv"),
+        out.get("key"),
+    )
 
 
 def to_json_lines(event: Event) -> list[dict[str, object]]:
@@ -209,16 +243,31 @@ def to_json_lines(event: Event) -> list[dict[str, object]]:
             named = event.named(i)
             if event.tr_id in ("H0STCNI0", "H0STCNI9"):
                 named = {k: ("***" if k in PRIVATE_FIELDS and v else v) for k, v in named.items()}
-            lines.append({"type": "record", "tr_id": event.tr_id, "encrypted": event.encrypted,
-                          "record": i + 1, "of": event.count, "declared": event.declared,
-                          "width": event.width, "fields": named})
+            lines.append(
+                {
+                    "type": "record",
+                    "tr_id": event.tr_id,
+                    "encrypted": event.encrypted,
+                    "record": i + 1,
+                    "of": event.count,
+                    "declared": event.declared,
+                    "width": event.width,
+                    "fields": named,
+                }
+            )
         if event.error:
             lines.append({"error": event.error, "tr_id": event.tr_id, "recovered_records": event.count})
         return lines
     if isinstance(event, Control):
-        out: dict[str, object] = {"type": "control", "tr_id": event.tr_id, "tr_key": event.tr_key,
-                                  "encrypt": event.encrypt, "rt_cd": event.rt_cd, "msg_cd": event.msg_cd,
-                                  "msg1": event.msg1}
+        out: dict[str, object] = {
+            "type": "control",
+            "tr_id": event.tr_id,
+            "tr_key": event.tr_key,
+            "encrypt": event.encrypt,
+            "rt_cd": event.rt_cd,
+            "msg_cd": event.msg_cd,
+            "msg1": event.msg1,
+        }
         if event.iv is not None:
             out["iv"], out["key"] = event.iv, event.key
         return [out]

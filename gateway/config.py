@@ -92,7 +92,9 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
             raise ConfigError(f"GATEWAY_CLOCK_START: {e}") from None
     clock_url = env.get("GATEWAY_CLOCK_URL", "").strip() or None
     if clock_url and not clock_url.startswith(("http://", "https://")):
-        raise ConfigError(f"GATEWAY_CLOCK_URL={clock_url!r} must be an http:// URL (fakekis: .../__fakekis/clock)")
+        raise ConfigError(
+            f"GATEWAY_CLOCK_URL={clock_url!r} must be an http:// URL (fakekis: .../__fakekis/clock)"
+        )
     rest_default, ws_default = DEFAULT_URLS[kis_env]
     rest_url = env.get("KIS_REST_URL", "").strip() or rest_default
     ws_url = env.get("KIS_WS_URL", "").strip() or ws_default
@@ -106,8 +108,15 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
     except ValueError as e:
         raise ConfigError(f"GATEWAY_SESSION_HOURS: {e}") from None
     return Config(
-        env=kis_env, app_key=app_key, app_secret=secret, symbols=symbols, rest_url=rest_url.rstrip("/"),
-        ws_url=ws_url, account_no=account, clock_start=clock_start, clock_url=clock_url,
+        env=kis_env,
+        app_key=app_key,
+        app_secret=secret,
+        symbols=symbols,
+        rest_url=rest_url.rstrip("/"),
+        ws_url=ws_url,
+        account_no=account,
+        clock_start=clock_start,
+        clock_url=clock_url,
         freshness_s=_number(env, "GATEWAY_FRESHNESS_MS", 10_000) / 1000,
         idle_timeout_s=_number(env, "GATEWAY_WS_IDLE_TIMEOUT", 60.0),
         ack_timeout_s=_number(env, "GATEWAY_ACK_TIMEOUT", 10.0),

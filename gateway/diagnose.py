@@ -19,9 +19,9 @@ from gateway.metrics import STAGES
 # msg_cd / error text -> likely cause (F-numbers of failure-modes.md)
 REFUSAL_CAUSES = {
     "OPSP0011": "approval key rejected (OPSP0011): a key issued in the other environment (mock vs live), an expired "
-                "key, or an appkey/secret that does not match KIS_ENV (F8, F6)",
+    "key, or an appkey/secret that does not match KIS_ENV (F8, F6)",
     "OPSP8996": "another process holds this appkey's single WebSocket session (OPSP8996 ALREADY IN USE appkey): "
-                "uvicorn --workers N, a second deployment, a second WS client in the app, or a zombie session (F2)",
+    "uvicorn --workers N, a second deployment, a second WS client in the app, or a zombie session (F2)",
     "OPSP0008": "registration cap reached (OPSP0008 MAX SUBSCRIBE OVER: 41 per session across all TRs) (F4)",
     "OPSP0007": "the server failed the subscription (OPSP0007 SUBSCRIBE INTERNAL ERROR)",
     "OPSP0017": "wrong HTS ID as the tr_key of a fill-notice subscription (OPSP0017)",
@@ -52,13 +52,19 @@ class Diagnosis:
         width = max(len(f.boundary) for f in self.findings)
         lines = [f"{'boundary':<{width}}  reached  {'at':<29}  evidence"]
         for f in self.findings:
-            lines.append(f"{f.boundary:<{width}}  {'yes' if f.reached else 'NO ':<7}  {f.at or '-':<29}  {f.evidence}")
+            lines.append(
+                f"{f.boundary:<{width}}  {'yes' if f.reached else 'NO ':<7}  {f.at or '-':<29}  {f.evidence}"
+            )
         rest = self.rest
         if rest:
-            lines.append(f"{'rest':<{width}}  {'yes' if rest.get('ok') else 'NO ':<7}  {'-':<29}  {rest.get('evidence')}")
+            lines.append(
+                f"{'rest':<{width}}  {'yes' if rest.get('ok') else 'NO ':<7}  {'-':<29}  {rest.get('evidence')}"
+            )
         lines.append("")
         if self.ok:
-            lines.append("VERDICT: PASS" + (f" - {self.causes[0]}" if self.causes else " - every boundary reached"))
+            lines.append(
+                "VERDICT: PASS" + (f" - {self.causes[0]}" if self.causes else " - every boundary reached")
+            )
         else:
             lines.append(f"VERDICT: FAIL at '{self.first_failed}'")
             lines += [f"  likely cause: {c}" for c in self.causes]
@@ -88,11 +94,12 @@ def diagnose(gw: Any, rest_probe: dict[str, Any] | None = None) -> Diagnosis:
     closed_reason = gw.calendar.why_closed(gw.clock.now())
 
     evidence = {
-        "worker_started": f"restarts {m['worker_restarts']}" + (f"; {m['last_error']}" if m["worker_restarts"] else ""),
+        "worker_started": f"restarts {m['worker_restarts']}"
+        + (f"; {m['last_error']}" if m["worker_restarts"] else ""),
         "connected": f"connects {m['ws_connects']}, reconnects {m['ws_reconnects']}, close codes {closes or '-'}"
-                     + (f"; connect errors: {errors[-1]}" if any('connect ' in e for e in errors) else ""),
+        + (f"; connect errors: {errors[-1]}" if any("connect " in e for e in errors) else ""),
         "subscribed": f"acked {m['ws_subscriptions']}/{len(gw.cfg.symbols)}; ack codes {acks or '-'}; "
-                      f"refusals {refusals or '-'}",
+        f"refusals {refusals or '-'}",
         "first_message": f"data frames {m['ws_messages']}, PINGPONG {m['ws_pingpongs']}, malformed {m['ws_malformed']}",
         "cached": f"symbols cached {len(gw.cache)}/{len(gw.cfg.symbols)}",
         "served_ws": f"sources {m['source_counts']}",
@@ -104,19 +111,27 @@ def diagnose(gw: Any, rest_probe: dict[str, Any] | None = None) -> Diagnosis:
     ok = first_failed is None
 
     if first_failed == "worker_started":
-        causes.append("the WebSocket worker never started: the lifespan did not run it or it died at once "
-                      "(hypothesis 1 of the original investigation)")
+        causes.append(
+            "the WebSocket worker never started: the lifespan did not run it or it died at once "
+            "(hypothesis 1 of the original investigation)"
+        )
     elif first_failed == "connected":
         text = " ".join(errors[-3:])
         if "HTTP 403" in text:
-            causes.append("the WebSocket handshake is refused (HTTP 403): too many connects in a short time got "
-                          "the appkey/IP locked out (reconnect storm, F13)")
+            causes.append(
+                "the WebSocket handshake is refused (HTTP 403): too many connects in a short time got "
+                "the appkey/IP locked out (reconnect storm, F13)"
+            )
         elif "approval key" in text:
-            causes.append(f"the approval key could not be issued over REST ({_last(errors, 'approval key')}): check "
-                          "KIS_REST_URL and that the appkey/secret belong to KIS_ENV (F6)")
+            causes.append(
+                f"the approval key could not be issued over REST ({_last(errors, 'approval key')}): check "
+                "KIS_REST_URL and that the appkey/secret belong to KIS_ENV (F6)"
+            )
         elif re.search(r"Connect|refused|OSError|getaddrinfo|Name or service", text):
-            causes.append(f"nothing answers at KIS_WS_URL={gw.cfg.ws_url}: wrong host or port (live 21000, mock "
-                          "31000) or wss:// where KIS serves plain ws:// (F6)")
+            causes.append(
+                f"nothing answers at KIS_WS_URL={gw.cfg.ws_url}: wrong host or port (live 21000, mock "
+                "31000) or wss:// where KIS serves plain ws:// (F6)"
+            )
         else:
             causes.append(f"the WebSocket never opened: {errors[-1] if errors else 'no error recorded'}")
     elif first_failed == "subscribed":
@@ -129,26 +144,36 @@ def diagnose(gw: Any, rest_probe: dict[str, Any] | None = None) -> Diagnosis:
     elif first_failed == "first_message":
         if closed_reason:
             ok = True
-            causes.append(f"market closed ({closed_reason}): acks and PINGPONG only, which is not a fault (F5)")
+            causes.append(
+                f"market closed ({closed_reason}): acks and PINGPONG only, which is not a fault (F5)"
+            )
         elif m["ws_malformed"]:
-            causes.append(f"frames arrive but none decodes ({m['ws_malformed']} malformed): layout drift or damaged "
-                          "frames (F9)")
+            causes.append(
+                f"frames arrive but none decodes ({m['ws_malformed']} malformed): layout drift or damaged "
+                "frames (F9)"
+            )
         elif m["ws_pingpongs"]:
-            causes.append("subscribed and alive (PINGPONG) but silent while the KRX session is open: the KRX TR "
-                          "H0STCNT0 is quiet while trades happen on NXT (H0NXCNT0/H0UNCNT0), or the symbols are "
-                          "halted or illiquid (F5)")
+            causes.append(
+                "subscribed and alive (PINGPONG) but silent while the KRX session is open: the KRX TR "
+                "H0STCNT0 is quiet while trades happen on NXT (H0NXCNT0/H0UNCNT0), or the symbols are "
+                "halted or illiquid (F5)"
+            )
         else:
             causes.append("subscribed but nothing at all arrives, not even PINGPONG: a half-open socket (F1)")
     elif first_failed == "cached":
-        causes.append(f"data frames arrive but no H0STCNT0 trade reached the cache (malformed {m['ws_malformed']}): "
-                      "other TRs only, or damaged records (F9)")
+        causes.append(
+            f"data frames arrive but no H0STCNT0 trade reached the cache (malformed {m['ws_malformed']}): "
+            "other TRs only, or damaged records (F9)"
+        )
     elif first_failed == "served_ws":
         if closed_reason:
             ok = True
             causes.append(f"market closed ({closed_reason}): quotes come from REST by design")
         else:
-            causes.append(f"ticks are cached but quotes are not served from them: older than the freshness window "
-                          f"({gw.cfg.freshness_s:g}s), or selection excludes fresh data (hypothesis 3)")
+            causes.append(
+                f"ticks are cached but quotes are not served from them: older than the freshness window "
+                f"({gw.cfg.freshness_s:g}s), or selection excludes fresh data (hypothesis 3)"
+            )
 
     if m["ws_reconnects"]:
         notes.append(f"{m['ws_reconnects']} reconnect(s); close codes {closes}")
@@ -184,8 +209,12 @@ def _rest_finding(probe: dict[str, Any]) -> dict[str, Any]:
     if probe.get("ok"):
         return {"ok": True, "evidence": f"inquire-price {probe.get('symbol')}: {probe.get('price')}"}
     code = str(probe.get("code", ""))
-    return {"ok": False, "code": code, "evidence": f"inquire-price failed: {probe.get('reason')}",
-            "cause": REST_CAUSES.get(code, f"{code}: {probe.get('reason')}")}
+    return {
+        "ok": False,
+        "code": code,
+        "evidence": f"inquire-price failed: {probe.get('reason')}",
+        "cause": REST_CAUSES.get(code, f"{code}: {probe.get('reason')}"),
+    }
 
 
 async def probe_rest(gw: Any) -> dict[str, Any]:
@@ -210,13 +239,15 @@ async def run(cfg: Any, seconds: float) -> Diagnosis:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://gateway"
+        ) as http:
             while loop.time() < deadline:
                 if gw.metrics.first.get("cached"):
                     for symbol in cfg.symbols:
                         await http.get(f"/v1/quotes/{symbol}")
                     if "served_ws" in gw.metrics.first:
                         break
-                await asyncio.sleep(0.5)   # sampling a live pipeline, bounded by --seconds
+                await asyncio.sleep(0.5)  # sampling a live pipeline, bounded by --seconds
             rest = await probe_rest(gw)
         return diagnose(gw, rest)

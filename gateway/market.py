@@ -27,7 +27,7 @@ class KrxCalendar:
     open_at: time = time(9, 0)
     close_at: time = time(15, 30)
     _holidays: dict[int, holidays.HolidayBase] = field(default_factory=dict, repr=False)
-    _memo: tuple[int, str | None] = field(default=(-1, None), repr=False)   # (minute, why_closed then)
+    _memo: tuple[int, str | None] = field(default=(-1, None), repr=False)  # (minute, why_closed then)
 
     @classmethod
     def from_hours(cls, hours: str) -> KrxCalendar:

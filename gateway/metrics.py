@@ -21,9 +21,9 @@ def _iso(ts: float | None) -> str | None:
 @dataclass
 class Metrics:
     ws_connected: bool = False
-    ws_messages: int = 0          # data frames ingested
-    ws_records: int = 0           # trade/book records in them
-    ws_subscriptions: int = 0     # acked on the current connection
+    ws_messages: int = 0  # data frames ingested
+    ws_records: int = 0  # trade/book records in them
+    ws_subscriptions: int = 0  # acked on the current connection
     ws_reconnects: int = 0
     ws_connects: int = 0
     ws_pingpongs: int = 0
@@ -34,7 +34,7 @@ class Metrics:
     rest_errors: Counter[str] = field(default_factory=Counter)
     token_issuances: int = 0
     last_error: str | None = None
-    ws_next_attempt_at: float | None = None   # set while the worker waits out its backoff
+    ws_next_attempt_at: float | None = None  # set while the worker waits out its backoff
     source_counts: Counter[str] = field(default_factory=Counter)
     first: dict[str, float] = field(default_factory=dict)
     last: dict[str, float] = field(default_factory=dict)
@@ -49,14 +49,31 @@ class Metrics:
 
     def as_dict(self) -> dict[str, object]:
         return {
-            "ws_connected": self.ws_connected, "ws_messages": self.ws_messages, "ws_records": self.ws_records,
-            "ws_subscriptions": self.ws_subscriptions, "ws_reconnects": self.ws_reconnects,
-            "ws_connects": self.ws_connects, "ws_pingpongs": self.ws_pingpongs, "ws_malformed": self.ws_malformed,
-            "ws_refusals": dict(self.ws_refusals), "worker_restarts": self.worker_restarts,
-            "rest_calls": self.rest_calls, "rest_errors": dict(self.rest_errors),
-            "token_issuances": self.token_issuances, "last_error": self.last_error,
+            "ws_connected": self.ws_connected,
+            "ws_messages": self.ws_messages,
+            "ws_records": self.ws_records,
+            "ws_subscriptions": self.ws_subscriptions,
+            "ws_reconnects": self.ws_reconnects,
+            "ws_connects": self.ws_connects,
+            "ws_pingpongs": self.ws_pingpongs,
+            "ws_malformed": self.ws_malformed,
+            "ws_refusals": dict(self.ws_refusals),
+            "worker_restarts": self.worker_restarts,
+            "rest_calls": self.rest_calls,
+            "rest_errors": dict(self.rest_errors),
+            "token_issuances": self.token_issuances,
+            "last_error": self.last_error,
             "ws_next_attempt_at": _iso(self.ws_next_attempt_at),
-            "source_counts": {"kis-ws": self.source_counts["kis-ws"], "kis-rest": self.source_counts["kis-rest"]},
-            "stages": {s: {"reached": s in self.first, "first_at": _iso(self.first.get(s)),
-                           "last_at": _iso(self.last.get(s))} for s in STAGES},
+            "source_counts": {
+                "kis-ws": self.source_counts["kis-ws"],
+                "kis-rest": self.source_counts["kis-rest"],
+            },
+            "stages": {
+                s: {
+                    "reached": s in self.first,
+                    "first_at": _iso(self.first.get(s)),
+                    "last_at": _iso(self.last.get(s)),
+                }
+                for s in STAGES
+            },
         }

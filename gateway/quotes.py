@@ -10,7 +10,9 @@ from gateway.cache import Quote
 from gateway.market import KrxCalendar
 
 
-def select(now: float, quote: Quote | None, calendar: KrxCalendar, freshness_s: float) -> tuple[str, str | None]:
+def select(
+    now: float, quote: Quote | None, calendar: KrxCalendar, freshness_s: float
+) -> tuple[str, str | None]:
     closed = calendar.why_closed(now)
     if closed is not None:
         return "kis-rest", f"market closed: {closed}"

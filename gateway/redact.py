@@ -37,7 +37,7 @@ class StageLog:
     def __init__(self, redact: Redactor, logger: logging.Logger | None = None) -> None:
         self.redact = redact
         self.logger = logger or logging.getLogger("gateway.stage")
-        self.lines: list[str] = []   # recent lines, for `diagnose` and tests
+        self.lines: list[str] = []  # recent lines, for `diagnose` and tests
         self.keep = 500
 
     def event(self, name: str, level: int = logging.INFO, **fields: object) -> str:

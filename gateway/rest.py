@@ -44,7 +44,7 @@ class Pacer:
         self.burst = max(1, int(rps))
         self.window = self.burst / rps
         self.clock, self.max_wait = clock, max_wait
-        self._times: deque[float] = deque()   # granted slots, ascending
+        self._times: deque[float] = deque()  # granted slots, ascending
 
     async def acquire(self) -> None:
         now = self.clock.now()
@@ -87,8 +87,14 @@ class TokenStore:
 
 
 class RestClient:
-    def __init__(self, cfg: Config, clock: Clock, metrics: Metrics, log: StageLog,
-                 http: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        clock: Clock,
+        metrics: Metrics,
+        log: StageLog,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
         self.cfg, self.clock, self.metrics, self.log = cfg, clock, metrics, log
         self.http = http or httpx.AsyncClient(base_url=cfg.rest_url, timeout=10.0)
         self.pacer = Pacer(cfg.rest_rps, clock)
@@ -104,7 +110,7 @@ class RestClient:
     async def _post(self, path: str, body: dict[str, str]) -> tuple[int, dict[str, Any]]:
         try:
             r = await self.http.post(path, json=body, headers={"content-type": "application/json"})
-        except (httpx.HTTPError, RuntimeError) as e:   # RuntimeError: client already closed (shutdown)
+        except (httpx.HTTPError, RuntimeError) as e:  # RuntimeError: client already closed (shutdown)
             raise RestError("unreachable", f"POST {path}: {type(e).__name__}: {e}") from None
         try:
             data = r.json()
@@ -116,10 +122,14 @@ class RestClient:
     async def approval_key(self, fresh: bool = False) -> str:
         if self._approval and not fresh:
             return self._approval
-        status, data = await self._post("/oauth2/Approval", {
-            "grant_type": "client_credentials", "appkey": self.cfg.app_key,
-            "secretkey": self.cfg.app_secret,  # named `secretkey` here, not `appsecret` (§2.3)
-        })
+        status, data = await self._post(
+            "/oauth2/Approval",
+            {
+                "grant_type": "client_credentials",
+                "appkey": self.cfg.app_key,
+                "secretkey": self.cfg.app_secret,  # named `secretkey` here, not `appsecret` (§2.3)
+            },
+        )
         key = data.get("approval_key")
         if status != 200 or not isinstance(key, str) or not key:
             code = str(data.get("error_code") or data.get("msg_cd") or f"HTTP {status}")
@@ -150,16 +160,27 @@ class RestClient:
                 return tok
             attempt = float(data.get("attempt_at") or 0)
             if now - attempt < ISSUE_INTERVAL:
-                raise RestError("EGW00133", f"token issuance held back {ISSUE_INTERVAL - (now - attempt):.0f}s "
-                                            "more (KIS allows one per minute per appkey)")
+                raise RestError(
+                    "EGW00133",
+                    f"token issuance held back {ISSUE_INTERVAL - (now - attempt):.0f}s "
+                    "more (KIS allows one per minute per appkey)",
+                )
             data["attempt_at"] = now
             self.store.save(data)
-            status, body = await self._post("/oauth2/tokenP", {
-                "grant_type": "client_credentials", "appkey": self.cfg.app_key, "appsecret": self.cfg.app_secret})
+            status, body = await self._post(
+                "/oauth2/tokenP",
+                {
+                    "grant_type": "client_credentials",
+                    "appkey": self.cfg.app_key,
+                    "appsecret": self.cfg.app_secret,
+                },
+            )
             tok = body.get("access_token")
             if status != 200 or not isinstance(tok, str) or not tok:
                 code = str(body.get("error_code") or body.get("msg_cd") or f"HTTP {status}")
-                raise RestError(code, str(body.get("error_description") or body.get("msg1") or "no access_token"))
+                raise RestError(
+                    code, str(body.get("error_description") or body.get("msg1") or "no access_token")
+                )
             self.log.redact.add(tok)
             self.metrics.token_issuances += 1
             expires_in = body.get("expires_in")
@@ -176,16 +197,26 @@ class RestClient:
             token = await self.access_token()
             self.metrics.rest_calls += 1
             try:
-                r = await self.http.get(INQUIRE_PRICE, params={"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": symbol},
-                                        headers={"authorization": f"Bearer {token}", "appkey": self.cfg.app_key,
-                                                 "appsecret": self.cfg.app_secret, "tr_id": "FHKST01010100",
-                                                 "custtype": "P", "content-type": "application/json; charset=utf-8"})
+                r = await self.http.get(
+                    INQUIRE_PRICE,
+                    params={"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": symbol},
+                    headers={
+                        "authorization": f"Bearer {token}",
+                        "appkey": self.cfg.app_key,
+                        "appsecret": self.cfg.app_secret,
+                        "tr_id": "FHKST01010100",
+                        "custtype": "P",
+                        "content-type": "application/json; charset=utf-8",
+                    },
+                )
             except (httpx.HTTPError, RuntimeError) as e:
                 raise RestError("unreachable", f"inquire-price: {type(e).__name__}: {e}") from None
             try:
                 body = r.json()
             except ValueError:
-                raise RestError("bad-response", f"inquire-price: HTTP {r.status_code}, body is not JSON") from None
+                raise RestError(
+                    "bad-response", f"inquire-price: HTTP {r.status_code}, body is not JSON"
+                ) from None
             # KIS signals errors in rt_cd whatever the HTTP status (500 mostly, sometimes 200).
             if body.get("rt_cd") == "0" and isinstance(body.get("output"), dict):
                 return body["output"]

@@ -17,13 +17,21 @@ from gateway import codec
 SUBSCRIBED_CODES = frozenset({"OPSP0000", "OPSP0002"})  # ALREADY IN SUBSCRIBE means we have it
 
 
-def subscribe_message(approval_key: str, tr_id: str, tr_key: str, register: bool = True,
-                      custtype: str = "P") -> str:
-    return json.dumps({
-        "header": {"approval_key": approval_key, "custtype": custtype, "tr_type": "1" if register else "2",
-                   "content-type": "utf-8"},
-        "body": {"input": {"tr_id": tr_id, "tr_key": tr_key}},
-    }, separators=(",", ":"))
+def subscribe_message(
+    approval_key: str, tr_id: str, tr_key: str, register: bool = True, custtype: str = "P"
+) -> str:
+    return json.dumps(
+        {
+            "header": {
+                "approval_key": approval_key,
+                "custtype": custtype,
+                "tr_type": "1" if register else "2",
+                "content-type": "utf-8",
+            },
+            "body": {"input": {"tr_id": tr_id, "tr_key": tr_key}},
+        },
+        separators=(",", ":"),
+    )
 
 
 @dataclass(slots=True)
@@ -77,11 +85,14 @@ class ClientSession:
     desired: list[tuple[str, str]]
     custtype: str = "P"
     acked: dict[tuple[str, str], str] = field(default_factory=dict)  # -> msg_cd that acked it
-    keys: dict[str, tuple[str, str]] = field(default_factory=dict)   # tr_id -> (key, iv)
+    keys: dict[str, tuple[str, str]] = field(default_factory=dict)  # tr_id -> (key, iv)
 
     def subscribe_messages(self, approval_key: str) -> list[str]:
-        return [subscribe_message(approval_key, tr_id, tr_key, True, self.custtype)
-                for tr_id, tr_key in self.desired if (tr_id, tr_key) not in self.acked]
+        return [
+            subscribe_message(approval_key, tr_id, tr_key, True, self.custtype)
+            for tr_id, tr_key in self.desired
+            if (tr_id, tr_key) not in self.acked
+        ]
 
     def receive(self, text: str) -> list[Outcome]:
         event = codec.decode(text, self.keys)

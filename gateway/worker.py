@@ -28,24 +28,39 @@ from kisclock import Clock, sleep
 
 # Server-side refusals that mean "stop hammering": another process holds the appkey (F2).
 _HOLD_OFF = {"OPSP8996"}
-HOLD_OFF_FAILURES = 5   # with the defaults: the next attempt waits 15-30 s, not a second
+HOLD_OFF_FAILURES = 5  # with the defaults: the next attempt waits 15-30 s, not a second
 
 
 class QuoteWorker:
-    def __init__(self, cfg: Config, rest: RestClient, cache: QuoteCache, metrics: Metrics, log: StageLog,
-                 clock: Clock, connect: Callable[..., Any] = websockets.connect,
-                 rng: random.Random | None = None) -> None:
-        self.cfg, self.rest, self.cache, self.metrics, self.log, self.clock = cfg, rest, cache, metrics, log, clock
+    def __init__(
+        self,
+        cfg: Config,
+        rest: RestClient,
+        cache: QuoteCache,
+        metrics: Metrics,
+        log: StageLog,
+        clock: Clock,
+        connect: Callable[..., Any] = websockets.connect,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.cfg, self.rest, self.cache, self.metrics, self.log, self.clock = (
+            cfg,
+            rest,
+            cache,
+            metrics,
+            log,
+            clock,
+        )
         self.connect = connect
         self.rng = rng or random.Random()
-        self.failures = 0                 # consecutive attempts that never became healthy (no ack)
+        self.failures = 0  # consecutive attempts that never became healthy (no ack)
         self._fresh_approval = False
         self._hold_off = False
-        self._acked = False                   # the current connection had a subscription acked
-        self._approval_refusals = 0           # OPSP0011 in a row
-        self._conn_error: str | None = None   # what the server last said was wrong, per connection
+        self._acked = False  # the current connection had a subscription acked
+        self._approval_refusals = 0  # OPSP0011 in a row
+        self._conn_error: str | None = None  # what the server last said was wrong, per connection
         self._last_rx = 0.0
-        self.conn_received = 0                # texts received on the current connection
+        self.conn_received = 0  # texts received on the current connection
         self.session: s.ClientSession | None = None
 
     def backoff(self) -> float:
@@ -56,7 +71,9 @@ class QuoteWorker:
 
     async def run_with_reconnect(self) -> None:
         self.metrics.reach("worker_started", self.clock.now())
-        self.log.event("ws_worker_start", env=self.cfg.env, ws_url=self.cfg.ws_url, symbols=list(self.cfg.symbols))
+        self.log.event(
+            "ws_worker_start", env=self.cfg.env, ws_url=self.cfg.ws_url, symbols=list(self.cfg.symbols)
+        )
         while True:
             healthy = False
             try:
@@ -65,7 +82,7 @@ class QuoteWorker:
                 self._error(f"approval key: {e}")
             except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as e:
                 self._error(f"connect {self.cfg.ws_url}: {type(e).__name__}: {e}")
-            if self._hold_off:   # the server refused the session: stop hammering it
+            if self._hold_off:  # the server refused the session: stop hammering it
                 self.failures = max(self.failures + 1, HOLD_OFF_FAILURES)
                 self._hold_off = False
             else:
@@ -84,8 +101,14 @@ class QuoteWorker:
         approval = await self.rest.approval_key(fresh=self._fresh_approval)
         self._fresh_approval = False
         self._acked = False
-        async with self.connect(self.cfg.ws_url, ping_interval=None, compression=None,
-                                open_timeout=10, close_timeout=2, max_size=2**22) as ws:
+        async with self.connect(
+            self.cfg.ws_url,
+            ping_interval=None,
+            compression=None,
+            open_timeout=10,
+            close_timeout=2,
+            max_size=2**22,
+        ) as ws:
             now = self.clock.now()
             if self.metrics.ws_connects:
                 self.metrics.ws_reconnects += 1
@@ -118,12 +141,20 @@ class QuoteWorker:
                 self.metrics.ws_subscriptions = 0
             if code is None:
                 code = ws.close_code
-            self.log.event("ws_close", code=code, reason=ws.close_reason or "", healthy=self._acked,
-                           level=logging.WARNING)
-            if code != 1000:   # keep the cause if the server told us one before closing
+            self.log.event(
+                "ws_close",
+                code=code,
+                reason=ws.close_reason or "",
+                healthy=self._acked,
+                level=logging.WARNING,
+            )
+            if code != 1000:  # keep the cause if the server told us one before closing
                 cause = self._conn_error
-                self.metrics.last_error = f"{cause} (then closed with code {code})" if cause \
+                self.metrics.last_error = (
+                    f"{cause} (then closed with code {code})"
+                    if cause
                     else f"websocket closed with code {code}"
+                )
         return self._acked
 
     async def subscribe(self, ws: Any, session: s.ClientSession, approval_key: str) -> None:
@@ -131,7 +162,9 @@ class QuoteWorker:
         messages = session.subscribe_messages(approval_key)
         for text in messages:
             await ws.send(text)
-        self.log.event("ws_subscribe_sent", count=len(messages), subscriptions=[list(x) for x in session.desired])
+        self.log.event(
+            "ws_subscribe_sent", count=len(messages), subscriptions=[list(x) for x in session.desired]
+        )
 
     def on_message(self, session: s.ClientSession, text: str) -> list[str]:
         """Handle one received message; returns what to send back."""
@@ -147,12 +180,18 @@ class QuoteWorker:
             elif isinstance(out, s.Acked):
                 self.metrics.ws_subscriptions = session.subscriptions
                 if out.msg_cd != "OPSP0001":
-                    self._acked = True            # healthy now: the failure streak is over
+                    self._acked = True  # healthy now: the failure streak is over
                     self.failures = 0
                     self._approval_refusals = 0
                     first = self.metrics.reach("subscribed", now)
-                    self.log.event("ws_subscribe", tr_id=out.tr_id, tr_key=out.tr_key, msg_cd=out.msg_cd,
-                                   acked=session.subscriptions, first=first)
+                    self.log.event(
+                        "ws_subscribe",
+                        tr_id=out.tr_id,
+                        tr_key=out.tr_key,
+                        msg_cd=out.msg_cd,
+                        acked=session.subscriptions,
+                        first=first,
+                    )
             elif isinstance(out, s.Refused):
                 self.metrics.ws_refusals[out.msg_cd] += 1
                 self._error(f"{out.msg_cd} {out.msg1} ({out.tr_id} {out.tr_key})")
@@ -182,7 +221,7 @@ class QuoteWorker:
         if frame.tr_id != "H0STCNT0":
             return
         fields, cache = frame.fields, self.cache
-        if frame.count == 1:   # the common case: no loop, no `or` chain
+        if frame.count == 1:  # the common case: no loop, no `or` chain
             cached = cache.update_from_h0stcnt0(fields, 0, now)
         else:
             width, cached = frame.width, False
@@ -229,5 +268,7 @@ async def supervise(worker: QuoteWorker, restart_delay: float = 1.0) -> None:
             worker.metrics.worker_restarts += 1
             worker.metrics.ws_connected = False
             worker._error(f"worker crashed: {type(e).__name__}: {e}")
-            worker.log.event("ws_worker_restart", restarts=worker.metrics.worker_restarts, level=logging.ERROR)
+            worker.log.event(
+                "ws_worker_restart", restarts=worker.metrics.worker_restarts, level=logging.ERROR
+            )
             await sleep(worker.clock, restart_delay)

@@ -54,7 +54,7 @@ class WallClock:
         delay = deadline - self.now()
         if delay > SPIN_S:
             await asyncio.sleep(delay - SPIN_S)
-        while self.now() < deadline:   # noqa: ASYNC110 - deliberate: yield to the loop until the instant
+        while self.now() < deadline:  # noqa: ASYNC110 - deliberate: yield to the loop until the instant
             await asyncio.sleep(0)
 
 
@@ -129,7 +129,7 @@ class RemoteClock(ManualClock):
                     r = await http.get(self.url, params={"after": repr(self.now())})
                     epoch = float(r.json()["epoch"])
                 except (httpx.HTTPError, ValueError, KeyError):
-                    await asyncio.sleep(0.2)   # the clock server is restarting; real time, on purpose
+                    await asyncio.sleep(0.2)  # the clock server is restarting; real time, on purpose
                     continue
                 if epoch > self.now():
                     self.set(epoch)
@@ -146,7 +146,7 @@ def parse_instant(text: str) -> float:
     return dt.timestamp()
 
 
-_second_memo: tuple[int, str] = (-1, "")   # (whole second, its KST isoformat): one entry is enough
+_second_memo: tuple[int, str] = (-1, "")  # (whole second, its KST isoformat): one entry is enough
 
 
 def iso_ms(ts: float) -> str:

@@ -25,52 +25,92 @@ ROOT = Path(__file__).resolve().parent.parent
 @dataclass(frozen=True)
 class Bug:
     title: str
-    origin: str          # where it comes from: the original investigation or failure-modes.md
+    origin: str  # where it comes from: the original investigation or failure-modes.md
     path: str
     old: str
     new: str
 
 
 ZOO = [
-    Bug("worker exits before entering its loop", "hypothesis 1 of the original investigation",
+    Bug(
+        "worker exits before entering its loop",
+        "hypothesis 1 of the original investigation",
         "gateway/worker.py",
-        '        self.log.event("ws_worker_start", env=self.cfg.env, ws_url=self.cfg.ws_url, symbols=list(self.cfg.symbols))\n',
-        '        self.log.event("ws_worker_start", env=self.cfg.env, ws_url=self.cfg.ws_url, symbols=list(self.cfg.symbols))\n'
-        '        return\n'),
-    Bug("data frames not reflected in metrics", "hypothesis 2 of the original investigation",
-        "gateway/worker.py", "        m.ws_messages += 1\n", "        pass\n"),
-    Bug("selection excludes fresh WS data", "hypothesis 3 of the original investigation",
-        "gateway/quotes.py", "    if age > freshness_s:\n", "    if age >= 0:\n"),
-    Bug("no resubscribe after reconnect (acked set kept across connections)", "F1: python-kis 1.0.5 / PR #36",
+        "        )\n        while True:\n            healthy = False\n",
+        "        )\n        return\n        while True:\n            healthy = False\n",
+    ),
+    Bug(
+        "data frames not reflected in metrics",
+        "hypothesis 2 of the original investigation",
+        "gateway/worker.py",
+        "        m.ws_messages += 1\n",
+        "        pass\n",
+    ),
+    Bug(
+        "selection excludes fresh WS data",
+        "hypothesis 3 of the original investigation",
+        "gateway/quotes.py",
+        "    if age > freshness_s:\n",
+        "    if age >= 0:\n",
+    ),
+    Bug(
+        "no resubscribe after reconnect (acked set kept across connections)",
+        "F1: python-kis 1.0.5 / PR #36",
         "gateway/worker.py",
         "            session = self.session = s.ClientSession.for_symbols(self.cfg.symbols)\n",
-        "            session = self.session = self.session or s.ClientSession.for_symbols(self.cfg.symbols)\n"),
-    Bug("PINGPONG not answered", "F3: JuGa PR #106",
-        "gateway/session.py", "            return [Heartbeat(event.datetime), Reply(event.text)]\n",
-        "            return [Heartbeat(event.datetime)]\n"),
-    Bug("OPSP0002 ALREADY IN SUBSCRIBE treated as a failure", "F11",
-        "gateway/session.py", 'SUBSCRIBED_CODES = frozenset({"OPSP0000", "OPSP0002"})',
-        'SUBSCRIBED_CODES = frozenset({"OPSP0000"})'),
-    Bug("token re-issued per request", "F7: python-kis #24",
-        "gateway/rest.py", "            await self.pacer.acquire()\n            token = await self.access_token()\n",
+        "            session = self.session = self.session or s.ClientSession.for_symbols(self.cfg.symbols)\n",
+    ),
+    Bug(
+        "PINGPONG not answered",
+        "F3: JuGa PR #106",
+        "gateway/session.py",
+        "            return [Heartbeat(event.datetime), Reply(event.text)]\n",
+        "            return [Heartbeat(event.datetime)]\n",
+    ),
+    Bug(
+        "OPSP0002 ALREADY IN SUBSCRIBE treated as a failure",
+        "F11",
+        "gateway/session.py",
+        'SUBSCRIBED_CODES = frozenset({"OPSP0000", "OPSP0002"})',
+        'SUBSCRIBED_CODES = frozenset({"OPSP0000"})',
+    ),
+    Bug(
+        "token re-issued per request",
+        "F7: python-kis #24",
+        "gateway/rest.py",
+        "            await self.pacer.acquire()\n            token = await self.access_token()\n",
         "            await self.pacer.acquire()\n            self._token = None\n            self.store.save({})\n"
-        "            token = await self.access_token()\n"),
-    Bug("record width hard-coded to 46", "F9: the project that dropped a day of 47-field frames",
-        "gateway/codec.py", "    if declared > 0 and total % declared == 0:\n        width = total // declared\n",
-        "    if declared > 0 and total % declared == 0:\n        width = 46\n"),
-    Bug("OPSP8996 retried at once (reconnect storm)", "F2: two processes evicting each other",
-        "gateway/worker.py", "                if out.msg_cd in _HOLD_OFF:\n                    self._hold_off = True\n",
-        "                if out.msg_cd in _HOLD_OFF:\n                    pass\n"),
-    Bug("liveness judged on data only (quiet market taken for a dead socket)", "F5",
-        "gateway/worker.py", "        now = self._last_rx = self.clock.now()\n        replies: list[str] = []\n",
+        "            token = await self.access_token()\n",
+    ),
+    Bug(
+        "record width hard-coded to 46",
+        "F9: the project that dropped a day of 47-field frames",
+        "gateway/codec.py",
+        "    if declared > 0 and total % declared == 0:\n        width = total // declared\n",
+        "    if declared > 0 and total % declared == 0:\n        width = 46\n",
+    ),
+    Bug(
+        "OPSP8996 retried at once (reconnect storm)",
+        "F2: two processes evicting each other",
+        "gateway/worker.py",
+        "                if out.msg_cd in _HOLD_OFF:\n                    self._hold_off = True\n",
+        "                if out.msg_cd in _HOLD_OFF:\n                    pass\n",
+    ),
+    Bug(
+        "liveness judged on data only (quiet market taken for a dead socket)",
+        "F5",
+        "gateway/worker.py",
+        "        now = self._last_rx = self.clock.now()\n        replies: list[str] = []\n",
         "        now = self.clock.now()\n        replies: list[str] = []\n"
-        "        if text[:1] in '01':\n            self._last_rx = now\n"),
+        "        if text[:1] in '01':\n            self._last_rx = now\n",
+    ),
 ]
 
 
 def _copy_repo(dest: Path) -> None:
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
-                           text=True, check=True).stdout.splitlines()
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
     for rel in files:
         src = ROOT / rel
         if src.is_file():
@@ -89,9 +129,27 @@ def run(bug: Bug) -> tuple[str, float]:
         target.write_text(text.replace(bug.old, bug.new), encoding="utf-8")
         start = time.monotonic()
         env = {**os.environ, "PYTHONPATH": str(work), "PYTHONDONTWRITEBYTECODE": "1"}
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-k", "ws", "-x", "-q", "-p", "no:cacheprovider",
-                               "--no-header", "-o", "addopts="], cwd=work, env=env, capture_output=True, text=True,
-                              timeout=600)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-k",
+                "ws",
+                "-x",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--no-header",
+                "-o",
+                "addopts=",
+            ],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         took = time.monotonic() - start
         if proc.returncode == 0:
             return "NOT CAUGHT", took
@@ -100,8 +158,10 @@ def run(bug: Bug) -> tuple[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description="Apply each known KIS-client bug to a copy of the repo and "
-                                                 "show which `pytest -k ws` test catches it.")
+    parser = argparse.ArgumentParser(
+        description="Apply each known KIS-client bug to a copy of the repo and "
+        "show which `pytest -k ws` test catches it."
+    )
     parser.add_argument("--only", type=int, action="append", help="run bug number N only (repeatable)")
     args = parser.parse_args()
     chosen = [(i, b) for i, b in enumerate(ZOO, 1) if not args.only or i in args.only]

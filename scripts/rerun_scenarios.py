@@ -14,8 +14,12 @@ import sys
 import time
 from collections import Counter, defaultdict
 
-DEFAULT_TESTS = ["tests/test_fault_scenarios_ws.py", "tests/test_kis_ws_live_client.py",
-                 "tests/test_quote_e2e_mock_kis.py", "tests/test_worker_supervision_ws.py"]
+DEFAULT_TESTS = [
+    "tests/test_fault_scenarios_ws.py",
+    "tests/test_kis_ws_live_client.py",
+    "tests/test_quote_e2e_mock_kis.py",
+    "tests/test_worker_supervision_ws.py",
+]
 
 
 def main() -> int:
@@ -26,12 +30,19 @@ def main() -> int:
     outcomes: dict[str, Counter[str]] = defaultdict(Counter)
     start = time.monotonic()
     for run in range(1, args.runs + 1):
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", *args.tests],
-                              capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", *args.tests],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         for outcome, test in re.findall(r"^(PASSED|FAILED|ERROR|SKIPPED) (\S+)", proc.stdout, re.M):
             outcomes[test][outcome] += 1
-        print(f"run {run}/{args.runs}: exit {proc.returncode} ({time.monotonic() - start:.0f}s)", file=sys.stderr,
-              flush=True)
+        print(
+            f"run {run}/{args.runs}: exit {proc.returncode} ({time.monotonic() - start:.0f}s)",
+            file=sys.stderr,
+            flush=True,
+        )
     unstable = 0
     print("\n| test | outcome | runs |\n|---|---|---|")
     for test, counts in sorted(outcomes.items()):
@@ -39,8 +50,10 @@ def main() -> int:
         same = n == args.runs and len(counts) == 1
         unstable += not same
         print(f"| `{test.split('::')[-1]}` | {outcome} | {n}/{args.runs}{'' if same else '  <-- differs'} |")
-    print(f"\n{len(outcomes) - unstable} of {len(outcomes)} tests gave the same outcome in every run "
-          f"({args.runs} runs, {time.monotonic() - start:.0f}s).")
+    print(
+        f"\n{len(outcomes) - unstable} of {len(outcomes)} tests gave the same outcome in every run "
+        f"({args.runs} runs, {time.monotonic() - start:.0f}s)."
+    )
     return 1 if unstable else 0
 
 

@@ -45,25 +45,52 @@ async def eventually(check: Callable[[], bool], timeout: float = 10.0, what: str
         await asyncio.sleep(0.002)
 
 
-def trade(symbol: str, hhmmss: str, price: int, prev_close: int, volume: int, date: str = "20261125",
-          qty: int = 1) -> list[str]:
+def trade(
+    symbol: str, hhmmss: str, price: int, prev_close: int, volume: int, date: str = "20261125", qty: int = 1
+) -> list[str]:
     """A 46-field H0STCNT0 record with the fields the gateway reads filled consistently."""
     change = price - prev_close
     rate = f"{change / prev_close * 100:.2f}"
     sign = "2" if change > 0 else "5" if change < 0 else "3"
-    rec = [symbol, hhmmss, str(price), sign, str(change), rate, f"{price}.00", str(price), str(price), str(price),
-           str(price + 100), str(price), str(qty), str(volume), str(volume * price)] + ["0"] * 31
+    rec = [
+        symbol,
+        hhmmss,
+        str(price),
+        sign,
+        str(change),
+        rate,
+        f"{price}.00",
+        str(price),
+        str(price),
+        str(price),
+        str(price + 100),
+        str(price),
+        str(qty),
+        str(volume),
+        str(volume * price),
+    ] + ["0"] * 31
     rec[33], rec[34], rec[35], rec[44], rec[45] = date, "20", "N", "", str(price)
     assert len(rec) == 46
     return rec
 
 
-def write_recording(root: Path, start: float, frames: Iterable[tuple[float, str]],
-                    subs: Iterable[tuple[str, str]] = (("H0STCNT0", "005930"),), env: str = "mock") -> Path:
+def write_recording(
+    root: Path,
+    start: float,
+    frames: Iterable[tuple[float, str]],
+    subs: Iterable[tuple[str, str]] = (("H0STCNT0", "005930"),),
+    env: str = "mock",
+) -> Path:
     root.mkdir(parents=True, exist_ok=True)
-    session = {"format": "kis-harness/recording", "version": 1, "env": env,
-               "start": datetime.fromtimestamp(start, KST).isoformat(), "subscriptions": [list(s) for s in subs],
-               "synthetic": True, "notes": "hand-written test tape"}
+    session = {
+        "format": "kis-harness/recording",
+        "version": 1,
+        "env": env,
+        "start": datetime.fromtimestamp(start, KST).isoformat(),
+        "subscriptions": [list(s) for s in subs],
+        "synthetic": True,
+        "notes": "hand-written test tape",
+    }
     (root / "session.json").write_text(json.dumps(session), encoding="utf-8")
     with (root / "ws.jsonl").open("w", encoding="utf-8") as fh:
         for t, text in frames:
@@ -72,9 +99,17 @@ def write_recording(root: Path, start: float, frames: Iterable[tuple[float, str]
 
 
 def gateway_env(urls: dict[str, str], tmp: Path, symbols: str = "005930", **extra: str) -> dict[str, str]:
-    return {"KIS_ENV": "mock", "KIS_APP_KEY": APPKEY, "KIS_APP_SECRET": SECRET, "KIS_SYMBOLS": symbols,
-            "KIS_REST_URL": urls["rest_url"], "KIS_WS_URL": urls["ws_url"], "GATEWAY_TOKEN_DIR": str(tmp),
-            "GATEWAY_REST_RPS": "50", **extra}
+    return {
+        "KIS_ENV": "mock",
+        "KIS_APP_KEY": APPKEY,
+        "KIS_APP_SECRET": SECRET,
+        "KIS_SYMBOLS": symbols,
+        "KIS_REST_URL": urls["rest_url"],
+        "KIS_WS_URL": urls["ws_url"],
+        "GATEWAY_TOKEN_DIR": str(tmp),
+        "GATEWAY_REST_RPS": "50",
+        **extra,
+    }
 
 
 class Running:
@@ -113,8 +148,10 @@ class Running:
         if session is None:
             return
         w = self.gw.worker
-        await eventually(lambda: not self.metrics.ws_connected or w.conn_received >= session["texts_sent"],
-                         what="gateway to ingest")
+        await eventually(
+            lambda: not self.metrics.ws_connected or w.conn_received >= session["texts_sent"],
+            what="gateway to ingest",
+        )
 
     async def reconnect(self) -> None:
         """Wait for the worker to start its backoff, then move the clock to its next attempt."""
@@ -123,16 +160,19 @@ class Running:
         await self.advance(at - self.clock.now() + 1e-6, step=0.25)
         # The attempt has happened once the value changes (None, or a new backoff after a refused handshake).
         await eventually(lambda: self.metrics.ws_next_attempt_at != at, what="the next attempt")
-        await eventually(lambda: self.metrics.ws_connected or self.metrics.ws_next_attempt_at is not None,
-                         what="the attempt's outcome (connected, or a new backoff)")
+        await eventually(
+            lambda: self.metrics.ws_connected or self.metrics.ws_next_attempt_at is not None,
+            what="the attempt's outcome (connected, or a new backoff)",
+        )
 
     async def quote(self, symbol: str) -> dict[str, Any]:
         r = await self.http.get(f"/v1/quotes/{symbol}")
         return r.json()
 
 
-def running(recording: Any, clock: ManualClock, tmp: Path, symbols: str = "005930", scenario: Any = None,
-            **env: str) -> Any:
+def running(
+    recording: Any, clock: ManualClock, tmp: Path, symbols: str = "005930", scenario: Any = None, **env: str
+) -> Any:
     from contextlib import asynccontextmanager
 
     from fakekis.server import FakeKis

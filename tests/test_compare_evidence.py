@@ -14,21 +14,44 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("mock, live, broken", [("healthy", "session-in-use", "live"),
-                                                ("error-ack", "healthy", "mock")])
-def test_compare_script_writes_evidence_a_person_can_read(mock: str, live: str, broken: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "mock, live, broken", [("healthy", "session-in-use", "live"), ("error-ack", "healthy", "mock")]
+)
+def test_compare_script_writes_evidence_a_person_can_read(
+    mock: str, live: str, broken: str, tmp_path: Path
+) -> None:
     env = {**os.environ, "PYTHON": sys.executable, "GATEWAY_TOKEN_DIR": str(tmp_path / "tok")}
-    proc = subprocess.run(["bash", str(ROOT / "scripts" / "ws_compare_env_modes.sh"), "--fakekis", mock, live,
-                           "--seconds", "6", "--out", str(tmp_path / "ev")], capture_output=True, text=True,
-                          timeout=120, env=env, cwd=ROOT)
+    proc = subprocess.run(
+        [
+            "bash",
+            str(ROOT / "scripts" / "ws_compare_env_modes.sh"),
+            "--fakekis",
+            mock,
+            live,
+            "--seconds",
+            "6",
+            "--out",
+            str(tmp_path / "ev"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.splitlines()[-1])
     assert result["go"] is False
     evidence = Path(result["evidence"]).read_text(encoding="utf-8")
     assert evidence.startswith("# WebSocket debug: mock vs live")
-    rows = {line.split("|")[1].strip(): line for line in evidence.splitlines() if line.startswith("| mock")
-            or line.startswith("| live")}
-    assert "FAIL at subscribed" in rows[broken] and "| 0 | kis-rest |" in rows[broken]   # no data, REST answers
+    rows = {
+        line.split("|")[1].strip(): line
+        for line in evidence.splitlines()
+        if line.startswith("| mock") or line.startswith("| live")
+    }
+    assert (
+        "FAIL at subscribed" in rows[broken] and "| 0 | kis-rest |" in rows[broken]
+    )  # no data, REST answers
     healthy = "mock" if broken == "live" else "live"
     assert "PASS" in rows[healthy] and "| kis-ws |" in rows[healthy] and "6/6" in rows[healthy]
     assert ("OPSP8996" if broken == "live" else "OPSP0007") in evidence

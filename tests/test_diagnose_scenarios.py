@@ -58,11 +58,15 @@ def test_every_fault_is_diagnosed() -> None:
 @pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
 async def test_diagnose_names_the_boundary_and_cause(case: tuple, tmp_path: Path) -> None:
     faults, start, env, ok, boundary, cause = case
-    async with running(_tape(tmp_path), ManualClock(start), tmp_path, SYMS, F.Scenario(list(faults)), **env) as r:
-        for _ in range(40):                               # 40 s of the morning, asking for quotes as it goes
+    async with running(
+        _tape(tmp_path), ManualClock(start), tmp_path, SYMS, F.Scenario(list(faults)), **env
+    ) as r:
+        for _ in range(40):  # 40 s of the morning, asking for quotes as it goes
             # never move time while the worker is mid-attempt: it is connected, or waiting out a backoff
-            await eventually(lambda: r.metrics.ws_connected or r.metrics.ws_next_attempt_at is not None,
-                             what="the worker to settle")
+            await eventually(
+                lambda: r.metrics.ws_connected or r.metrics.ws_next_attempt_at is not None,
+                what="the worker to settle",
+            )
             await r.advance(1.0, step=0.5)
             if r.metrics.first.get("cached"):
                 for s in SYMS.split(","):

@@ -11,8 +11,9 @@ from gateway.session import subscribe_message
 
 def _exchange(**kw) -> tuple[Exchange, str]:
     reg = Registry("mock")
-    key = reg.issue_approval({"grant_type": "client_credentials", "appkey": "A" * 36, "secretkey": "s" * 180})[1][
-        "approval_key"]
+    key = reg.issue_approval(
+        {"grant_type": "client_credentials", "appkey": "A" * 36, "secretkey": "s" * 180}
+    )[1]["approval_key"]
     return Exchange(reg, **kw), str(key)
 
 
@@ -41,8 +42,10 @@ def test_subscribe_ack_duplicate_unsubscribe_and_unknown_unsubscribe() -> None:
 def test_the_42nd_registration_is_refused_and_the_connection_kept() -> None:
     ex, key = _exchange()
     s = ex.open()
-    codes = [_body(s.receive(subscribe_message(key, "H0STCNT0", f"{i:06d}"))[0])["body"]["msg_cd"]
-             for i in range(42)]
+    codes = [
+        _body(s.receive(subscribe_message(key, "H0STCNT0", f"{i:06d}"))[0])["body"]["msg_cd"]
+        for i in range(42)
+    ]
     assert codes[:41] == ["OPSP0000"] * 41 and codes[41] == "OPSP0008"
     assert s.open and len(s.subscriptions) == 41
 
@@ -58,26 +61,38 @@ def test_second_session_on_one_appkey_gets_opsp8996_then_dropped() -> None:
     first, second = ex.open(), ex.open()
     first.receive(subscribe_message(key, "H0STCNT0", "005930"))
     out = second.receive(subscribe_message(key, "H0STCNT0", "005930"))
-    assert _body(out[0]) == {"header": {"tr_id": "(null)", "tr_key": "", "encrypt": "N"},
-                             "body": {"rt_cd": "9", "msg_cd": "OPSP8996", "msg1": "ALREADY IN USE appkey"}}
+    assert _body(out[0]) == {
+        "header": {"tr_id": "(null)", "tr_key": "", "encrypt": "N"},
+        "body": {"rt_cd": "9", "msg_cd": "OPSP8996", "msg1": "ALREADY IN USE appkey"},
+    }
     assert isinstance(out[1], Drop)
     ex.closed(second)
-    ex.closed(first)   # the appkey is free again once its owner is gone
+    ex.closed(first)  # the appkey is free again once its owner is gone
     third = ex.open()
-    assert _body(third.receive(subscribe_message(key, "H0STCNT0", "005930"))[0])["body"]["msg_cd"] == "OPSP0000"
+    assert (
+        _body(third.receive(subscribe_message(key, "H0STCNT0", "005930"))[0])["body"]["msg_cd"] == "OPSP0000"
+    )
 
 
 def test_parse_errors_are_rt_cd_9_and_keep_the_connection() -> None:
     ex, key = _exchange()
     s = ex.open()
-    for text, code in [("hello", "OPSP9999"), ("{}", "OPSP9998"), ('{"header":{}}', "OPSP9992"),
-                       ('{"header":{},"body":{}}', "OPSP9991"),
-                       ('{"header":{"custtype":"P","tr_type":"7"},"body":{"input":{"tr_id":"H0STCNT0","tr_key":"1"}}}',
-                        "OPSP8997")]:
+    for text, code in [
+        ("hello", "OPSP9999"),
+        ("{}", "OPSP9998"),
+        ('{"header":{}}', "OPSP9992"),
+        ('{"header":{},"body":{}}', "OPSP9991"),
+        (
+            '{"header":{"custtype":"P","tr_type":"7"},"body":{"input":{"tr_id":"H0STCNT0","tr_key":"1"}}}',
+            "OPSP8997",
+        ),
+    ]:
         out = s.receive(text)
         assert len(out) == 1, text
         body = _body(out[0])
-        assert body["header"]["tr_id"] == "" and body["body"]["rt_cd"] == "9" and body["body"]["msg_cd"] == code
+        assert (
+            body["header"]["tr_id"] == "" and body["body"]["rt_cd"] == "9" and body["body"]["msg_cd"] == code
+        )
     assert _body(s.receive(subscribe_message(key, "H0STCNT0", "005930"))[0])["body"]["msg_cd"] == "OPSP0000"
 
 

@@ -28,7 +28,9 @@ def test_every_fault_has_a_scenario_test() -> None:
 
 
 def test_cli_lists_the_catalogue() -> None:
-    out = subprocess.run([sys.executable, "-m", "fakekis", "faults", "--json"], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "fakekis", "faults", "--json"], capture_output=True, text=True
+    )
     assert [json.loads(x)["fault"] for x in out.stdout.splitlines()] == list(faults.FAULTS)
 
 
@@ -37,9 +39,17 @@ def test_load_names_files_and_errors(tmp_path: Path) -> None:
     spec = tmp_path / "s.yaml"
     spec.write_text("name: flaky\nfaults:\n  - fault: drop\n    after_s: 2\n  - market-closed\n")
     s = faults.load(str(spec))
-    assert s.name == "flaky" and s.describe()[0] == {"fault": "drop", "f": "F1", "after_s": 2, "code": None,
-                                                     "connections": 1}
-    for bad, needle in [("nope", "unknown fault 'nope'"), (str(tmp_path / "missing.yaml"), "no such scenario file")]:
+    assert s.name == "flaky" and s.describe()[0] == {
+        "fault": "drop",
+        "f": "F1",
+        "after_s": 2,
+        "code": None,
+        "connections": 1,
+    }
+    for bad, needle in [
+        ("nope", "unknown fault 'nope'"),
+        (str(tmp_path / "missing.yaml"), "no such scenario file"),
+    ]:
         with pytest.raises(faults.ScenarioError, match=needle):
             faults.load(bad)
     spec.write_text("faults:\n  - fault: drop\n    after: 2\n")

@@ -24,8 +24,10 @@ pytestmark = pytest.mark.anyio
 
 async def _approval(rest_url: str) -> str:
     async with httpx.AsyncClient(base_url=rest_url) as http:
-        r = await http.post("/oauth2/Approval", json={"grant_type": "client_credentials", "appkey": APPKEY,
-                                                      "secretkey": SECRET})
+        r = await http.post(
+            "/oauth2/Approval",
+            json={"grant_type": "client_credentials", "appkey": APPKEY, "secretkey": SECRET},
+        )
         return r.json()["approval_key"]
 
 
@@ -38,13 +40,17 @@ async def test_pong_frames_and_text_echoes_are_both_accepted() -> None:
             assert json.loads(await ws.recv())["body"]["msg_cd"] == "OPSP0000"
             clock.advance(10)
             ping = await ws.recv()
-            assert json.loads(ping) == {"header": {"tr_id": "PINGPONG", "datetime": "20261125090010"}}  # 10 s after start
-            await ws.pong(ping.encode())                      # the official samples' answer
-            await ws.send(ping)                               # python-kis's answer
-            await eventually(lambda: kis.stats("mock")["pong_frames"] == 1 and kis.stats("mock")["ping_echoes"] == 1,
-                             what="both answers seen")
+            assert json.loads(ping) == {
+                "header": {"tr_id": "PINGPONG", "datetime": "20261125090010"}
+            }  # 10 s after start
+            await ws.pong(ping.encode())  # the official samples' answer
+            await ws.send(ping)  # python-kis's answer
+            await eventually(
+                lambda: kis.stats("mock")["pong_frames"] == 1 and kis.stats("mock")["ping_echoes"] == 1,
+                what="both answers seen",
+            )
             assert kis.stats("mock")["parse_errors"] == 0
-            await ws.send("not json")                         # a parse error keeps the connection
+            await ws.send("not json")  # a parse error keeps the connection
             body = json.loads(await ws.recv())["body"]
             assert (body["rt_cd"], body["msg_cd"]) == ("9", "OPSP9999")
             clock.advance(10)
@@ -64,9 +70,9 @@ async def test_second_session_is_refused_then_dropped_without_a_close_frame() ->
                 assert reply["header"]["tr_id"] == "(null)" and reply["body"]["msg_cd"] == "OPSP8996"
                 with pytest.raises(ConnectionClosed) as closed:
                     await second.recv()
-                assert closed.value.rcvd is None            # no close frame: 1006 on the client side
+                assert closed.value.rcvd is None  # no close frame: 1006 on the client side
             await first.send(subscribe_message(key, "H0STCNT0", "000660"))
-            assert json.loads(await first.recv())["body"]["msg_cd"] == "OPSP0000"   # the owner is untouched
+            assert json.loads(await first.recv())["body"]["msg_cd"] == "OPSP0000"  # the owner is untouched
 
 
 async def test_live_and_mock_are_separate_servers_with_separate_keys() -> None:
@@ -76,7 +82,7 @@ async def test_live_and_mock_are_separate_servers_with_separate_keys() -> None:
         mock_key = await _approval(kis.urls["mock"]["rest_url"])
         async with websockets.connect(kis.urls["live"]["ws_url"], ping_interval=None) as ws:
             await ws.send(subscribe_message(mock_key, "H0STCNT0", "005930"))
-            assert json.loads(await ws.recv())["body"]["msg_cd"] == "OPSP0011"   # a mock key on the live port
+            assert json.loads(await ws.recv())["body"]["msg_cd"] == "OPSP0011"  # a mock key on the live port
 
 
 async def test_player_paces_by_the_clock_at_any_speed() -> None:
@@ -86,7 +92,9 @@ async def test_player_paces_by_the_clock_at_any_speed() -> None:
     async def emit(f: TapeFrame) -> None:
         emitted.append((f.t, clock.now()))
 
-    frames = [TapeFrame(t, "H0STCNT0", "005930", 1, "0|H0STCNT0|001|x", i) for i, t in enumerate((0.0, 1.0, 3.0))]
+    frames = [
+        TapeFrame(t, "H0STCNT0", "005930", 1, "0|H0STCNT0|001|x", i) for i, t in enumerate((0.0, 1.0, 3.0))
+    ]
     player = Player(frames, clock, 2.0, 5000.0, emit)
     task = asyncio.create_task(player.run())
     player.start()
@@ -95,7 +103,7 @@ async def test_player_paces_by_the_clock_at_any_speed() -> None:
     assert [t for t, _ in emitted] == [0.0] and player.market_now() == 5000.0
     clock.advance(0.5)
     await eventually(lambda: len(emitted) == 2, what="second frame")
-    assert player.market_now() == 5001.0                 # 0.5 s at speed 2 is one recorded second
+    assert player.market_now() == 5001.0  # 0.5 s at speed 2 is one recorded second
     clock.advance(1.0)
     await eventually(player.done.is_set, what="done")
     assert emitted == [(0.0, 1000.0), (1.0, 1000.5), (3.0, 1001.5)]
@@ -119,26 +127,45 @@ def test_step_mode_over_real_sockets_driven_by_the_control_api() -> None:
 
     from websockets.sync.client import connect
 
-    proc = subprocess.Popen([sys.executable, "-m", "fakekis", "serve", "--clock", "manual", "--ping-interval", "10",
-                             "--scenario", "drop", "--start-on", "ready"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fakekis",
+            "serve",
+            "--clock",
+            "manual",
+            "--ping-interval",
+            "10",
+            "--scenario",
+            "drop",
+            "--start-on",
+            "ready",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
     try:
         ready = json.loads(proc.stdout.readline())
         assert ready["clock"] == "manual"
         rest = ready["rest_url"]
-        key = httpx.post(rest + "/oauth2/Approval", json={"grant_type": "client_credentials", "appkey": APPKEY,
-                                                          "secretkey": SECRET}).json()["approval_key"]
+        key = httpx.post(
+            rest + "/oauth2/Approval",
+            json={"grant_type": "client_credentials", "appkey": APPKEY, "secretkey": SECRET},
+        ).json()["approval_key"]
         with connect(ready["ws_url"]) as ws:
             ws.send(subscribe_message(key, "H0STCNT0", "005930"))
             assert json.loads(ws.recv(timeout=5))["body"]["msg_cd"] == "OPSP0000"
             start = httpx.get(rest + "/__fakekis/clock").json()
             assert start["now"] == "2026-11-25T09:05:00+09:00" and start["manual"] is True
             with pytest.raises(TimeoutError):
-                ws.recv(timeout=0.3)                     # time stands still: no trades, no PINGPONG
+                ws.recv(timeout=0.3)  # time stands still: no trades, no PINGPONG
             r = httpx.post(rest + "/__fakekis/clock", json={"advance": 1.0})
             assert r.json()["now"] == "2026-11-25T09:05:01+09:00"
-            assert ws.recv(timeout=5).startswith("0|H0STCNT0|001|005930^090500^")   # the tape moved one second
-            httpx.post(rest + "/__fakekis/clock", json={"advance": 4.0})            # the drop fault is due at 5 s
+            assert ws.recv(timeout=5).startswith("0|H0STCNT0|001|005930^090500^")  # the tape moved one second
+            httpx.post(rest + "/__fakekis/clock", json={"advance": 4.0})  # the drop fault is due at 5 s
             with pytest.raises(ConnectionClosed):
                 while True:
                     ws.recv(timeout=5)
@@ -152,21 +179,37 @@ async def test_search_info_knows_what_the_recording_names_and_trades(tmp_path) -
     """FakeKis hands the recording to search-info: session.json `products` by name, every traded or
     subscribed code at least by placeholder, nothing else (rt_cd 7)."""
     start = kst(2026, 11, 25, 9, 5)
-    root = write_recording(tmp_path / "rec", start, [(0.5, frames.data_frame("H0STCNT0", [
-        trade("900110", "090500", 10_100, 10_000, 5)]))], [("H0STCNT0", "900110"), ("H0STCNT0", "900120")])
+    root = write_recording(
+        tmp_path / "rec",
+        start,
+        [(0.5, frames.data_frame("H0STCNT0", [trade("900110", "090500", 10_100, 10_000, 5)]))],
+        [("H0STCNT0", "900110"), ("H0STCNT0", "900120")],
+    )
     session = json.loads((root / "session.json").read_text())
     session["products"] = {"900110": {"name": "테스트전자", "name_eng": "TEST ELEC"}}
     (root / "session.json").write_text(json.dumps(session, ensure_ascii=False), encoding="utf-8")
-    async with FakeKis(tape.load(root), clock=ManualClock(start)) as kis, \
-            httpx.AsyncClient(base_url=kis.urls["mock"]["rest_url"]) as http:
-        token = (await http.post("/oauth2/tokenP", json={"grant_type": "client_credentials", "appkey": APPKEY,
-                                                         "appsecret": SECRET})).json()["access_token"]
+    async with (
+        FakeKis(tape.load(root), clock=ManualClock(start)) as kis,
+        httpx.AsyncClient(base_url=kis.urls["mock"]["rest_url"]) as http,
+    ):
+        token = (
+            await http.post(
+                "/oauth2/tokenP",
+                json={"grant_type": "client_credentials", "appkey": APPKEY, "appsecret": SECRET},
+            )
+        ).json()["access_token"]
 
         async def name(code: str) -> str | None:
-            r = await http.get("/uapi/domestic-stock/v1/quotations/search-info",
-                               params={"PDNO": code, "PRDT_TYPE_CD": "300"},
-                               headers={"authorization": f"Bearer {token}", "appkey": APPKEY, "appsecret": SECRET,
-                                        "tr_id": "CTPF1604R"})
+            r = await http.get(
+                "/uapi/domestic-stock/v1/quotations/search-info",
+                params={"PDNO": code, "PRDT_TYPE_CD": "300"},
+                headers={
+                    "authorization": f"Bearer {token}",
+                    "appkey": APPKEY,
+                    "appsecret": SECRET,
+                    "tr_id": "CTPF1604R",
+                },
+            )
             return r.json().get("output", {}).get("prdt_abrv_name")
 
         assert [await name(c) for c in ("900110", "900120", "900130")] == ["테스트전자", "종목900120", None]

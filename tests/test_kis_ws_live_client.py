@@ -20,13 +20,21 @@ WED = kst(2026, 11, 25, 10, 0)
 
 def _tape(tmp: Path) -> tape.Recording:
     out = []
-    for i in range(40):   # one frame a second; every fifth is a 3-record batch
+    for i in range(40):  # one frame a second; every fifth is a 3-record batch
         n = 3 if i % 5 == 0 else 1
-        recs = [trade("005930", f"1000{i % 60:02d}", 71_000 + 100 * (i % 7), 71_000, 1_000 + 3 * i + j)
-                for j in range(n)]
+        recs = [
+            trade("005930", f"1000{i % 60:02d}", 71_000 + 100 * (i % 7), 71_000, 1_000 + 3 * i + j)
+            for j in range(n)
+        ]
         out.append((0.5 + i, frames.data_frame("H0STCNT0", recs)))
-        out.append((0.7 + i, frames.data_frame("H0STCNT0", [trade("000660", f"1000{i % 60:02d}", 180_000, 177_000,
-                                                                   500 + i)])))
+        out.append(
+            (
+                0.7 + i,
+                frames.data_frame(
+                    "H0STCNT0", [trade("000660", f"1000{i % 60:02d}", 180_000, 177_000, 500 + i)]
+                ),
+            )
+        )
     return tape.load(write_recording(tmp / "rec", WED, out, [("H0STCNT0", "005930"), ("H0STCNT0", "000660")]))
 
 
@@ -41,7 +49,7 @@ async def test_acks_pingpong_echo_and_multi_record_frames(tmp_path: Path) -> Non
         assert seen["pingpongs_sent"] == 1
         await eventually(lambda: r.seen()["ping_echoes"] == 1, what="the PINGPONG echo")
         assert r.metrics.ws_records == seen["records_sent"] > r.metrics.ws_messages == seen["frames_sent"]
-        assert r.gw.cache.get("005930").ticks == seen["records_sent"] - 10   # 10 frames were 000660
+        assert r.gw.cache.get("005930").ticks == seen["records_sent"] - 10  # 10 frames were 000660
 
 
 async def test_reconnect_after_a_dropped_socket_resubscribes_everything(tmp_path: Path) -> None:
@@ -49,18 +57,18 @@ async def test_reconnect_after_a_dropped_socket_resubscribes_everything(tmp_path
         await eventually(lambda: r.metrics.ws_subscriptions == 2, what="acks")
         await r.advance(5.0)
         before = r.metrics.ws_messages
-        assert r.kis.drop_connections("mock") == 1            # no close frame: the client sees 1006
+        assert r.kis.drop_connections("mock") == 1  # no close frame: the client sees 1006
         await eventually(lambda: not r.metrics.ws_connected, what="the drop to be noticed")
-        assert r.metrics.last_error == "websocket closed with code 1006"   # no cause given by the server
+        assert r.metrics.last_error == "websocket closed with code 1006"  # no cause given by the server
         assert r.metrics.ws_subscriptions == 0
-        await r.advance(r.gw.cfg.backoff_base_s, step=0.25)   # backoff after a healthy connection is <= base
+        await r.advance(r.gw.cfg.backoff_base_s, step=0.25)  # backoff after a healthy connection is <= base
         await eventually(lambda: r.metrics.ws_subscriptions == 2, what="resubscription")
         seen = r.seen()
         assert seen["sessions_opened"] == 2 and seen["acks"] == {"OPSP0000": 4}
         assert r.metrics.ws_reconnects == 1
         assert seen["open_sessions"][0]["subscriptions"] == [["H0STCNT0", "005930"], ["H0STCNT0", "000660"]]
         await r.advance(5.0)
-        assert r.metrics.ws_messages > before                # data flows on the new connection
+        assert r.metrics.ws_messages > before  # data flows on the new connection
         assert seen["open_sessions"][0]["number"] == 1
 
 
@@ -68,7 +76,7 @@ async def test_already_subscribed_counts_as_subscribed() -> None:
     sess = s.ClientSession([("H0STCNT0", "005930")])
     out = sess.receive(frames.control("H0STCNT0", "005930", "1", "OPSP0002", "ALREADY IN SUBSCRIBE"))
     assert out == [s.Acked("H0STCNT0", "005930", "OPSP0002")] and sess.subscriptions == 1
-    assert sess.subscribe_messages("k") == []                # nothing left to ask for
+    assert sess.subscribe_messages("k") == []  # nothing left to ask for
 
 
 async def test_pingpong_is_echoed_verbatim_and_session_errors_are_not_refusals() -> None:
@@ -81,9 +89,11 @@ async def test_pingpong_is_echoed_verbatim_and_session_errors_are_not_refusals()
     assert out == [s.Refused("H0STCNT0", "005930", "OPSP0008", "MAX SUBSCRIBE OVER")]
 
 
-@pytest.mark.skipif(not (os.environ.get("KIS_APP_KEY") and os.environ.get("KIS_APP_SECRET")),
-                    reason="real KIS: set KIS_APP_KEY and KIS_APP_SECRET (and KIS_ENV) to run")
-async def test_against_real_kis(tmp_path: Path) -> None:   # pragma: no cover - needs credentials
+@pytest.mark.skipif(
+    not (os.environ.get("KIS_APP_KEY") and os.environ.get("KIS_APP_SECRET")),
+    reason="real KIS: set KIS_APP_KEY and KIS_APP_SECRET (and KIS_ENV) to run",
+)
+async def test_against_real_kis(tmp_path: Path) -> None:  # pragma: no cover - needs credentials
     from gateway.app import create_app
     from gateway.config import from_env
 
@@ -94,5 +104,5 @@ async def test_against_real_kis(tmp_path: Path) -> None:   # pragma: no cover - 
         with contextlib.suppress(AssertionError):
             await eventually(lambda: m.ws_subscriptions == len(cfg.symbols), timeout=20, what="acks from KIS")
         assert m.ws_subscriptions == len(cfg.symbols), m.as_dict()
-        if app.state.gateway.calendar.why_closed(WallClock().now()) is None:   # closed: acks are the evidence
+        if app.state.gateway.calendar.why_closed(WallClock().now()) is None:  # closed: acks are the evidence
             await eventually(lambda: m.ws_messages > 0, timeout=30, what="a trade from KIS")

@@ -22,7 +22,9 @@ def _imports(package: str) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("package, forbidden", [("gateway", "fakekis"), ("fakekis", "gateway"),
-                                                ("kisclock", "gateway"), ("kisclock", "fakekis")])
+@pytest.mark.parametrize(
+    "package, forbidden",
+    [("gateway", "fakekis"), ("fakekis", "gateway"), ("kisclock", "gateway"), ("kisclock", "fakekis")],
+)
 def test_no_cross_imports(package: str, forbidden: str) -> None:
     assert forbidden not in _imports(package)

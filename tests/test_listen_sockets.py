@@ -34,5 +34,5 @@ async def test_accepted_connections_have_tcp_nodelay(listen: Callable[[str, int]
 
 def test_serve_runs_on_asyncio_without_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
     """uvloop (the `fast` extra) has no Windows build: without it `kis-gateway serve` must still run."""
-    monkeypatch.setitem(__import__("sys").modules, "uvloop", None)     # import uvloop -> ImportError
+    monkeypatch.setitem(__import__("sys").modules, "uvloop", None)  # import uvloop -> ImportError
     assert cli._event_loop_runner() is asyncio.run

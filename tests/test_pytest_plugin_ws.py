@@ -12,14 +12,22 @@ from websockets.sync.client import connect
 
 
 def _approval(kis) -> str:
-    r = httpx.post(kis.rest_url + "/oauth2/Approval",
-                   json={"grant_type": "client_credentials", "appkey": kis.appkey, "secretkey": kis.appsecret})
+    r = httpx.post(
+        kis.rest_url + "/oauth2/Approval",
+        json={"grant_type": "client_credentials", "appkey": kis.appkey, "secretkey": kis.appsecret},
+    )
     return r.json()["approval_key"]
 
 
 def _subscribe(ws, key: str, symbol: str) -> dict:
-    ws.send(json.dumps({"header": {"approval_key": key, "custtype": "P", "tr_type": "1", "content-type": "utf-8"},
-                        "body": {"input": {"tr_id": "H0STCNT0", "tr_key": symbol}}}))
+    ws.send(
+        json.dumps(
+            {
+                "header": {"approval_key": key, "custtype": "P", "tr_type": "1", "content-type": "utf-8"},
+                "body": {"input": {"tr_id": "H0STCNT0", "tr_key": symbol}},
+            }
+        )
+    )
     return json.loads(ws.recv(timeout=5))
 
 
@@ -29,12 +37,20 @@ def test_a_plain_client_gets_acks_and_replayed_trades(fake_kis) -> None:
         assert _subscribe(ws, _approval(fake_kis), "005930")["body"]["msg_cd"] == "OPSP0000"
         frame = ws.recv(timeout=5)
         assert frame.startswith("0|H0STCNT0|") and "005930^" in frame
-    token = httpx.post(fake_kis.rest_url + "/oauth2/tokenP", json={
-        "grant_type": "client_credentials", "appkey": fake_kis.appkey, "appsecret": fake_kis.appsecret}).json()
-    price = httpx.get(fake_kis.rest_url + "/uapi/domestic-stock/v1/quotations/inquire-price",
-                      params={"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930"},
-                      headers={"authorization": f"Bearer {token['access_token']}", "appkey": fake_kis.appkey,
-                               "appsecret": fake_kis.appsecret, "tr_id": "FHKST01010100"}).json()
+    token = httpx.post(
+        fake_kis.rest_url + "/oauth2/tokenP",
+        json={"grant_type": "client_credentials", "appkey": fake_kis.appkey, "appsecret": fake_kis.appsecret},
+    ).json()
+    price = httpx.get(
+        fake_kis.rest_url + "/uapi/domestic-stock/v1/quotations/inquire-price",
+        params={"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": "005930"},
+        headers={
+            "authorization": f"Bearer {token['access_token']}",
+            "appkey": fake_kis.appkey,
+            "appsecret": fake_kis.appsecret,
+            "tr_id": "FHKST01010100",
+        },
+    ).json()
     assert price["rt_cd"] == "0" and int(price["output"]["stck_prpr"]) > 0
 
 
@@ -47,7 +63,7 @@ def test_manual_clock_pingpong_and_a_drop(fake_kis) -> None:
         while not any("PINGPONG" in t for t in texts):
             texts.append(ws.recv(timeout=5))
         ping = next(t for t in texts if "PINGPONG" in t)
-        ws.send(ping)                                          # answer as python-kis does
+        ws.send(ping)  # answer as python-kis does
         fake_kis.wait_until(lambda s: s["ping_echoes"] == 1)
         assert fake_kis.drop() == 1
         with pytest.raises(ConnectionClosed):
@@ -77,5 +93,9 @@ def test_pykis_domains_stay_on_loopback(fake_kis) -> None:
 @pytest.mark.fake_kis(env="both")
 def test_pykis_domains_map_real_to_live_and_virtual_to_mock(fake_kis) -> None:
     d, urls = fake_kis.pykis_domains(), fake_kis.urls
-    assert d == {"REAL_DOMAIN": urls["live"]["rest_url"], "VIRTUAL_DOMAIN": urls["mock"]["rest_url"],
-                 "WEBSOCKET_REAL_DOMAIN": urls["live"]["ws_url"], "WEBSOCKET_VIRTUAL_DOMAIN": urls["mock"]["ws_url"]}
+    assert d == {
+        "REAL_DOMAIN": urls["live"]["rest_url"],
+        "VIRTUAL_DOMAIN": urls["mock"]["rest_url"],
+        "WEBSOCKET_REAL_DOMAIN": urls["live"]["ws_url"],
+        "WEBSOCKET_VIRTUAL_DOMAIN": urls["mock"]["ws_url"],
+    }

@@ -18,20 +18,30 @@ from kisclock import ManualClock
 
 pytestmark = pytest.mark.anyio
 
-WED = kst(2026, 11, 25, 9, 5)   # a Wednesday, regular session
-SAT = kst(2026, 11, 28, 9, 5)   # a Saturday
+WED = kst(2026, 11, 25, 9, 5)  # a Wednesday, regular session
+SAT = kst(2026, 11, 28, 9, 5)  # a Saturday
 
 
 def _tape(tmp: Path, start: float) -> tape.Recording:
     frames_ = [
         (0.5, frames.data_frame("H0STCNT0", [trade("005930", "090500", 71_100, 71_000, 1_000)])),
-        (1.0, frames.data_frame("H0STCNT0", [trade("005930", "090501", 71_200, 71_000, 1_010),
-                                             trade("005930", "090501", 71_300, 71_000, 1_030),
-                                             trade("005930", "090501", 71_200, 71_000, 1_031)])),
+        (
+            1.0,
+            frames.data_frame(
+                "H0STCNT0",
+                [
+                    trade("005930", "090501", 71_200, 71_000, 1_010),
+                    trade("005930", "090501", 71_300, 71_000, 1_030),
+                    trade("005930", "090501", 71_200, 71_000, 1_031),
+                ],
+            ),
+        ),
         (2.0, frames.data_frame("H0STCNT0", [trade("000660", "090502", 180_000, 177_000, 500)])),
         (3.0, frames.data_frame("H0STCNT0", [trade("005930", "090503", 71_400, 71_000, 1_040)])),
     ]
-    return tape.load(write_recording(tmp / "rec", start, frames_, [("H0STCNT0", "005930"), ("H0STCNT0", "000660")]))
+    return tape.load(
+        write_recording(tmp / "rec", start, frames_, [("H0STCNT0", "005930"), ("H0STCNT0", "000660")])
+    )
 
 
 async def test_open_market_and_fresh_tick_is_served_from_ws(tmp_path: Path) -> None:
@@ -54,7 +64,7 @@ async def test_metrics_agree_with_what_fakekis_saw(tmp_path: Path) -> None:
     clock = ManualClock(WED)
     async with running(_tape(tmp_path, WED), clock, tmp_path, "005930,000660") as r:
         await eventually(lambda: r.metrics.ws_subscriptions == 2, what="both acks")
-        await r.advance(25.0)   # the whole tape plus two PINGPONGs
+        await r.advance(25.0)  # the whole tape plus two PINGPONGs
         seen = r.seen()
         await eventually(lambda: r.metrics.ws_pingpongs == seen["pingpongs_sent"], what="pingpongs")
         m = (await r.http.get("/v1/metrics/quote")).json()
@@ -63,9 +73,9 @@ async def test_metrics_agree_with_what_fakekis_saw(tmp_path: Path) -> None:
         assert m["ws_records"] == seen["records_sent"]
         assert m["ws_subscriptions"] == seen["acks"]["OPSP0000"] == 2
         assert m["ws_pingpongs"] == seen["pingpongs_sent"] == 2
-        assert seen["ping_echoes"] == 2   # every PINGPONG echoed back as text
+        assert seen["ping_echoes"] == 2  # every PINGPONG echoed back as text
         assert m["ws_connected"] is True and len(seen["open_sessions"]) == 1
-        assert r.gw.cache.get("005930").ticks == 5   # no record of the 3-record frame lost
+        assert r.gw.cache.get("005930").ticks == 5  # no record of the 3-record frame lost
 
 
 async def test_saturday_is_served_from_rest_even_with_fresh_ticks(tmp_path: Path) -> None:
@@ -73,11 +83,11 @@ async def test_saturday_is_served_from_rest_even_with_fresh_ticks(tmp_path: Path
     async with running(_tape(tmp_path, SAT), clock, tmp_path, "005930,000660") as r:
         await eventually(lambda: r.metrics.ws_subscriptions == 2, what="both acks")
         await r.advance(3.0, step=0.5)
-        assert r.gw.cache.get("005930") is not None   # the tick is there and fresh ...
+        assert r.gw.cache.get("005930") is not None  # the tick is there and fresh ...
         q = await r.quote("005930")
-        assert q["source"] == "kis-rest"               # ... but the KRX is closed
+        assert q["source"] == "kis-rest"  # ... but the KRX is closed
         assert "Saturday" in q["fallback_reason"]
-        assert q["price"] == 71_400                    # fakekis REST agrees with the tape at replay time
+        assert q["price"] == 71_400  # fakekis REST agrees with the tape at replay time
         m = (await r.http.get("/v1/metrics/quote")).json()
         assert m["stages"]["served_ws"]["reached"] is False
         assert m["source_counts"] == {"kis-ws": 0, "kis-rest": 1}
@@ -90,12 +100,12 @@ async def test_stale_tick_falls_back_to_rest_with_the_tape_price(tmp_path: Path)
         await eventually(lambda: r.metrics.ws_subscriptions == 2, what="both acks")
         await r.advance(3.0, step=0.5)
         assert (await r.quote("005930"))["source"] == "kis-ws"
-        await r.advance(10.5)   # the tape has ended: the last 005930 tick is now 10.5 s old
+        await r.advance(10.5)  # the tape has ended: the last 005930 tick is now 10.5 s old
         q = await r.quote("005930")
         assert q["source"] == "kis-rest"
         assert "old" in q["fallback_reason"]
         assert (q["price"], q["volume"]) == (71_400, 1_040)
-        assert r.metrics.ws_connected   # quiet is not broken: PINGPONG kept the session alive
+        assert r.metrics.ws_connected  # quiet is not broken: PINGPONG kept the session alive
 
 
 async def test_unknown_symbol_and_invalid_symbol(tmp_path: Path) -> None:
@@ -103,13 +113,13 @@ async def test_unknown_symbol_and_invalid_symbol(tmp_path: Path) -> None:
     async with running(_tape(tmp_path, WED), clock, tmp_path) as r:
         bad = await r.http.get("/v1/quotes/5930")
         assert bad.status_code == 400 and bad.json()["error"] == "invalid symbol"
-        q = await r.quote("035720")   # not subscribed: REST answers
+        q = await r.quote("035720")  # not subscribed: REST answers
         assert q["source"] == "kis-rest" and "no WebSocket tick" in q["fallback_reason"]
         assert (await r.http.get("/nope")).status_code == 404
 
 
 async def test_rest_unreachable_is_a_503_with_the_reason(tmp_path: Path) -> None:
-    with socket.socket() as sock:           # a port nobody listens on any more
+    with socket.socket() as sock:  # a port nobody listens on any more
         sock.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{sock.getsockname()[1]}"
     clock = ManualClock(SAT)
@@ -119,4 +129,4 @@ async def test_rest_unreachable_is_a_503_with_the_reason(tmp_path: Path) -> None
         body = resp.json()
         assert body["error"] == "upstream unavailable" and "unreachable" in body["reason"]
         assert "Saturday" in body["fallback_reason"]
-        assert r.metrics.worker_restarts == 0   # an unreachable upstream is an error value, not a crash
+        assert r.metrics.worker_restarts == 0  # an unreachable upstream is an error value, not a crash

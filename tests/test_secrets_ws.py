@@ -22,22 +22,31 @@ CANARY_ACCOUNT = "50123456-01"
 
 async def test_no_secret_in_any_output(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    start = kst(2026, 11, 28, 9, 5)   # Saturday: forces the REST path (token, inquire-price)
-    rec = tape.load(write_recording(tmp_path / "rec", start, [
-        (0.5, frames.data_frame("H0STCNT0", [trade("005930", "090500", 71_100, 71_000, 10)]))]))
+    start = kst(2026, 11, 28, 9, 5)  # Saturday: forces the REST path (token, inquire-price)
+    rec = tape.load(
+        write_recording(
+            tmp_path / "rec",
+            start,
+            [(0.5, frames.data_frame("H0STCNT0", [trade("005930", "090500", 71_100, 71_000, 10)]))],
+        )
+    )
     clock = ManualClock(start)
     async with running(rec, clock, tmp_path, KIS_ACCOUNT_NO=CANARY_ACCOUNT) as r:
         assert (r.gw.cfg.app_key, r.gw.cfg.app_secret) == (CANARY_KEY, CANARY_SECRET)
         await eventually(lambda: r.metrics.ws_subscriptions == 1, what="ack")
         await r.advance(1.0)
-        outputs = [json.dumps((await r.http.get("/v1/metrics/quote")).json()),
-                   (await r.http.get("/v1/quotes/005930")).text,
-                   (await r.http.get("/v1/quotes/000660")).text]
+        outputs = [
+            json.dumps((await r.http.get("/v1/metrics/quote")).json()),
+            (await r.http.get("/v1/quotes/005930")).text,
+            (await r.http.get("/v1/quotes/000660")).text,
+        ]
         r.kis.drop_connections("mock")
         await eventually(lambda: not r.metrics.ws_connected, what="drop")
         token = r.gw.rest._token
         approval = r.gw.rest._approval
-        r.gw.worker._error(f"boom with {approval} and {token} and {r.gw.cfg.app_key}")   # an error quoting them
+        r.gw.worker._error(
+            f"boom with {approval} and {token} and {r.gw.cfg.app_key}"
+        )  # an error quoting them
         outputs.append(json.dumps((await r.http.get("/v1/metrics/quote")).json()))
         outputs.extend(r.gw.log.lines)
         outputs.extend(rec_.getMessage() for rec_ in caplog.records)
@@ -47,7 +56,7 @@ async def test_no_secret_in_any_output(tmp_path: Path, caplog: pytest.LogCapture
         assert all(secrets) and len(r.gw.log.lines) > 3
         for secret in secrets:
             assert secret not in blob, secret[:6]
-        assert "***" in blob   # and the masking visibly happened
+        assert "***" in blob  # and the masking visibly happened
 
 
 @pytest.fixture(autouse=True)

@@ -33,9 +33,11 @@ def check_trade(r: dict[str, str]) -> None:
     assert _close(r["CTTR"], Decimal(int(r["SHNU_CNTG_SMTN"])) * 100 / int(r["SELN_CNTG_SMTN"]))
     assert _close(r["PRDY_CTRT"], Decimal(change) * 100 / (price - change))
     assert r["PRDY_VRSS_SIGN"] in ("1", "4") or r["PRDY_VRSS_SIGN"] == SIGNS[_sgn(change)]
-    for base, diff, sign in (("STCK_OPRC", "OPRC_VRSS_PRPR", "OPRC_VRSS_PRPR_SIGN"),
-                             ("STCK_HGPR", "HGPR_VRSS_PRPR", "HGPR_VRSS_PRPR_SIGN"),
-                             ("STCK_LWPR", "LWPR_VRSS_PRPR", "LWPR_VRSS_PRPR_SIGN")):
+    for base, diff, sign in (
+        ("STCK_OPRC", "OPRC_VRSS_PRPR", "OPRC_VRSS_PRPR_SIGN"),
+        ("STCK_HGPR", "HGPR_VRSS_PRPR", "HGPR_VRSS_PRPR_SIGN"),
+        ("STCK_LWPR", "LWPR_VRSS_PRPR", "LWPR_VRSS_PRPR_SIGN"),
+    ):
         assert int(r[diff]) == price - int(r[base]) and r[sign] == SIGNS[_sgn(int(r[diff]))]
     assert int(r["STCK_LWPR"]) <= price <= int(r["STCK_HGPR"])
     assert int(r["SELN_CNTG_SMTN"]) + int(r["SHNU_CNTG_SMTN"]) == vol
@@ -71,7 +73,7 @@ def check_session(lines: list[tape.WsLine]) -> tuple[int, int]:
             r = ev.named(i)
             check_trade(r)
             code = r["MKSC_SHRN_ISCD"]
-            if code in last_vol:   # volume grows by each trade's quantity, across and inside frames
+            if code in last_vol:  # volume grows by each trade's quantity, across and inside frames
                 assert int(r["ACML_VOL"]) == last_vol[code] + int(r["CNTG_VOL"])
             last_vol[code] = int(r["ACML_VOL"])
     return multi, books
@@ -80,7 +82,9 @@ def check_session(lines: list[tape.WsLine]) -> tuple[int, int]:
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 2**32), minutes=st.floats(0.2, 2.0), books=st.booleans())
 def test_any_seed_keeps_the_invariants(seed: int, minutes: float, books: bool) -> None:
-    session, lines = synth.generate(datetime(2026, 11, 25, 10, 0, tzinfo=KST), minutes, seed=seed, books=books)
+    session, lines = synth.generate(
+        datetime(2026, 11, 25, 10, 0, tzinfo=KST), minutes, seed=seed, books=books
+    )
     assert session["synthetic"] is True
     check_session(lines)
 
@@ -104,6 +108,14 @@ def test_bundled_recording_is_healthy() -> None:
 
 
 def test_tick_sizes_and_limits() -> None:
-    assert [synth.tick_size(p) for p in (1_999, 2_000, 4_995, 19_990, 49_950, 71_000, 250_000, 600_000)] == \
-        [1, 5, 5, 10, 50, 100, 500, 1_000]
-    assert synth.limit_prices(71_000) == (92_300, 49_700)   # the 005930 example in protocol.md §9.2
+    assert [synth.tick_size(p) for p in (1_999, 2_000, 4_995, 19_990, 49_950, 71_000, 250_000, 600_000)] == [
+        1,
+        5,
+        5,
+        10,
+        50,
+        100,
+        500,
+        1_000,
+    ]
+    assert synth.limit_prices(71_000) == (92_300, 49_700)  # the 005930 example in protocol.md §9.2

@@ -16,11 +16,15 @@ START = kst(2026, 11, 25, 9, 5)
 
 
 def _good(tmp: Path) -> Path:
-    return write_recording(tmp / "rec", START, [
-        (0.5, frames.data_frame("H0STCNT0", [trade("005930", "090500", 71_100, 71_000, 10)])),
-        (1.0, '{"header":{"tr_id":"PINGPONG","datetime":"20261125090501"}}'),
-        (1.5, "1|H0STCNI9|001|abcd"),
-    ])
+    return write_recording(
+        tmp / "rec",
+        START,
+        [
+            (0.5, frames.data_frame("H0STCNT0", [trade("005930", "090500", 71_100, 71_000, 10)])),
+            (1.0, '{"header":{"tr_id":"PINGPONG","datetime":"20261125090501"}}'),
+            (1.5, "1|H0STCNI9|001|abcd"),
+        ],
+    )
 
 
 def test_round_trip(tmp_path: Path) -> None:
@@ -32,16 +36,19 @@ def test_round_trip(tmp_path: Path) -> None:
     assert again.lines == rec.lines and again.session == rec.session
 
 
-@pytest.mark.parametrize("line, message", [
-    ("not json", "invalid JSON"),
-    ('{"t": -1, "dir": "recv", "text": "x"}', 'field "t"'),
-    ('{"t": 0.1, "dir": "recv", "text": "x"}', "goes backwards"),
-    ('{"t": 9, "dir": "up", "text": "x"}', 'field "dir"'),
-    ('{"t": 9, "dir": "recv", "text": 5}', 'field "text"'),
-    ('{"t": 9, "event": "boom"}', 'field "event"'),
-    ('{"t": 9, "dir": "recv", "text": "x", "conn": -2}', 'field "conn"'),
-    ("[1, 2]", "JSON object"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("not json", "invalid JSON"),
+        ('{"t": -1, "dir": "recv", "text": "x"}', 'field "t"'),
+        ('{"t": 0.1, "dir": "recv", "text": "x"}', "goes backwards"),
+        ('{"t": 9, "dir": "up", "text": "x"}', 'field "dir"'),
+        ('{"t": 9, "dir": "recv", "text": 5}', 'field "text"'),
+        ('{"t": 9, "event": "boom"}', 'field "event"'),
+        ('{"t": 9, "dir": "recv", "text": "x", "conn": -2}', 'field "conn"'),
+        ("[1, 2]", "JSON object"),
+    ],
+)
 def test_bad_ws_line_names_file_and_line(tmp_path: Path, line: str, message: str) -> None:
     root = _good(tmp_path)
     with (root / "ws.jsonl").open("a") as fh:
@@ -59,18 +66,25 @@ def test_invalid_utf8_and_truncation(tmp_path: Path) -> None:
         tape.load(root)
     root2 = _good(tmp_path / "b")
     data = (root2 / "ws.jsonl").read_bytes()
-    (root2 / "ws.jsonl").write_bytes(data[:-20])   # cut mid-line, as a crashed recorder would
+    (root2 / "ws.jsonl").write_bytes(data[:-20])  # cut mid-line, as a crashed recorder would
     with pytest.raises(tape.RecordingError, match=r"ws.jsonl:3: invalid JSON"):
         tape.load(root2)
 
 
-@pytest.mark.parametrize("key, value, message", [
-    ("format", "other", 'field "format"'), ("version", 2, 'field "version"'), ("env", "prod", 'field "env"'),
-    ("start", "2026-11-25T09:05:00", "no UTC offset"), ("subscriptions", [["H0STCNT0"]], 'field "subscriptions"'),
-    ("synthetic", "yes", 'field "synthetic"'), ("products", {"5930": {"name": "x"}}, 'field "products"'),
-    ("products", {"005930": {"name_eng": "no name"}}, 'field "products"'),
-    ("products", {"005930": {"name": "삼성전자", "listed": 19750611}}, 'field "products"'),
-])
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("format", "other", 'field "format"'),
+        ("version", 2, 'field "version"'),
+        ("env", "prod", 'field "env"'),
+        ("start", "2026-11-25T09:05:00", "no UTC offset"),
+        ("subscriptions", [["H0STCNT0"]], 'field "subscriptions"'),
+        ("synthetic", "yes", 'field "synthetic"'),
+        ("products", {"5930": {"name": "x"}}, 'field "products"'),
+        ("products", {"005930": {"name_eng": "no name"}}, 'field "products"'),
+        ("products", {"005930": {"name": "삼성전자", "listed": 19750611}}, 'field "products"'),
+    ],
+)
 def test_bad_session_json(tmp_path: Path, key: str, value: object, message: str) -> None:
     root = _good(tmp_path)
     data = json.loads((root / "session.json").read_text())
@@ -84,7 +98,9 @@ def test_bad_session_json(tmp_path: Path, key: str, value: object, message: str)
 def test_products_in_session_json(tmp_path: Path) -> None:
     root = _good(tmp_path)
     data = json.loads((root / "session.json").read_text())
-    data["products"] = {"005930": {"name": "삼성전자", "name_eng": "Samsung Electronics", "listed": "19750611"}}
+    data["products"] = {
+        "005930": {"name": "삼성전자", "name_eng": "Samsung Electronics", "listed": "19750611"}
+    }
     (root / "session.json").write_text(json.dumps(data, ensure_ascii=False))
     assert tape.load(root).products["005930"]["name"] == "삼성전자"
     assert tape.load(_good(tmp_path / "plain")).products == {}
@@ -104,11 +120,15 @@ def test_missing_parts(tmp_path: Path) -> None:
 
 def test_cli_validate_reports_one_line(tmp_path: Path) -> None:
     root = _good(tmp_path)
-    ok = subprocess.run([sys.executable, "-m", "fakekis", "validate", str(root)], capture_output=True, text=True)
+    ok = subprocess.run(
+        [sys.executable, "-m", "fakekis", "validate", str(root)], capture_output=True, text=True
+    )
     assert ok.returncode == 0 and json.loads(ok.stdout)["data_frames"] == {"H0STCNT0": 1}
     with (root / "ws.jsonl").open("a") as fh:
         fh.write("{oops\n")
-    bad = subprocess.run([sys.executable, "-m", "fakekis", "validate", str(root)], capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, "-m", "fakekis", "validate", str(root)], capture_output=True, text=True
+    )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.strip().count("\n") == 0 and "ws.jsonl:4:" in bad.stderr
 
@@ -116,6 +136,7 @@ def test_cli_validate_reports_one_line(tmp_path: Path) -> None:
 def test_bundled_works_from_a_source_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
     """Run from the repository without installing (`python -m bench...`), `fakekis.bundled` does not exist;
     the benchmark's pacing client crashed on it."""
+
     def missing(name: str):
         raise ModuleNotFoundError(name)
 

@@ -36,8 +36,14 @@ from kisclock import KST, ManualClock
 APPKEY, SECRET = "PSCANARY" + "q" * 28, "SECRETCANARY" + "z" * 168
 SYMBOLS = ("005930", "000660")
 PREV = {"005930": 71_000, "000660": 177_000, "035720": 41_000}
-STARTS = [kst(2026, 11, 25, 9, 0), kst(2026, 11, 25, 15, 29, 50), kst(2026, 11, 25, 8, 59, 30),
-          kst(2026, 11, 28, 10, 0), kst(2026, 9, 25, 10, 0), kst(2026, 12, 31, 11, 0)]
+STARTS = [
+    kst(2026, 11, 25, 9, 0),
+    kst(2026, 11, 25, 15, 29, 50),
+    kst(2026, 11, 25, 8, 59, 30),
+    kst(2026, 11, 28, 10, 0),
+    kst(2026, 9, 25, 10, 0),
+    kst(2026, 12, 31, 11, 0),
+]
 XKRX = holidays.financial_holidays("XKRX", years=range(2026, 2028))
 
 
@@ -48,20 +54,33 @@ def market_open(ts: float) -> bool:
 
 
 class KisPair(RuleBasedStateMachine):
-    @initialize(start=st.sampled_from(STARTS) | st.floats(kst(2026, 1, 1, 0, 0), kst(2027, 12, 31, 0, 0)),
-                remembers=st.booleans())
+    @initialize(
+        start=st.sampled_from(STARTS) | st.floats(kst(2026, 1, 1, 0, 0), kst(2027, 12, 31, 0, 0)),
+        remembers=st.booleans(),
+    )
     def setup(self, start: float, remembers: bool = False) -> None:
         """`remembers`: after a reconnect the server still knows the old registrations (acks OPSP0002, F11)."""
         self.clock = ManualClock(start)
         self.registry = Registry("mock")
-        self.approval = str(self.registry.issue_approval(
-            {"grant_type": "client_credentials", "appkey": APPKEY, "secretkey": SECRET})[1]["approval_key"])
+        self.approval = str(
+            self.registry.issue_approval(
+                {"grant_type": "client_credentials", "appkey": APPKEY, "secretkey": SECRET}
+            )[1]["approval_key"]
+        )
         from fakekis.exchange import Exchange
 
         scenario = faults.Scenario([faults.AlreadySubscribedAfterReconnect()] if remembers else [])
         self.exchange = Exchange(self.registry, scenario=scenario)
-        self.cfg = from_env({"KIS_APP_KEY": APPKEY, "KIS_APP_SECRET": SECRET, "KIS_SYMBOLS": ",".join(SYMBOLS),
-                             "KIS_REST_URL": "http://x", "KIS_WS_URL": "ws://x", "GATEWAY_TOKEN_DIR": "/nonexistent"})
+        self.cfg = from_env(
+            {
+                "KIS_APP_KEY": APPKEY,
+                "KIS_APP_SECRET": SECRET,
+                "KIS_SYMBOLS": ",".join(SYMBOLS),
+                "KIS_REST_URL": "http://x",
+                "KIS_WS_URL": "ws://x",
+                "GATEWAY_TOKEN_DIR": "/nonexistent",
+            }
+        )
         self.log = StageLog(Redactor(self.cfg.secrets))
         self.log.redact.add(self.approval)
         self.metrics, self.cache = Metrics(), QuoteCache()
@@ -69,7 +88,7 @@ class KisPair(RuleBasedStateMachine):
         self.sx = self.client = None
         # the model
         self.frames = self.records = self.pings = self.undecodable = 0
-        self.last: dict[str, tuple[int, int, float]] = {}   # symbol -> (price, volume, received_at)
+        self.last: dict[str, tuple[int, int, float]] = {}  # symbol -> (price, volume, received_at)
         self.ticks: dict[str, int] = {}
         self.volume = {s: 1_000 for s in PREV}
 
@@ -113,8 +132,11 @@ class KisPair(RuleBasedStateMachine):
     def drop(self) -> None:
         self._close()
 
-    @rule(symbol=st.sampled_from(SYMBOLS + ("035720",)), moves=st.lists(st.integers(-3, 3), min_size=1, max_size=4),
-          drift=st.booleans())
+    @rule(
+        symbol=st.sampled_from(SYMBOLS + ("035720",)),
+        moves=st.lists(st.integers(-3, 3), min_size=1, max_size=4),
+        drift=st.booleans(),
+    )
     def trade(self, symbol: str, moves: list[int], drift: bool) -> None:
         recs = []
         price = self.last.get(symbol, (PREV[symbol], 0, 0.0))[0]
@@ -123,7 +145,7 @@ class KisPair(RuleBasedStateMachine):
             price = max(1_000, price + 100 * m)
             self.volume[symbol] += 1
             rec = trade(symbol, hhmmss, price, PREV[symbol], self.volume[symbol])
-            recs.append(rec + ["2"] if drift else rec)   # the 47-field layout of 2026-09
+            recs.append(rec + ["2"] if drift else rec)  # the 47-field layout of 2026-09
         text = frames.data_frame("H0STCNT0", recs)
         for session in self.exchange.route("H0STCNT0", symbol):
             assert session is self.sx
@@ -138,7 +160,9 @@ class KisPair(RuleBasedStateMachine):
     @rule()
     def pingpong(self) -> None:
         self.exchange.heartbeat_sent(self.sx, self.clock.now())
-        self._to_client(frames.pingpong(datetime.fromtimestamp(self.clock.now(), KST).strftime("%Y%m%d%H%M%S")))
+        self._to_client(
+            frames.pingpong(datetime.fromtimestamp(self.clock.now(), KST).strftime("%Y%m%d%H%M%S"))
+        )
         self.pings += 1
 
     @precondition(lambda self: self.connected)
@@ -146,7 +170,7 @@ class KisPair(RuleBasedStateMachine):
     def subscribe_again(self, symbol: str) -> None:
         from gateway.session import subscribe_message
 
-        self._to_server(subscribe_message(self.approval, "H0STCNT0", symbol))   # -> OPSP0002
+        self._to_server(subscribe_message(self.approval, "H0STCNT0", symbol))  # -> OPSP0002
 
     @precondition(lambda self: self.connected)
     @rule(text=st.text(max_size=80), prefix=st.sampled_from(["x", "{", "0|H0STCNT0|", "1|H0STCNI0|001|"]))
@@ -155,7 +179,7 @@ class KisPair(RuleBasedStateMachine):
         self._to_client(prefix + text)
         if self.metrics.ws_messages == before:
             self.undecodable += 1
-        else:   # random text that happens to be a well-formed frame: count it as data, as the gateway must
+        else:  # random text that happens to be a well-formed frame: count it as data, as the gateway must
             self.frames += 1
 
     @rule(dt=st.floats(0, 40))
@@ -182,8 +206,13 @@ class KisPair(RuleBasedStateMachine):
             return
         for symbol, (price, volume, received) in self.last.items():
             q = self.cache.get(symbol)
-            assert (q.price, q.volume, q.received_at, q.ticks) == (price, volume, received, self.ticks[symbol])
-        assert self.cache.get("035720") is None   # never subscribed, never cached
+            assert (q.price, q.volume, q.received_at, q.ticks) == (
+                price,
+                volume,
+                received,
+                self.ticks[symbol],
+            )
+        assert self.cache.get("035720") is None  # never subscribed, never cached
 
     @invariant()
     def source_follows_the_rule(self) -> None:
@@ -217,6 +246,7 @@ TestKisPair = KisPair.TestCase
 
 
 # -- bugs found or feared, replayed as explicit step sequences (the stateful form of @example) --------
+
 
 def _machine(start: float = STARTS[0], remembers: bool = False) -> KisPair:
     m = KisPair()
@@ -262,10 +292,10 @@ def test_example_reconnect_resubscribes_and_freshness_follows_our_clock() -> Non
     m.trade("000660", [1], drift=False)
     m.drop()
     m.advance(11.0)
-    _check(m)                       # stale after 10 s: kis-rest
+    _check(m)  # stale after 10 s: kis-rest
     m.connect()
     m.trade("000660", [2], drift=False)
-    _check(m)                       # fresh again: kis-ws
+    _check(m)  # fresh again: kis-ws
     assert m.exchange.stats.acks["OPSP0000"] == 4
 
 
@@ -280,7 +310,7 @@ def test_example_garbage_and_encrypted_before_key_are_counted_not_fatal() -> Non
 
 
 def test_example_holiday_with_fresh_ticks_is_rest() -> None:
-    m = _machine(kst(2026, 9, 25, 10, 0))   # Chuseok
+    m = _machine(kst(2026, 9, 25, 10, 0))  # Chuseok
     m.connect()
     m.trade("005930", [1], drift=False)
     _check(m)

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("zoo", ROOT / "mutants" / "zoo.py")
 zoo = importlib.util.module_from_spec(spec)
 assert spec.loader is not None
-sys.modules["zoo"] = zoo   # dataclasses look their module up while the file executes
+sys.modules["zoo"] = zoo  # dataclasses look their module up while the file executes
 spec.loader.exec_module(zoo)
 
 

@@ -27,7 +27,7 @@ import pytest
 
 from fakekis import tape
 
-if os.environ.get("KIS_HARNESS_REQUIRE_PYKIS"):   # tox -e compat: a missing python-kis must fail, not skip
+if os.environ.get("KIS_HARNESS_REQUIRE_PYKIS"):  # tox -e compat: a missing python-kis must fail, not skip
     import pykis
 else:
     pykis = pytest.importorskip("pykis", reason="python-kis is installed only in `tox -e compat`")
@@ -54,7 +54,9 @@ class Events:
     def wait(self, check: Callable[[list[Any]], bool], what: str, timeout: float = 20.0) -> list[Any]:
         with self._cond:
             if not self._cond.wait_for(lambda: check(self.items), timeout):
-                raise AssertionError(f"python-kis: {what} not seen within {timeout}s ({len(self.items)} events)")
+                raise AssertionError(
+                    f"python-kis: {what} not seen within {timeout}s ({len(self.items)} events)"
+                )
             return list(self.items)
 
 
@@ -65,7 +67,7 @@ def _records(tr_id: str, symbol: str, frames: list[tape.TapeFrame]) -> list[list
         if f.tr_id == tr_id and f.tr_key == symbol:
             fields = f.text.split("|", 3)[3].split("^")
             width = len(fields) // f.records
-            out.extend(fields[i * width:(i + 1) * width] for i in range(f.records))
+            out.extend(fields[i * width : (i + 1) * width] for i in range(f.records))
     return out
 
 
@@ -83,12 +85,18 @@ def _emitted(fake_kis) -> list[tape.TapeFrame]:
 
 
 def _live_kis(fake_kis):
-    return pykis.PyKis(id=ID, account=ACCOUNT, appkey=fake_kis.appkey, secretkey=fake_kis.appsecret,
-                       keep_token=False)
+    return pykis.PyKis(
+        id=ID, account=ACCOUNT, appkey=fake_kis.appkey, secretkey=fake_kis.appsecret, keep_token=False
+    )
 
 
-BOTH_ENVS = pytest.mark.parametrize("env", [
-    pytest.param(env, marks=pytest.mark.fake_kis(env=env, manual_clock=True, speed=1)) for env in ("live", "mock")])
+BOTH_ENVS = pytest.mark.parametrize(
+    "env",
+    [
+        pytest.param(env, marks=pytest.mark.fake_kis(env=env, manual_clock=True, speed=1))
+        for env in ("live", "mock")
+    ],
+)
 
 
 @BOTH_ENVS
@@ -96,12 +104,14 @@ def test_stock_quote_prices_orderbook_and_unsubscribe(fake_kis, monkeypatch, env
     fake_kis.redirect_pykis(monkeypatch)
     kis = _live_kis(fake_kis)
     try:
-        stock = kis.stock("005930")                       # inquire-price, then search-info CTPF1604R
+        stock = kis.stock("005930")  # inquire-price, then search-info CTPF1604R
         assert (stock.symbol, stock.market, stock.info.name) == ("005930", "KRX", "삼성전자")
         assert stock.info.std_code == "KR7005930003"
         quote = stock.quote()
         first = _records("H0STCNT0", "005930", list(_tape_frames()))[0]
-        assert quote.price == Decimal(first[2]) and quote.volume == int(first[13])   # the day state before replay
+        assert quote.price == Decimal(first[2]) and quote.volume == int(
+            first[13]
+        )  # the day state before replay
         assert quote.indicator.week52_high >= quote.price >= quote.indicator.week52_low
 
         prices, books = Events(), Events()
@@ -110,25 +120,29 @@ def test_stock_quote_prices_orderbook_and_unsubscribe(fake_kis, monkeypatch, env
         # set it sees, then marks itself connected; a subscribe in between is neither restored nor sent.
         # Its race, not fakekis's: subscribe the second TR once connected.
         kis.websocket.ensure_connected(10)
-        book_ticket = stock.on("orderbook", books.on)   # keep tickets: python-kis unsubscribes on release
+        book_ticket = stock.on("orderbook", books.on)  # keep tickets: python-kis unsubscribes on release
         fake_kis.wait_until(lambda s: s["acks"].get("OPSP0000") == 2)
         fake_kis.advance(30.0)
         sent = _emitted(fake_kis)
         trades, levels = _records("H0STCNT0", "005930", sent), _records("H0STASP0", "005930", sent)
         assert trades and levels
         got = prices.wait(lambda items: len(items) >= len(trades), "every trade record")
-        assert [(p.symbol, p.price, p.volume, p.time.strftime("%H%M%S")) for p in got] == \
-            [("005930", Decimal(r[2]), int(r[13]), r[1]) for r in trades]
+        assert [(p.symbol, p.price, p.volume, p.time.strftime("%H%M%S")) for p in got] == [
+            ("005930", Decimal(r[2]), int(r[13]), r[1]) for r in trades
+        ]
         got_books = books.wait(lambda items: len(items) >= len(levels), "every order book")
-        assert [(b.asks[0].price, b.bids[0].price, b.asks[0].volume) for b in got_books] == \
-            [(Decimal(r[3]), Decimal(r[13]), int(r[23])) for r in levels]
+        assert [(b.asks[0].price, b.bids[0].price, b.asks[0].volume) for b in got_books] == [
+            (Decimal(r[3]), Decimal(r[13]), int(r[23])) for r in levels
+        ]
 
-        price_ticket.unsubscribe()                        # tr_type 2 -> OPSP0001
+        price_ticket.unsubscribe()  # tr_type 2 -> OPSP0001
         fake_kis.wait_until(lambda s: s["acks"].get("OPSP0001") == 1)
         fake_kis.advance(30.0)
         sent = _emitted(fake_kis)
-        books.wait(lambda items: len(items) == len(_records("H0STASP0", "005930", sent)), "books after unsubscribe")
-        assert len(prices.items) == len(trades)          # no trade after the unsubscribe
+        books.wait(
+            lambda items: len(items) == len(_records("H0STASP0", "005930", sent)), "books after unsubscribe"
+        )
+        assert len(prices.items) == len(trades)  # no trade after the unsubscribe
         assert fake_kis.stats()["open_sessions"][0]["subscriptions"] == [["H0STASP0", "005930"]]
         book_ticket.unsubscribe()
     finally:
@@ -147,16 +161,17 @@ def test_python_kis_resubscribes_after_fakekis_drops_the_socket(fake_kis, monkey
         before = len(_records("H0STCNT0", "000660", _emitted(fake_kis)))
         prices.wait(lambda items: len(items) == before, "trades before the drop")
 
-        assert fake_kis.drop() == 1                       # no close frame: python-kis sees the socket die
+        assert fake_kis.drop() == 1  # no close frame: python-kis sees the socket die
         # python-kis waits its own reconnect_interval (5 s, wall clock), reconnects and resubscribes.
-        stats = fake_kis.wait_until(lambda s: s["sessions_opened"] == 2 and s["acks"].get("OPSP0000") == 2,
-                                    timeout=20)
+        stats = fake_kis.wait_until(
+            lambda s: s["sessions_opened"] == 2 and s["acks"].get("OPSP0000") == 2, timeout=20
+        )
         assert stats["drops"]["manual"] == 1
         fake_kis.advance(10.0)
         after = _records("H0STCNT0", "000660", _emitted(fake_kis))
         assert len(after) > before
         got = prices.wait(lambda items: len(items) >= len(after), "trades after the reconnect")
-        assert [p.price for p in got] == [Decimal(r[2]) for r in after]   # nothing lost, nothing doubled
+        assert [p.price for p in got] == [Decimal(r[2]) for r in after]  # nothing lost, nothing doubled
         ticket.unsubscribe()
     finally:
         kis.websocket.disconnect()
@@ -168,24 +183,32 @@ def test_virtual_mode_quotes_on_live_and_realtime_on_the_mock_websocket(fake_kis
     key, a token is issued in each environment, and a `primary=True` subscription goes to the mock
     WebSocket with an approval key from the mock domain."""
     fake_kis.redirect_pykis(monkeypatch)
-    kis = pykis.PyKis(id=ID, account=ACCOUNT, appkey=fake_kis.appkey, secretkey=fake_kis.appsecret,
-                      virtual_id=ID, virtual_appkey=MOCK_APPKEY, virtual_secretkey=MOCK_SECRET, keep_token=False)
+    kis = pykis.PyKis(
+        id=ID,
+        account=ACCOUNT,
+        appkey=fake_kis.appkey,
+        secretkey=fake_kis.appsecret,
+        virtual_id=ID,
+        virtual_appkey=MOCK_APPKEY,
+        virtual_secretkey=MOCK_SECRET,
+        keep_token=False,
+    )
     try:
         assert kis.virtual
         stock = kis.stock("035720")
         assert stock.info.name == "카카오" and stock.quote().price > 0
-        assert kis.primary_token.token != kis.token.token          # one token per environment
+        assert kis.primary_token.token != kis.token.token  # one token per environment
         assert fake_kis.stats("live")["sessions_opened"] == 0
 
         prices = Events()
         ticket = kis.websocket.on("H0STCNT0", "035720", prices.on, primary=True)
-        stats = fake_kis.wait_until(lambda s: s["acks"].get("OPSP0000") == 1)   # the mock environment's ack
+        stats = fake_kis.wait_until(lambda s: s["acks"].get("OPSP0000") == 1)  # the mock environment's ack
         assert stats["open_sessions"][0]["subscriptions"] == [["H0STCNT0", "035720"]]
         fake_kis.advance(20.0)
         trades = _records("H0STCNT0", "035720", _emitted(fake_kis))
         got = prices.wait(lambda items: len(items) >= len(trades), "mock trades")
         assert [p.price for p in got] == [Decimal(r[2]) for r in trades]
-        assert fake_kis.stats("live")["sessions_opened"] == 0      # the realtime path never touched live
+        assert fake_kis.stats("live")["sessions_opened"] == 0  # the realtime path never touched live
         ticket.unsubscribe()
     finally:
         kis.websocket.disconnect()

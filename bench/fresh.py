@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import ROOT
-from fakekis import frames as fk
-from fakekis import synth, tape
-from fakekis.server import FakeKis
+from fakekis import tape
+from fakekis.serve.server import FakeKis
+from fakekis.tape import synth
+from fakekis.wire import frames as fk
 from kisclock import KST
 
 RATE = 5_000

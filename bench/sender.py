@@ -15,7 +15,7 @@ import sys
 from websockets.asyncio.server import Server, serve
 
 from bench.common import trade_frames
-from fakekis import frames as fk
+from fakekis.wire import frames as fk
 
 
 async def serve_frames(texts: list[str]) -> Server:

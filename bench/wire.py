@@ -15,9 +15,9 @@ from websockets.asyncio.server import serve
 
 from bench.common import ROOT
 from bench.sender import serve_frames
-from fakekis import frames as fk
 from fakekis import tape
-from fakekis.server import FakeKis
+from fakekis.serve.server import FakeKis
+from fakekis.wire import frames as fk
 from gateway.cache import QuoteCache
 from gateway.config import from_env
 from gateway.metrics import Metrics

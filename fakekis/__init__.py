@@ -1,7 +1,49 @@
 """fakekis: a faithful local fake of the KIS (한국투자증권) Open API, REST + WebSocket.
 
-Sans-I/O cores (`frames`, `auth`, `exchange`, `tape`, `synth`, `market`) under thin asyncio shells
-(`rest`, `server`). Never imports `gateway`: the two meet only on the wire and in recording files.
+The package's rooms, lowest floor first (each imports only from the floors below it; `tests/fakekis/
+test_layering.py` checks it):
+
+- `rules/`    KRX rules as pure functions (tick sizes, price limits)
+- `wire/`     the one parser and encoder of KIS text; AES for notices; the secret scrubber
+- `tape/`     recordings: format and loader, seeded generator, inspect/validate summaries
+- `exchange/` the sans-I/O exchange: auth, sessions and subscriptions, market state, products
+- `faults/`   faults as data: KIS-level misbehaviour a scenario injects
+- `serve/`    the asyncio shells: WebSocket server, player, REST app, recording proxy
+- `testing/`  the pytest plugin and the demo
+- `cli.py`    the `fakekis` command
+
+Never imports `gateway`: the two meet only on the wire and in recording files.
+
+The public API: `FakeKis` (a running fake: `async with FakeKis(...)`), `Scenario` (a set of faults),
+`load` (a recording folder) and `bundled` (the path of a bundled recording). They are imported on first use,
+so `import fakekis.wire.frames` stays light.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from fakekis.faults import Scenario
+    from fakekis.serve.server import FakeKis
+    from fakekis.tape.format import bundled, load
+
+__all__ = ["FakeKis", "Scenario", "__version__", "bundled", "load"]
+
+_PUBLIC = {
+    "FakeKis": "fakekis.serve.server",
+    "Scenario": "fakekis.faults",
+    "load": "fakekis.tape.format",
+    "bundled": "fakekis.tape.format",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fakekis' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)

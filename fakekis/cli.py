@@ -36,7 +36,7 @@ def _recording(text: str | None) -> tape.Recording:
 
 
 async def _serve(args: argparse.Namespace) -> int:
-    from fakekis.server import FakeKis
+    from fakekis.serve.server import FakeKis
 
     rec = _recording(args.recording)
     envs = ("live", "mock") if args.env == "both" else (args.env,)
@@ -94,7 +94,7 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from fakekis import synth
+    from fakekis.tape import synth
 
     try:
         parse_instant(args.start)  # names the value and demands an offset
@@ -128,7 +128,7 @@ def _generate(args: argparse.Namespace) -> int:
 async def _record(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from fakekis.proxy import Recorder, record_until
+    from fakekis.serve.proxy import Recorder, record_until
 
     console = Console(stderr=True)
     rec = Recorder(
@@ -186,7 +186,7 @@ async def _record(args: argparse.Namespace) -> int:
 
 
 def _inspect(args: argparse.Namespace) -> int:
-    from fakekis.report import inspect_recording
+    from fakekis.tape.inspect import inspect_recording
 
     print(json.dumps(inspect_recording(_recording(args.recording)), ensure_ascii=False, indent=2))
     return 0
@@ -374,7 +374,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.command == "serve":
             return asyncio.run(_serve(args))
         if args.command == "demo":
-            from fakekis.demo import run_demo
+            from fakekis.testing.demo import run_demo
 
             return asyncio.run(run_demo(_recording(args.recording), args.speed, args.timeout))
         if args.command == "generate":

@@ -2,7 +2,7 @@
 how many runs gave the same outcome. A deterministic harness shows N/N for every row.
 
     python scripts/rerun_scenarios.py            # 50 runs (tox -e determinism)
-    python scripts/rerun_scenarios.py --runs 5 --tests tests/test_fault_scenarios_ws.py
+    python scripts/rerun_scenarios.py --runs 5 --tests tests/e2e/test_fault_scenarios_ws.py
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import time
 from collections import Counter, defaultdict
 
 DEFAULT_TESTS = [
-    "tests/test_fault_scenarios_ws.py",
-    "tests/test_kis_ws_live_client.py",
-    "tests/test_quote_e2e_mock_kis.py",
-    "tests/test_worker_supervision_ws.py",
+    "tests/e2e/test_fault_scenarios_ws.py",
+    "tests/e2e/test_kis_ws_live_client.py",
+    "tests/e2e/test_quote_e2e_mock_kis.py",
+    "tests/e2e/test_worker_supervision_ws.py",
 ]
 
 

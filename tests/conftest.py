@@ -175,7 +175,7 @@ def running(
 ) -> Any:
     from contextlib import asynccontextmanager
 
-    from fakekis.server import FakeKis
+    from fakekis.serve.server import FakeKis
     from gateway.app import create_app
     from gateway.config import from_env
 

@@ -1,0 +1,31 @@
+"""Recordings: the on-disk format and its loader (`format`), the seeded generator (`synth`), and the
+summaries `fakekis inspect` prints (`inspect`). Pure: files and text in, values out; no sockets, no clock.
+
+`from fakekis import tape` gives the format's public names (`tape.load`, `tape.bundled`, `tape.write`, ...).
+"""
+
+from fakekis.tape.format import (
+    DEFAULT_BUNDLED,
+    FORMAT,
+    VERSION,
+    Recording,
+    RecordingError,
+    TapeFrame,
+    WsLine,
+    bundled,
+    load,
+    write,
+)
+
+__all__ = [
+    "DEFAULT_BUNDLED",
+    "FORMAT",
+    "VERSION",
+    "Recording",
+    "RecordingError",
+    "TapeFrame",
+    "WsLine",
+    "bundled",
+    "load",
+    "write",
+]

@@ -1,0 +1,79 @@
+"""`fakekis inspect`: what a recording holds, without replaying it.
+
+Duration, messages per TR and symbol, the longest gaps between data frames, disconnects with their
+close codes, PINGPONG cadence and the record widths seen (fields / count, so 46 vs 47 shows up).
+Parsing here is fakekis's own (a few splits), never the gateway's decoder.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from itertools import pairwise
+from statistics import median
+from typing import Any
+
+from fakekis.tape.format import Recording
+
+
+def inspect_recording(rec: Recording, gaps: int = 3) -> dict[str, Any]:
+    per_tr: Counter[str] = Counter()
+    per_symbol: Counter[str] = Counter()
+    widths: dict[str, Counter[int]] = defaultdict(Counter)
+    malformed = 0
+    data_times: list[tuple[float, int]] = []
+    pings: list[float] = []
+    closes: list[dict[str, Any]] = []
+    opens = 0
+    sent = 0
+    for no, ln in enumerate(rec.lines, 1):
+        if ln.event == "open":
+            opens += 1
+        elif ln.event == "close":
+            closes.append({"t": ln.t, "conn": ln.conn, "code": ln.code, "reason": ln.reason})
+        elif ln.dir == "send":
+            sent += 1
+        elif ln.text is not None:
+            text = ln.text
+            if text.startswith("{") and '"PINGPONG"' in text[:40]:
+                pings.append(ln.t)
+            elif text[:2] in ("0|", "1|"):
+                parts = text.split("|", 3)
+                if len(parts) != 4 or not parts[2].isdigit() or int(parts[2]) == 0:
+                    malformed += 1
+                    continue
+                tr, n = parts[1], int(parts[2])
+                per_tr[tr] += 1
+                data_times.append((ln.t, no))
+                if text[0] == "0":
+                    fields = parts[3].split("^")
+                    per_symbol[f"{tr} {fields[0]}"] += 1
+                    if len(fields) % n:
+                        malformed += 1
+                    else:
+                        widths[tr][len(fields) // n] += 1
+    spans = sorted(((b[0] - a[0], a[0], b[1]) for a, b in pairwise(data_times)), reverse=True)
+    intervals = [b - a for a, b in pairwise(pings)]
+    return {
+        "recording": str(rec.path),
+        "env": rec.env,
+        "synthetic": rec.synthetic,
+        "start": rec.session["start"],
+        "duration_s": rec.duration,
+        "connections": opens,
+        "client_messages": sent,
+        "data_frames": dict(per_tr),
+        "by_symbol": dict(per_symbol.most_common()),
+        "record_widths": {tr: dict(c) for tr, c in widths.items()},
+        "malformed_frames": malformed,
+        "longest_gaps": [
+            {"seconds": round(g, 3), "after_t": round(t, 3), "line": line} for g, t, line in spans[:gaps]
+        ],
+        "disconnects": closes,
+        "pingpong": {
+            "count": len(pings),
+            "median_interval_s": round(median(intervals), 3) if intervals else None,
+            "max_interval_s": round(max(intervals), 3) if intervals else None,
+        },
+        "rest_interactions": len(rec.rest),
+        "encrypted_frames_skipped_in_replay": rec.skipped_encrypted,
+    }

@@ -1,0 +1,184 @@
+"""pytest plugin: run your own KIS client against fakekis.
+
+Installed with the package (entry point `pytest11`). The `fake_kis` fixture starts fakekis on
+127.0.0.1 free ports in a background thread, so sync clients (python-kis, requests, websocket-client)
+and async ones alike can use it::
+
+    def test_my_bot(fake_kis):
+        bot = MyBot(rest_url=fake_kis.rest_url, ws_url=fake_kis.ws_url,
+                    appkey=fake_kis.appkey, appsecret=fake_kis.appsecret)
+        bot.subscribe("005930")
+        fake_kis.wait_until(lambda s: s["frames_sent"] > 0)
+        assert bot.last_price("005930") > 0
+
+Configure with a marker (all optional)::
+
+    @pytest.mark.fake_kis(recording="healthy-morning-synthetic", speed="asap", env="mock",
+                          scenario="drop,malformed", manual_clock=False, ping_interval=10.0)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from fakekis import faults, tape
+from fakekis.serve.server import FakeKis
+from kisclock import ManualClock, WallClock
+
+# Keys of the real lengths (36 / 180): python-kis rejects any other length client-side.
+APPKEY = "PSfakekis" + "0" * 27
+APPSECRET = "fakekis-secret-" + "s" * 165
+
+
+class FakeKisHandle:
+    """What a test gets: URLs, keys, what fakekis saw, and controls. Thread-safe."""
+
+    def __init__(self, kis: FakeKis, loop: asyncio.AbstractEventLoop, env: str) -> None:
+        self._kis, self._loop, self.env = kis, loop, env
+        self.appkey, self.appsecret = APPKEY, APPSECRET
+
+    @property
+    def rest_url(self) -> str:
+        return self._kis.urls[self.env]["rest_url"]
+
+    @property
+    def ws_url(self) -> str:
+        return self._kis.urls[self.env]["ws_url"]
+
+    @property
+    def urls(self) -> dict[str, dict[str, str]]:
+        return self._kis.urls
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        async def run() -> Any:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(10)
+
+    def stats(self, env: str | None = None) -> dict[str, Any]:
+        """What the exchange saw: acks by code, frames sent, PINGPONGs, echoes, open sessions, replay."""
+        return self._call(lambda: self._kis.stats(env or self.env))
+
+    def drop(self, env: str | None = None) -> int:
+        """Abort every WebSocket of the environment without a close frame (your client sees 1006)."""
+        return self._call(lambda: self._kis.drop_connections(env or self.env))
+
+    def advance(self, seconds: float) -> None:
+        """Move fakekis's manual clock (marker `manual_clock=True`): replay, PINGPONG and fault timers."""
+        clock = self._kis.clock
+        if not isinstance(clock, ManualClock):
+            raise RuntimeError(
+                "fake_kis runs on the wall clock; use @pytest.mark.fake_kis(manual_clock=True)"
+            )
+        self._call(lambda: clock.advance(seconds))
+
+    def caught_up(self) -> bool:
+        """With the manual clock: everything the last `advance` made due (replay frames, PINGPONGs) is sent."""
+        return self._call(self._kis.caught_up)
+
+    def pykis_domains(self, real: str | None = None, virtual: str = "mock") -> dict[str, str]:
+        """python-kis's four domain constants pointed at this fakekis.
+
+        `real` is the environment python-kis's *real* domain goes to: by default `live` when served, else
+        the fixture's environment (python-kis sends quotes and realtime prices to its real domain, so a
+        mock-only fakekis takes them). An environment this fakekis does not serve gets a closed loopback
+        port (127.0.0.1:9), so a test can never reach real KIS by accident."""
+        urls = self._kis.urls
+        closed = {"rest_url": "http://127.0.0.1:9", "ws_url": "ws://127.0.0.1:9"}
+        live = urls.get(real or ("live" if "live" in urls else self.env), closed)
+        mock = urls.get(virtual, closed)
+        return {
+            "REAL_DOMAIN": live["rest_url"],
+            "VIRTUAL_DOMAIN": mock["rest_url"],
+            "WEBSOCKET_REAL_DOMAIN": live["ws_url"],
+            "WEBSOCKET_VIRTUAL_DOMAIN": mock["ws_url"],
+        }
+
+    def redirect_pykis(
+        self, monkeypatch: pytest.MonkeyPatch, real: str | None = None, virtual: str = "mock"
+    ) -> None:
+        """Point an installed python-kis at this fakekis for the rest of the test (undone afterwards).
+        python-kis copies the constants of `pykis.__env__` into the modules that use them, so those
+        copies are the ones patched. Arguments as `pykis_domains`."""
+        import pykis.client.websocket
+        import pykis.kis
+
+        for name, url in self.pykis_domains(real, virtual).items():
+            module = pykis.client.websocket if name.startswith("WEBSOCKET") else pykis.kis
+            monkeypatch.setattr(module, name, url)
+
+    def wait_until(self, check: Callable[[dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
+        """Poll `stats()` until `check(stats)` holds (bounded; raises AssertionError on timeout)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            stats = self.stats()
+            if check(stats):
+                return stats
+            if time.monotonic() > deadline:
+                raise AssertionError(f"fake_kis: condition not met within {timeout}s; stats: {stats}")
+            time.sleep(0.01)  # polling another thread's server, bounded by the deadline
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "fake_kis(recording=..., speed=..., env=..., scenario=..., manual_clock=..., "
+        "ping_interval=...): configure the fake_kis fixture",
+    )
+
+
+@pytest.fixture
+def fake_kis(request: pytest.FixtureRequest) -> Iterator[FakeKisHandle]:
+    marker = request.node.get_closest_marker("fake_kis")
+    opts: dict[str, Any] = dict(marker.kwargs) if marker else {}
+    rec_opt = opts.get("recording", tape.DEFAULT_BUNDLED)
+    recording = (
+        None
+        if rec_opt is None
+        else tape.load(
+            tape.bundled(rec_opt) if (tape.bundled(rec_opt) / "session.json").is_file() else rec_opt
+        )
+    )
+    speed = opts.get("speed", "asap")
+    env = opts.get("env", "mock")
+    scenario = opts.get("scenario")
+    if isinstance(scenario, str):
+        scenario = faults.load(scenario)
+    # The manual clock starts at the wall clock's now: clients judge token expiry by their own clock
+    # (python-kis renews a token it thinks has < 10 min left), so fakekis's "now" must be close to theirs.
+    clock = ManualClock(time.time()) if opts.get("manual_clock") else WallClock()
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    holder: dict[str, Any] = {}
+
+    async def main() -> None:
+        kis = FakeKis(
+            recording,
+            envs=("live", "mock") if env == "both" else (env,),
+            speed=None if speed == "asap" else float(speed),
+            clock=clock,
+            ping_interval=float(opts.get("ping_interval", 10.0)),
+            scenario=scenario,
+        )
+        await kis.start()
+        holder["kis"], holder["stop"] = kis, asyncio.Event()
+        ready.set()
+        await holder["stop"].wait()
+        await kis.stop()
+
+    thread = threading.Thread(target=lambda: loop.run_until_complete(main()), name="fake_kis", daemon=True)
+    thread.start()
+    if not ready.wait(15):
+        raise RuntimeError("fake_kis did not start within 15 s")
+    try:
+        yield FakeKisHandle(holder["kis"], loop, "mock" if env == "both" else env)
+    finally:
+        loop.call_soon_threadsafe(holder["stop"].set)
+        thread.join(15)
+        loop.close()

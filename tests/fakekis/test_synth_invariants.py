@@ -1,0 +1,122 @@
+"""Synthetic sessions keep the arithmetic a real KIS frame keeps (protocol.md §5.1), for any seed,
+and the bundled recording is one of them. The checks read frames with the gateway's decoder, so the
+generator and the decoder are held to the same real-world layout from opposite sides."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fakekis import tape
+from fakekis.tape import synth
+from gateway import codec
+from kisclock import KST
+
+SIGNS = {1: "2", 0: "3", -1: "5"}
+
+
+def _sgn(x: int) -> int:
+    return (x > 0) - (x < 0)
+
+
+def _close(text: str, value: Decimal) -> bool:
+    return abs(Decimal(text) - value) <= Decimal("0.01")
+
+
+def check_trade(r: dict[str, str]) -> None:
+    price, change = int(r["STCK_PRPR"]), int(r["PRDY_VRSS"])
+    vol, pbmn = int(r["ACML_VOL"]), int(r["ACML_TR_PBMN"])
+    assert _close(r["WGHN_AVRG_STCK_PRC"], Decimal(pbmn) / vol)
+    assert int(r["NTBY_CNTG_CSNU"]) == int(r["SHNU_CNTG_CSNU"]) - int(r["SELN_CNTG_CSNU"])
+    assert _close(r["CTTR"], Decimal(int(r["SHNU_CNTG_SMTN"])) * 100 / int(r["SELN_CNTG_SMTN"]))
+    assert _close(r["PRDY_CTRT"], Decimal(change) * 100 / (price - change))
+    assert r["PRDY_VRSS_SIGN"] in ("1", "4") or r["PRDY_VRSS_SIGN"] == SIGNS[_sgn(change)]
+    for base, diff, sign in (
+        ("STCK_OPRC", "OPRC_VRSS_PRPR", "OPRC_VRSS_PRPR_SIGN"),
+        ("STCK_HGPR", "HGPR_VRSS_PRPR", "HGPR_VRSS_PRPR_SIGN"),
+        ("STCK_LWPR", "LWPR_VRSS_PRPR", "LWPR_VRSS_PRPR_SIGN"),
+    ):
+        assert int(r[diff]) == price - int(r[base]) and r[sign] == SIGNS[_sgn(int(r[diff]))]
+    assert int(r["STCK_LWPR"]) <= price <= int(r["STCK_HGPR"])
+    assert int(r["SELN_CNTG_SMTN"]) + int(r["SHNU_CNTG_SMTN"]) == vol
+    assert price in (int(r["ASKP1"]), int(r["BIDP1"]))
+    assert r["CCLD_DVSN"] == ("1" if price == int(r["ASKP1"]) else "5")
+
+
+def check_book(r: dict[str, str]) -> None:
+    asks = [int(r[f"ASKP{i}"]) for i in range(1, 11)]
+    bids = [int(r[f"BIDP{i}"]) for i in range(1, 11)]
+    assert asks == sorted(asks) and len(set(asks)) == 10
+    assert bids == sorted(bids, reverse=True) and len(set(bids)) == 10 and bids[0] < asks[0]
+    assert int(r["TOTAL_ASKP_RSQN"]) == sum(int(r[f"ASKP_RSQN{i}"]) for i in range(1, 11))
+    assert int(r["TOTAL_BIDP_RSQN"]) == sum(int(r[f"BIDP_RSQN{i}"]) for i in range(1, 11))
+
+
+def check_session(lines: list[tape.WsLine]) -> tuple[int, int]:
+    last_vol: dict[str, int] = {}
+    multi = books = 0
+    for ln in lines:
+        if ln.dir != "recv" or not ln.text or not ln.text.startswith("0|"):
+            continue
+        ev = codec.decode(ln.text)
+        assert isinstance(ev, codec.Frame) and ev.error is None
+        if ev.tr_id == "H0STASP0":
+            assert ev.width == 59
+            check_book(ev.named(0))
+            books += 1
+            continue
+        assert ev.width == 46
+        multi += ev.count > 1
+        for i in range(ev.count):
+            r = ev.named(i)
+            check_trade(r)
+            code = r["MKSC_SHRN_ISCD"]
+            if code in last_vol:  # volume grows by each trade's quantity, across and inside frames
+                assert int(r["ACML_VOL"]) == last_vol[code] + int(r["CNTG_VOL"])
+            last_vol[code] = int(r["ACML_VOL"])
+    return multi, books
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**32), minutes=st.floats(0.2, 2.0), books=st.booleans())
+def test_any_seed_keeps_the_invariants(seed: int, minutes: float, books: bool) -> None:
+    session, lines = synth.generate(
+        datetime(2026, 11, 25, 10, 0, tzinfo=KST), minutes, seed=seed, books=books
+    )
+    assert session["synthetic"] is True
+    check_session(lines)
+
+
+def test_same_seed_same_session() -> None:
+    start = datetime(2026, 11, 25, 10, 0, tzinfo=KST)
+    assert synth.generate(start, 0.5, seed=3)[1] == synth.generate(start, 0.5, seed=3)[1]
+    assert synth.generate(start, 0.5, seed=3)[1] != synth.generate(start, 0.5, seed=4)[1]
+
+
+def test_bundled_recording_is_healthy() -> None:
+    rec = tape.load(tape.bundled())
+    assert rec.synthetic and rec.env in ("mock", "live")
+    start = datetime.fromtimestamp(rec.start, KST)
+    assert start.weekday() < 5 and (9, 0) <= (start.hour, start.minute) and rec.duration >= 600
+    assert (start.timestamp() + rec.duration) <= start.replace(hour=15, minute=30).timestamp()
+    symbols = {key for tr, key in rec.subscriptions if tr == "H0STCNT0"}
+    assert len(symbols) >= 3
+    multi, books = check_session(rec.lines)
+    assert multi > 0 and books > 0
+
+
+def test_tick_sizes_and_limits() -> None:
+    assert [synth.tick_size(p) for p in (1_999, 2_000, 4_995, 19_990, 49_950, 71_000, 250_000, 600_000)] == [
+        1,
+        5,
+        5,
+        10,
+        50,
+        100,
+        500,
+        1_000,
+    ]
+    assert synth.limit_prices(71_000) == (92_300, 49_700)  # the 005930 example in protocol.md §9.2

@@ -21,7 +21,7 @@ SAME_TOKEN_WINDOW = 6 * 3600.0
 ISSUE_INTERVAL = 60.0
 
 
-def _oauth_error(code: str, text: str) -> tuple[int, dict[str, str]]:
+def _oauth_error(code: str, text: str) -> tuple[int, dict[str, object]]:
     # tokenP/Approval errors use OAuth-style keys, not the rt_cd/msg_cd envelope (§2.1).
     return 403, {"error_description": text, "error_code": code}
 
@@ -53,7 +53,7 @@ class Registry:
     _window: tuple[tuple[int, int], int] = ((0, 0), 0)  # ((second, wall second), calls)
 
     # -- keys ------------------------------------------------------------------------------
-    def _check_app(self, appkey: object, secret: object) -> tuple[int, dict[str, str]] | None:
+    def _check_app(self, appkey: object, secret: object) -> tuple[int, dict[str, object]] | None:
         if not isinstance(appkey, str) or not appkey:
             return _oauth_error("EGW00102", "AppKey는 필수입니다.")
         if not isinstance(secret, str) or not secret:

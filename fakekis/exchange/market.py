@@ -6,7 +6,7 @@ The player calls `apply` for every replayed trade frame (whether or not anyone s
 
 from __future__ import annotations
 
-from fakekis.tape.synth import limit_prices, tick_size
+from fakekis.rules.prices import limit_prices, tick_size
 
 _OUTPUT_KEYS = (
     "iscd_stat_cls_code marg_rate rprs_mrkt_kor_name new_hgpr_lwpr_cls_code bstp_kor_isnm temp_stop_yn "

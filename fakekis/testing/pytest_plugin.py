@@ -23,13 +23,15 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from fakekis import faults, tape
 from fakekis.serve.server import FakeKis
 from kisclock import ManualClock, WallClock
+
+T = TypeVar("T")
 
 # Keys of the real lengths (36 / 180): python-kis rejects any other length client-side.
 APPKEY = "PSfakekis" + "0" * 27
@@ -55,8 +57,10 @@ class FakeKisHandle:
     def urls(self) -> dict[str, dict[str, str]]:
         return self._kis.urls
 
-    def _call(self, fn: Callable[[], Any]) -> Any:
-        async def run() -> Any:
+    def _call(self, fn: Callable[[], T]) -> T:
+        """Run `fn` on fakekis's event loop (its own thread) and wait for the answer, at most 10 s."""
+
+        async def run() -> T:
             return fn()
 
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(10)

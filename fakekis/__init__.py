@@ -21,9 +21,13 @@ so `import fakekis.wire.frames` stays light.
 
 from __future__ import annotations
 
+from importlib import metadata as _metadata
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+try:  # one source for the version: pyproject.toml, read from the installed distribution's metadata
+    __version__ = _metadata.version("kis-harness")
+except _metadata.PackageNotFoundError:  # imported from a source tree that was never installed
+    __version__ = "0+unknown"
 
 if TYPE_CHECKING:
     from fakekis.faults import Scenario

@@ -236,7 +236,8 @@ async def supervise(worker: QuoteWorker, restart_delay: float = 1.0) -> None:
         worker.metrics.worker_running = True
         try:
             await asyncio.wait({task})
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # the app is stopping: the worker stops with it
+            worker.metrics.worker_running = False
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

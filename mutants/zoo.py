@@ -104,6 +104,27 @@ ZOO = [
         "        self.policy.on_received(now)\n",
         "        if text[:1] in '01':\n            self.policy.on_received(now)\n",
     ),
+    Bug(
+        "backoff without a floor (reconnects as fast as the jitter allows)",
+        "F13: the official kis_auth reconnects at once after a clean close",
+        "gateway/policy.py",
+        "        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)\n",
+        "        return self.rng.uniform(0, ceiling)\n",
+    ),
+    Bug(
+        "one text the gateway cannot handle ends the receive loop (a reconnect per bad frame)",
+        "F10: an exception escaping the loop; issue #12 (12-16 reconnects in 12 s)",
+        "gateway/worker.py",
+        "        except Exception as e:  # noqa: BLE001 - one bad text must not end the receive loop (F10)\n",
+        "        except KeyError as e:\n",
+    ),
+    Bug(
+        "a worker task that ends is not restarted",
+        "F10: the WS task died and nobody noticed",
+        "gateway/worker.py",
+        "            await asyncio.wait({task})\n",
+        "            await task\n",
+    ),
 ]
 
 

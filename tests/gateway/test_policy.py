@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.policy import HOLD_OFF_FAILURES, ConnectionPolicy, close_code
+
+pytestmark = pytest.mark.ws  # the WebSocket connection's rules: `pytest -k ws` runs them
 
 
 def _policy(seed: int = 0, **kw: float) -> ConnectionPolicy:

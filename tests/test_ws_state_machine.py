@@ -30,7 +30,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from conftest import kst, trade
 from fakekis import faults, frames
 from fakekis.auth import Registry
-from fakekis.exchange import Close, Drop, Send, SendRaw
+from fakekis.exchange import Close, Drop, Send, SendRaw, Session
 from gateway.cache import QuoteCache
 from gateway.config import from_env
 from gateway.market import KrxCalendar
@@ -112,7 +112,7 @@ class KisPair(RuleBasedStateMachine):
             self.cfg, NoRest(), self.cache, self.metrics, self.log, self.clock, rng=random.Random(0)
         )
         self.policy: ConnectionPolicy = self.worker.policy
-        self.sx = None
+        self.sx: Session | None = None
         self.client: ClientSession | None = None  # the gateway's side of the current connection
         self.next_attempt_at = start
         self.calendar = KrxCalendar()
@@ -127,11 +127,17 @@ class KisPair(RuleBasedStateMachine):
 
     # -- the wire, in-process ------------------------------------------------------------------
     def _to_client(self, text: str) -> None:
+        if self.client is None:  # closed while the server's earlier actions were handled
+            return
         for reply in self.worker.on_message(self.client, text):
             self._to_server(reply)
 
     def _to_server(self, text: str) -> None:
+        if self.sx is None:
+            return
         for action in self.sx.receive(text, self.clock.now()):
+            if self.sx is None:
+                return
             if isinstance(action, Send):
                 self._to_client(action.text)
             elif isinstance(action, SendRaw):
@@ -149,6 +155,7 @@ class KisPair(RuleBasedStateMachine):
 
     def _close(self, code: int | None) -> None:
         """What the pump does when the socket closes: the gateway's close handling, then the backoff."""
+        assert self.sx is not None
         self.exchange.closed(self.sx)
         self.sx = self.client = None
         healthy = self.worker.closed(code)
@@ -212,6 +219,7 @@ class KisPair(RuleBasedStateMachine):
     @precondition(lambda self: self.connected)
     @rule()
     def pingpong(self) -> None:
+        assert self.sx is not None
         self.exchange.heartbeat_sent(self.sx, self.clock.now())
         self._to_client(
             frames.pingpong(datetime.fromtimestamp(self.clock.now(), KST).strftime("%Y%m%d%H%M%S"))
@@ -261,7 +269,7 @@ class KisPair(RuleBasedStateMachine):
         assert self.metrics.ws_pingpongs == self.pings == stats.pingpongs_sent == stats.ping_echoes
         assert self.metrics.ws_connected == self.connected
         assert self.metrics.ws_malformed >= self.undecodable
-        if self.connected:
+        if self.sx is not None:
             assert self.metrics.ws_subscriptions == len(self.sx.registered)
             if self.sx.number >= self.swallowed:  # every desired subscription, re-sent on every connection
                 assert len(self.sx.registered) == len(SYMBOLS)
@@ -281,6 +289,7 @@ class KisPair(RuleBasedStateMachine):
     def cache_has_every_tick_in_order(self) -> None:
         for symbol, (price, volume, received) in self.last.items():
             q = self.cache.get(symbol)
+            assert q is not None
             assert (q.price, q.volume, q.received_at, q.ticks) == (
                 price,
                 volume,
@@ -347,7 +356,8 @@ def test_example_multi_record_47_field_frame_keeps_every_tick_in_order() -> None
     m.connect()
     m.trade("005930", [1, -2, 3, 0], drift=True)
     _check(m)
-    assert m.cache.get("005930").ticks == 4
+    q = m.cache.get("005930")
+    assert q is not None and q.ticks == 4
 
 
 def test_example_reconnect_resubscribes_and_freshness_follows_our_clock() -> None:
@@ -386,7 +396,11 @@ def test_example_reconnect_resubscribes_everything_on_a_fresh_session() -> None:
     m.connect()
     m.drop(1006)
     m.connect()
-    assert len(m.sx.registered) == len(SYMBOLS) and m.exchange.stats.acks["OPSP0000"] == 2 * len(SYMBOLS)
+    assert (
+        m.sx is not None
+        and len(m.sx.registered) == len(SYMBOLS)
+        and m.exchange.stats.acks["OPSP0000"] == 2 * len(SYMBOLS)
+    )
     _check(m)
 
 

@@ -54,10 +54,13 @@ class ConnectionPolicy:
 
     # -- attempts ------------------------------------------------------------------------------------
     def begin_attempt(self) -> bool:
-        """An attempt starts; True if it must fetch a fresh approval key (after one OPSP0011)."""
-        fresh, self.want_fresh_approval = self.want_fresh_approval, False
+        """An attempt starts; True if it must fetch a fresh approval key (after an OPSP0011), until one
+        was fetched (`on_approval`): a failed fetch does not use the refresh up."""
         self.healthy = False
-        return fresh
+        return self.want_fresh_approval
+
+    def on_approval(self) -> None:
+        self.want_fresh_approval = False
 
     def end_attempt(self, healthy: bool) -> float:
         """The attempt is over (`healthy`: it got a subscription acked); returns the seconds to wait."""

@@ -83,6 +83,7 @@ class QuoteWorker:
         """One connection's life. True if it was healthy: the server acked a subscription (backoff resets).
         A connection that only carried refusals or PINGPONG is not healthy."""
         approval = await self.rest.approval_key(fresh=self.policy.begin_attempt())
+        self.policy.on_approval()
         async with self.connect(
             self.cfg.ws_url,
             ping_interval=None,
@@ -244,7 +245,13 @@ async def supervise(worker: QuoteWorker, restart_delay: float = 1.0) -> None:
             raise
         worker.metrics.worker_running = False
         e = None if task.cancelled() else task.exception()
-        why = f"{type(e).__name__}: {e}" if e else "task cancelled" if task.cancelled() else "returned"
+        why = (
+            f"{type(e).__name__}: {e}"
+            if e
+            else "task cancelled"
+            if task.cancelled()
+            else "run_with_reconnect returned"
+        )
         worker.metrics.worker_restarts += 1
         worker.metrics.ws_connected = False
         worker._error(f"worker crashed: {why}")

@@ -179,6 +179,7 @@ class KisPair(RuleBasedStateMachine):
         if self.clock.now() < self.next_attempt_at:  # the pump sleeps out its backoff first
             self.clock.set(self.next_attempt_at)
         self.policy.begin_attempt()
+        self.policy.on_approval()  # the machine has its approval key
         self.acks_at_open = self._acks()
         self.sx = self.exchange.open(self.clock.now())
         self.client = self.worker.opened(self.clock.now())

@@ -86,10 +86,22 @@ def test_approval_refusal_asks_for_a_fresh_key_once_then_holds_off() -> None:
     p.end_attempt(healthy=False)
     assert p.failures == 1  # the first refusal: try a fresh key soon, no hold-off
     assert p.begin_attempt() is True  # ... the next attempt fetches it
+    p.on_approval()
     p.on_refused("OPSP0011")
     p.end_attempt(healthy=False)
     assert p.failures == HOLD_OFF_FAILURES  # refused again: the key is not the problem
-    assert p.begin_attempt() is True and p.begin_attempt() is False  # one fresh key per refusal
+    assert p.begin_attempt() is True
+    p.on_approval()
+    assert p.begin_attempt() is False  # one fresh key per refusal
+
+
+def test_a_failed_approval_fetch_does_not_use_up_the_refresh() -> None:
+    p = _policy()
+    p.on_refused("OPSP0011")
+    p.end_attempt(healthy=False)
+    assert p.begin_attempt() is True
+    p.end_attempt(healthy=False)  # the approval REST call failed: no on_approval
+    assert p.begin_attempt() is True
 
 
 def test_an_ack_between_refusals_starts_the_count_again() -> None:

@@ -175,7 +175,7 @@ def create_app(
         now = gw.clock.now()
         return JSONResponse(
             {
-                **gw.metrics.as_dict(),
+                **gw.metrics.as_dict(now),
                 "env": gw.cfg.env,
                 "now": iso_ms(now),
                 "market_open": gw.calendar.why_closed(now) is None,

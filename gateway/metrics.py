@@ -35,6 +35,8 @@ class Metrics:
     token_issuances: int = 0
     last_error: str | None = None
     ws_next_attempt_at: float | None = None  # set while the worker waits out its backoff
+    ws_last_message_at: float | None = None  # any text at all, PINGPONG included (F10: quotes frozen)
+    worker_running: bool = False  # the supervisor's view of the worker task
     source_counts: Counter[str] = field(default_factory=Counter)
     first: dict[str, float] = field(default_factory=dict)
     last: dict[str, float] = field(default_factory=dict)
@@ -47,7 +49,14 @@ class Metrics:
         self.first[stage] = now
         return True
 
-    def as_dict(self) -> dict[str, object]:
+    def last_message_age(self, now: float) -> float | None:
+        """Seconds since the last text from KIS, computed when asked: it keeps growing when the worker is
+        dead or blocked, which a value the worker updates itself would not (F10)."""
+        at = self.ws_last_message_at
+        return None if at is None else round(max(0.0, now - at), 3)
+
+    def as_dict(self, now: float | None = None) -> dict[str, object]:
+        """`now` (the gateway clock) adds `ws_last_message_age_s`."""
         return {
             "ws_connected": self.ws_connected,
             "ws_messages": self.ws_messages,
@@ -64,6 +73,9 @@ class Metrics:
             "token_issuances": self.token_issuances,
             "last_error": self.last_error,
             "ws_next_attempt_at": _iso(self.ws_next_attempt_at),
+            "ws_last_message_at": _iso(self.ws_last_message_at),
+            "ws_last_message_age_s": None if now is None else self.last_message_age(now),
+            "worker_running": self.worker_running,
             "source_counts": {
                 "kis-ws": self.source_counts["kis-ws"],
                 "kis-rest": self.source_counts["kis-rest"],

@@ -1,8 +1,10 @@
-"""The WebSocket worker: a thin asyncio shell that moves text between the socket and the sans-I/O
-`ClientSession`, updates the cache and metrics, and reconnects forever with capped, jittered backoff.
+"""The WebSocket worker: a pump that moves text between the socket and the sans-I/O cores (`ClientSession`
+decides what each text means, `ConnectionPolicy` decides when to reconnect and when a connection is dead),
+updates the cache and metrics, and sleeps until the policy's next deadline on the injected clock.
 
-`supervise` owns the worker task: an exception that escapes `run_with_reconnect` is counted in
-`worker_restarts`, logged (masked) and the worker is started again; nothing dies silently.
+Nothing one received text does can end the receive loop: whatever handling it raises becomes a counted
+malformed event (F10: an exception swallowed or escaping a loop freezes quotes while HTTP looks healthy).
+`supervise` holds the worker's task and restarts it, counted and logged, if it ever ends.
 """
 
 from __future__ import annotations
@@ -12,30 +14,31 @@ import contextlib
 import logging
 import random
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
-from gateway import session as s
 from gateway.cache import QuoteCache
 from gateway.codec import Frame
 from gateway.config import Config
 from gateway.metrics import Metrics
+from gateway.policy import ConnectionPolicy, close_code
 from gateway.redact import StageLog
-from gateway.rest import RestClient, RestError
+from gateway.rest import RestError
+from gateway.session import Acked, ClientSession, Heartbeat, Malformed, Outcome, Refused, Reply, SessionError
 from kisclock import Clock, sleep
 
-# Server-side refusals that mean "stop hammering": another process holds the appkey (F2).
-_HOLD_OFF = {"OPSP8996"}
-HOLD_OFF_FAILURES = 5  # with the defaults: the next attempt waits 15-30 s, not a second
+
+class ApprovalSource(Protocol):
+    async def approval_key(self, fresh: bool = False) -> str: ...
 
 
 class QuoteWorker:
     def __init__(
         self,
         cfg: Config,
-        rest: RestClient,
+        rest: ApprovalSource,
         cache: QuoteCache,
         metrics: Metrics,
         log: StageLog,
@@ -43,31 +46,17 @@ class QuoteWorker:
         connect: Callable[..., Any] = websockets.connect,
         rng: random.Random | None = None,
     ) -> None:
-        self.cfg, self.rest, self.cache, self.metrics, self.log, self.clock = (
-            cfg,
-            rest,
-            cache,
-            metrics,
-            log,
-            clock,
+        self.cfg, self.rest, self.cache, self.metrics, self.log = cfg, rest, cache, metrics, log
+        self.clock, self.connect = clock, connect
+        self.policy = ConnectionPolicy(
+            cfg.idle_timeout_s, cfg.ack_timeout_s, cfg.backoff_base_s, cfg.backoff_cap_s, rng
         )
-        self.connect = connect
-        self.rng = rng or random.Random()
-        self.failures = 0  # consecutive attempts that never became healthy (no ack)
-        self._fresh_approval = False
-        self._hold_off = False
-        self._acked = False  # the current connection had a subscription acked
-        self._approval_refusals = 0  # OPSP0011 in a row
-        self._conn_error: str | None = None  # what the server last said was wrong, per connection
-        self._last_rx = 0.0
         self.conn_received = 0  # texts received on the current connection
-        self.session: s.ClientSession | None = None
+        self.task: asyncio.Task[None] | None = None  # run_with_reconnect, held by `supervise`
 
-    def backoff(self) -> float:
-        """Equal jitter: half of min(cap, base * 2^failures) plus a random half, so reconnects spread out
-        but never come faster than the floor (a storm of reconnects can get an appkey blocked, F13)."""
-        ceiling = min(self.cfg.backoff_cap_s, self.cfg.backoff_base_s * (2 ** min(self.failures, 16)))
-        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)
+    @property
+    def failures(self) -> int:
+        return self.policy.failures
 
     async def run_with_reconnect(self) -> None:
         self.metrics.reach("worker_started", self.clock.now())
@@ -82,13 +71,8 @@ class QuoteWorker:
                 self._error(f"approval key: {e}")
             except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as e:
                 self._error(f"connect {self.cfg.ws_url}: {type(e).__name__}: {e}")
-            if self._hold_off:  # the server refused the session: stop hammering it
-                self.failures = max(self.failures + 1, HOLD_OFF_FAILURES)
-                self._hold_off = False
-            else:
-                self.failures = 0 if healthy else self.failures + 1
-            delay = self.backoff()
-            self.log.event("ws_reconnect_wait", seconds=round(delay, 3), failures=self.failures)
+            delay = self.policy.end_attempt(healthy)
+            self.log.event("ws_reconnect_wait", seconds=round(delay, 3), failures=self.policy.failures)
             self.metrics.ws_next_attempt_at = self.clock.now() + delay
             try:
                 await self.clock.sleep_until(self.metrics.ws_next_attempt_at)
@@ -98,9 +82,8 @@ class QuoteWorker:
     async def connect_once(self) -> bool:
         """One connection's life. True if it was healthy: the server acked a subscription (backoff resets).
         A connection that only carried refusals or PINGPONG is not healthy."""
-        approval = await self.rest.approval_key(fresh=self._fresh_approval)
-        self._fresh_approval = False
-        self._acked = False
+        approval = await self.rest.approval_key(fresh=self.policy.begin_attempt())
+        self.policy.on_approval()
         async with self.connect(
             self.cfg.ws_url,
             ping_interval=None,
@@ -109,18 +92,8 @@ class QuoteWorker:
             close_timeout=2,
             max_size=2**22,
         ) as ws:
-            now = self.clock.now()
-            if self.metrics.ws_connects:
-                self.metrics.ws_reconnects += 1
-            self.metrics.ws_connects += 1
-            self.metrics.ws_connected = True
-            self.metrics.reach("connected", now)
-            self.log.event("ws_connect", url=self.cfg.ws_url, attempt=self.metrics.ws_connects)
-            session = self.session = s.ClientSession.for_symbols(self.cfg.symbols)
-            self._conn_error = None
-            self.conn_received = 0
-            self._last_rx = now
-            watchdog = asyncio.create_task(self._watchdog(ws, opened=now))
+            session = self.opened(self.clock.now())
+            watchdog = asyncio.create_task(self._watchdog(ws))
             code: int | None = None
             try:
                 await self.subscribe(ws, session, approval)
@@ -130,34 +103,40 @@ class QuoteWorker:
                     for reply in self.on_message(session, text):
                         await ws.send(reply)
             except ConnectionClosed as e:
-                # Our own close (e.g. 1007 for invalid UTF-8) says more than the echo; no frame at all is 1006.
-                ours = e.sent is not None and (e.rcvd is None or not e.rcvd_then_sent)
-                code = e.sent.code if ours and e.sent else e.rcvd.code if e.rcvd else 1006
+                sent, rcvd = e.sent.code if e.sent else None, e.rcvd.code if e.rcvd else None
+                code = close_code(sent, rcvd, e.rcvd_then_sent)
             finally:
                 watchdog.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await watchdog
-                self.metrics.ws_connected = False
+                self.metrics.ws_connected = False  # on an exception or cancellation too
                 self.metrics.ws_subscriptions = 0
-            if code is None:
-                code = ws.close_code
-            self.log.event(
-                "ws_close",
-                code=code,
-                reason=ws.close_reason or "",
-                healthy=self._acked,
-                level=logging.WARNING,
-            )
-            if code != 1000:  # keep the cause if the server told us one before closing
-                cause = self._conn_error
-                self.metrics.last_error = (
-                    f"{cause} (then closed with code {code})"
-                    if cause
-                    else f"websocket closed with code {code}"
-                )
-        return self._acked
+            return self.closed(ws.close_code if code is None else code, ws.close_reason or "")
 
-    async def subscribe(self, ws: Any, session: s.ClientSession, approval_key: str) -> None:
+    def opened(self, now: float) -> ClientSession:
+        """A connection is open: a new session, so nothing (acked set, AES keys) leaks from the last one."""
+        m = self.metrics
+        if m.ws_connects:
+            m.ws_reconnects += 1
+        m.ws_connects += 1
+        m.ws_connected = True
+        m.reach("connected", now)
+        self.log.event("ws_connect", url=self.cfg.ws_url, attempt=m.ws_connects)
+        self.policy.on_open(now)
+        self.conn_received = 0
+        return ClientSession.for_symbols(self.cfg.symbols)
+
+    def closed(self, code: int | None, reason: str = "") -> bool:
+        """The connection is gone; returns whether it was healthy."""
+        self.metrics.ws_connected = False
+        self.metrics.ws_subscriptions = 0
+        report = self.policy.on_closed(code)
+        self.log.event("ws_close", code=code, reason=reason, healthy=report.healthy, level=logging.WARNING)
+        if report.last_error is not None:
+            self.metrics.last_error = report.last_error
+        return report.healthy
+
+    async def subscribe(self, ws: Any, session: ClientSession, approval_key: str) -> None:
         """Send the whole desired set: after a reconnect the new connection has nothing registered."""
         messages = session.subscribe_messages(approval_key)
         for text in messages:
@@ -166,51 +145,49 @@ class QuoteWorker:
             "ws_subscribe_sent", count=len(messages), subscriptions=[list(x) for x in session.desired]
         )
 
-    def on_message(self, session: s.ClientSession, text: str) -> list[str]:
-        """Handle one received message; returns what to send back."""
-        now = self._last_rx = self.clock.now()
+    def on_message(self, session: ClientSession, text: str) -> list[str]:
+        """Handle one received message; returns what to send back. Never raises: a text whose handling
+        fails is counted as malformed and the connection goes on."""
+        now = self.metrics.ws_last_message_at = self.clock.now()
+        self.policy.on_received(now)
         replies: list[str] = []
-        for out in session.receive(text):
-            if type(out) is Frame:
-                self._ingest(out, now)
-            elif isinstance(out, s.Reply):
-                replies.append(out.text)
-            elif isinstance(out, s.Heartbeat):
-                self.metrics.ws_pingpongs += 1
-            elif isinstance(out, s.Acked):
-                self.metrics.ws_subscriptions = session.subscriptions
-                if out.msg_cd != "OPSP0001":
-                    self._acked = True  # healthy now: the failure streak is over
-                    self.failures = 0
-                    self._approval_refusals = 0
-                    first = self.metrics.reach("subscribed", now)
-                    self.log.event(
-                        "ws_subscribe",
-                        tr_id=out.tr_id,
-                        tr_key=out.tr_key,
-                        msg_cd=out.msg_cd,
-                        acked=session.subscriptions,
-                        first=first,
-                    )
-            elif isinstance(out, s.Refused):
-                self.metrics.ws_refusals[out.msg_cd] += 1
-                self._error(f"{out.msg_cd} {out.msg1} ({out.tr_id} {out.tr_key})")
-                if out.msg_cd == "OPSP0011":
-                    # One fresh approval key (it may have expired or come from the other environment);
-                    # refused again, the key is not the problem: back off.
-                    self._approval_refusals += 1
-                    self._fresh_approval = True
-                    if self._approval_refusals > 1:
-                        self._hold_off = True
-            elif isinstance(out, s.SessionError):
-                self.metrics.ws_refusals[out.msg_cd] += 1
-                self._error(f"{out.msg_cd} {out.msg1}")
-                if out.msg_cd in _HOLD_OFF:
-                    self._hold_off = True
-            elif isinstance(out, s.Malformed):
-                self.metrics.ws_malformed += 1
-                self.log.event("ws_malformed", reason=out.reason, level=logging.WARNING)
+        try:
+            for out in session.receive(text):
+                if type(out) is Frame:
+                    self._ingest(out, now)
+                elif isinstance(out, Reply):
+                    replies.append(out.text)
+                elif isinstance(out, Heartbeat):
+                    self.metrics.ws_pingpongs += 1
+                elif isinstance(out, Malformed):
+                    self._malformed(out.reason)
+                else:
+                    self._control(session, out, now)
+        except Exception as e:  # noqa: BLE001 - one bad text must not end the receive loop (F10)
+            self._malformed(f"handling failed: {type(e).__name__}: {e}")
         return replies
+
+    def _control(self, session: ClientSession, out: Outcome, now: float) -> None:
+        if isinstance(out, Acked):
+            self.metrics.ws_subscriptions = session.subscriptions
+            if self.policy.on_acked(out.msg_cd):
+                first = self.metrics.reach("subscribed", now)
+                self.log.event(
+                    "ws_subscribe",
+                    tr_id=out.tr_id,
+                    tr_key=out.tr_key,
+                    msg_cd=out.msg_cd,
+                    acked=session.subscriptions,
+                    first=first,
+                )
+        elif isinstance(out, Refused):
+            self.metrics.ws_refusals[out.msg_cd] += 1
+            self._error(f"{out.msg_cd} {out.msg1} ({out.tr_id} {out.tr_key})")
+            self.policy.on_refused(out.msg_cd)
+        elif isinstance(out, SessionError):
+            self.metrics.ws_refusals[out.msg_cd] += 1
+            self._error(f"{out.msg_cd} {out.msg1}")
+            self.policy.on_session_error(out.msg_cd)
 
     def _ingest(self, frame: Frame, now: float) -> None:
         m = self.metrics
@@ -230,45 +207,53 @@ class QuoteWorker:
         if cached and m.reach("cached", now):
             self.log.event("ws_cached", symbol=fields[0])
 
-    async def _watchdog(self, ws: Any, opened: float) -> None:
-        """Two ways a connection is dead though the socket looks open:
-        no message at all (PINGPONG included) for `idle_timeout_s` (F1 half-open), or no ack for any
-        subscription within `ack_timeout_s` of `opened` (requests swallowed). Either aborts, and the loop
-        reconnects. `opened` comes from the caller: the task may first run after the clock has moved."""
-        while True:
-            ack_due = None if self._acked else opened + self.cfg.ack_timeout_s
-            idle_due = self._last_rx + self.cfg.idle_timeout_s
-            await self.clock.sleep_until(min(idle_due, ack_due) if ack_due else idle_due)
-            now = self.clock.now()
-            if now >= self._last_rx + self.cfg.idle_timeout_s:
-                problem = f"no message for {self.cfg.idle_timeout_s:g}s; reconnecting"
-            elif not self._acked and now >= opened + self.cfg.ack_timeout_s:
-                problem = f"no subscribe ack within {self.cfg.ack_timeout_s:g}s; reconnecting"
-            else:
-                continue
-            self._error(problem)
-            ws.transport.abort()
-            return
+    async def _watchdog(self, ws: Any) -> None:
+        """Sleep until the policy's next deadline; when one fires (idle F1, or no ack), abort the socket
+        and the loop reconnects."""
+        while (due := self.policy.next_deadline(self.clock.now())) is not None:
+            await self.clock.sleep_until(due)
+            problem = self.policy.on_deadline(self.clock.now())
+            if problem is not None:
+                self._error(problem)
+                ws.transport.abort()
+                return
+
+    def _malformed(self, reason: str) -> None:
+        self.metrics.ws_malformed += 1
+        self.log.event("ws_malformed", reason=reason, level=logging.WARNING)
 
     def _error(self, text: str) -> None:
         masked = self.log.redact(text)
-        self.metrics.last_error = self._conn_error = masked
+        self.metrics.last_error = masked
+        self.policy.on_error(masked)
         self.log.event("ws_error", error=masked, level=logging.WARNING)
 
 
 async def supervise(worker: QuoteWorker, restart_delay: float = 1.0) -> None:
-    """Run the worker forever; a crash is counted, logged and restarted."""
+    """Run the worker forever in a task held here (a task nobody references can be garbage-collected);
+    however it ends (crash, return, cancelled by someone else) is counted, logged and restarted."""
     while True:
+        task = worker.task = asyncio.create_task(worker.run_with_reconnect(), name="kis-ws-run")
+        worker.metrics.worker_running = True
         try:
-            await worker.run_with_reconnect()
-            raise RuntimeError("run_with_reconnect returned")
-        except asyncio.CancelledError:
+            await asyncio.wait({task})
+        except asyncio.CancelledError:  # the app is stopping: the worker stops with it
+            worker.metrics.worker_running = False
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
             raise
-        except Exception as e:  # noqa: BLE001 - the supervisor's whole job
-            worker.metrics.worker_restarts += 1
-            worker.metrics.ws_connected = False
-            worker._error(f"worker crashed: {type(e).__name__}: {e}")
-            worker.log.event(
-                "ws_worker_restart", restarts=worker.metrics.worker_restarts, level=logging.ERROR
-            )
-            await sleep(worker.clock, restart_delay)
+        worker.metrics.worker_running = False
+        e = None if task.cancelled() else task.exception()
+        why = (
+            f"{type(e).__name__}: {e}"
+            if e
+            else "task cancelled"
+            if task.cancelled()
+            else "run_with_reconnect returned"
+        )
+        worker.metrics.worker_restarts += 1
+        worker.metrics.ws_connected = False
+        worker._error(f"worker crashed: {why}")
+        worker.log.event("ws_worker_restart", restarts=worker.metrics.worker_restarts, level=logging.ERROR)
+        await sleep(worker.clock, restart_delay)

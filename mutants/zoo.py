@@ -57,8 +57,9 @@ ZOO = [
         "no resubscribe after reconnect (acked set kept across connections)",
         "F1: python-kis 1.0.5 / PR #36",
         "gateway/worker.py",
-        "            session = self.session = s.ClientSession.for_symbols(self.cfg.symbols)\n",
-        "            session = self.session = self.session or s.ClientSession.for_symbols(self.cfg.symbols)\n",
+        "        return ClientSession.for_symbols(self.cfg.symbols)\n",
+        "        self.kept = getattr(self, 'kept', None) or ClientSession.for_symbols(self.cfg.symbols)\n"
+        "        return self.kept\n",
     ),
     Bug(
         "PINGPONG not answered",
@@ -92,17 +93,37 @@ ZOO = [
     Bug(
         "OPSP8996 retried at once (reconnect storm)",
         "F2: two processes evicting each other",
-        "gateway/worker.py",
-        "                if out.msg_cd in _HOLD_OFF:\n                    self._hold_off = True\n",
-        "                if out.msg_cd in _HOLD_OFF:\n                    pass\n",
+        "gateway/policy.py",
+        "        if msg_cd in HOLD_OFF_CODES:\n            self.hold_off = True\n",
+        "        if msg_cd in HOLD_OFF_CODES:\n            pass\n",
     ),
     Bug(
         "liveness judged on data only (quiet market taken for a dead socket)",
         "F5",
         "gateway/worker.py",
-        "        now = self._last_rx = self.clock.now()\n        replies: list[str] = []\n",
-        "        now = self.clock.now()\n        replies: list[str] = []\n"
-        "        if text[:1] in '01':\n            self._last_rx = now\n",
+        "        self.policy.on_received(now)\n",
+        "        if text[:1] in '01':\n            self.policy.on_received(now)\n",
+    ),
+    Bug(
+        "backoff without a floor (reconnects as fast as the jitter allows)",
+        "F13: the official kis_auth reconnects at once after a clean close",
+        "gateway/policy.py",
+        "        return ceiling / 2 + self.rng.uniform(0, ceiling / 2)\n",
+        "        return self.rng.uniform(0, ceiling)\n",
+    ),
+    Bug(
+        "one text the gateway cannot handle ends the receive loop (a reconnect per bad frame)",
+        "F10: an exception escaping the loop; issue #12 (12-16 reconnects in 12 s)",
+        "gateway/worker.py",
+        "        except Exception as e:  # noqa: BLE001 - one bad text must not end the receive loop (F10)\n",
+        "        except KeyError as e:\n",
+    ),
+    Bug(
+        "a worker task that ends is not restarted",
+        "F10: the WS task died and nobody noticed",
+        "gateway/worker.py",
+        "            await asyncio.wait({task})\n",
+        "            await task\n",
     ),
 ]
 

@@ -1,1 +1,1 @@
-"""Bundled recordings; installed as the `fakekis.bundled` package so `fakekis demo` finds them anywhere."""
+"""Bundled recordings; installed as the `fakekis.recordings` package so `fakekis demo` finds them anywhere."""

@@ -100,10 +100,10 @@ class Recording:
 
 def bundled(name: str = DEFAULT_BUNDLED) -> Path:
     """Path of a recording shipped with the package (the demo's embedded default). Installed, the
-    recordings are the package `fakekis.bundled`; imported from a source checkout (`python -m ...` in the
+    recordings are the package `fakekis.recordings`; imported from a source checkout (`python -m ...` in the
     repository), they are the checkout's `recordings/` folder."""
     try:
-        return Path(str(resources.files("fakekis.bundled").joinpath(name)))
+        return Path(str(resources.files("fakekis.recordings").joinpath(name)))
     except ModuleNotFoundError:
         return Path(__file__).resolve().parents[2] / "recordings" / name
 

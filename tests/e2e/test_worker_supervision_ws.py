@@ -48,12 +48,12 @@ async def test_backoff_is_jittered_and_capped(tmp_path: Path) -> None:
     from gateway.app import build
 
     cfg = from_env(gateway_env({"rest_url": "http://x", "ws_url": "ws://x"}, tmp_path))
-    w = build(cfg, ManualClock(0)).worker
-    w.rng = random.Random(1)
+    policy = build(cfg, ManualClock(0)).worker.policy
+    policy.rng = random.Random(1)
     delays = []
     for failures in range(12):
-        w.failures = failures
-        delays.append(w.backoff())
+        policy.failures = failures
+        delays.append(policy.backoff())
         ceiling = min(cfg.backoff_cap_s, cfg.backoff_base_s * 2**failures)
         assert ceiling / 2 <= delays[-1] <= ceiling  # equal jitter: a floor that grows, a cap
     assert max(delays[8:]) > cfg.backoff_base_s * 2  # grows with failures ...

@@ -136,7 +136,7 @@ def test_cli_validate_reports_one_line(tmp_path: Path) -> None:
 
 
 def test_bundled_works_from_a_source_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run from the repository without installing (`python -m bench...`), `fakekis.bundled` does not exist;
+    """Run from the repository without installing (`python -m bench...`), `fakekis.recordings` does not exist;
     the benchmark's pacing client crashed on it."""
 
     def missing(name: str):

@@ -33,9 +33,18 @@ def start_rest(app: Any, host: str, port: int) -> tuple[uvicorn.Server, asyncio.
     """Start serving `app`; returns the server (set `should_exit` to stop), its task and its URL."""
     sock = listen(host, port)
     sock.setblocking(False)
+    # h11, not httptools: httptools' writer lower-cases header names, and KIS's casing is part of the
+    # protocol (serve/headers.py); no `server: uvicorn`, and `Date` comes from the app's clock.
     server = _QuietServer(
         uvicorn.Config(
-            app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=1
+            app,
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            timeout_graceful_shutdown=1,
+            http="h11",
+            server_header=False,
+            date_header=False,
         )
     )
     task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -19,6 +20,7 @@ from starlette.routing import Route
 from fakekis.exchange.auth import Registry, gateway_error
 from fakekis.exchange.market import MarketState
 from fakekis.exchange.products import Catalogue
+from fakekis.serve.headers import KisHeaders
 from kisclock import KST, Clock, WallClock, parse_instant
 
 INQUIRE_PRICE = "/uapi/domestic-stock/v1/quotations/inquire-price"
@@ -190,6 +192,6 @@ def create_app(
         Route("/__fakekis/stats", fake_stats, methods=["GET"]),
         Route("/__fakekis/clock", fake_clock, methods=["GET", "POST"]),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(KisHeaders, now=clock.now)])
     app.add_exception_handler(404, not_found)
     return app

@@ -8,8 +8,9 @@ so `content-length` reached it and every REST call of the library failed with `V
 and field names must be valid identifiers: 'content-length'`.
 
 `KisHeaders` is an ASGI middleware; it rewrites the names of `http.response.start` and adds `Date` from
-the injected clock. uvicorn must be told `server_header=False, date_header=False` and `http="h11"` (its
-httptools writer lower-cases every name; see `listen.start_rest`).
+the injected clock. `listen.start_rest` wraps every REST app in it (outermost, so the 500 Starlette writes
+for an uncaught exception is covered too) and tells uvicorn `server_header=False, date_header=False` and
+`http="h11"` (uvicorn's httptools writer lower-cases every name).
 """
 
 from __future__ import annotations
@@ -50,9 +51,8 @@ def kis_headers(headers: list[tuple[bytes, bytes]], date: bytes) -> list[tuple[b
 
 
 class KisHeaders:
-    """ASGI middleware for every HTTP answer of the app it wraps (errors and 404s included, as long as
-    they come from inside it). `now` is the exchange clock: the `Date` a manual-clock test sees is the
-    clock's, not the machine's."""
+    """ASGI middleware for every HTTP answer of the app it wraps. `now` is the exchange clock: the `Date`
+    a manual-clock test sees is the clock's, not the machine's."""
 
     def __init__(self, app: ASGIApp, now: Callable[[], float] | None = None) -> None:
         self.app = app

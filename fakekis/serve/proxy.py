@@ -26,7 +26,6 @@ import httpx
 import uvicorn
 import vcr
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -35,7 +34,6 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Opcode
 
-from fakekis.serve.headers import KisHeaders
 from fakekis.serve.listen import start_rest
 from fakekis.tape import cassette
 from fakekis.tape.format import FORMAT, VERSION
@@ -134,11 +132,8 @@ class Recorder:
         self._cassette = recorder.use_cassette(str(self.out / "rest.yaml"))
         self._cassette.__enter__()
         self._http = httpx.AsyncClient(base_url=self.rest_upstream, timeout=20.0)
-        app = Starlette(
-            routes=[Route("/{path:path}", self._rest, methods=["GET", "POST", "PUT", "DELETE"])],
-            middleware=[Middleware(KisHeaders, now=self.clock.now)],
-        )
-        self._rest_server, task, self.rest_url = start_rest(app, self.host, self.rest_port)
+        app = Starlette(routes=[Route("/{path:path}", self._rest, methods=["GET", "POST", "PUT", "DELETE"])])
+        self._rest_server, task, self.rest_url = start_rest(app, self.host, self.rest_port, self.clock.now)
         self._tasks.append(task)
         self._ws_server = await serve(
             self._relay,

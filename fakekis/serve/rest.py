@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -20,7 +19,6 @@ from starlette.routing import Route
 from fakekis.exchange.auth import Registry, gateway_error
 from fakekis.exchange.market import MarketState
 from fakekis.exchange.products import Catalogue
-from fakekis.serve.headers import KisHeaders
 from fakekis.serve.replay import CassetteReplay
 from kisclock import KST, Clock, WallClock, parse_instant
 
@@ -209,6 +207,6 @@ def create_app(
         Route("/__fakekis/stats", fake_stats, methods=["GET"]),
         Route("/__fakekis/clock", fake_clock, methods=["GET", "POST"]),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(KisHeaders, now=clock.now)])
+    app = Starlette(routes=routes)
     app.add_exception_handler(404, not_found)
     return app

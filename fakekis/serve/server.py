@@ -144,7 +144,7 @@ class FakeKis:
                 scenario=self.scenario,
                 cassette=CassetteReplay(self.rest_replay[env.name], self.tape_now),
             )
-            server, task, env.rest_url = start_rest(app, self.host, rest_port)
+            server, task, env.rest_url = start_rest(app, self.host, rest_port, self.clock.now)
             task.set_name(f"rest-{env.name}")
             self._rest.append(server)
             self._tasks.append(task)

@@ -13,9 +13,14 @@ from collections import namedtuple
 from pathlib import Path
 
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
 
 from conftest import APPKEY, SECRET, kst
 from fakekis.serve.headers import kis_case, kis_headers
+from fakekis.serve.listen import start_rest
 from fakekis.serve.proxy import Recorder
 from fakekis.serve.rest import INQUIRE_PRICE
 from fakekis.serve.server import FakeKis
@@ -147,6 +152,25 @@ async def test_recording_proxy_answers_with_kis_header_names(tmp_path: Path) -> 
         )
     assert refused.status == 403
     assert STANDARD <= set(refused.names) <= STANDARD | KIS_OWN, refused.names
+
+
+async def test_a_crash_answers_500_with_kis_header_names_too() -> None:
+    """Starlette writes the 500 of an uncaught exception outside any app middleware: the casing must
+    wrap the whole app (start_rest does it), or one bug in fakekis breaks the official library twice."""
+
+    async def boom(request: Request) -> Response:
+        raise RuntimeError("a bug")
+
+    server, task, url = start_rest(
+        Starlette(routes=[Route("/boom", boom)]), "127.0.0.1", 0, ManualClock(T0).now
+    )
+    try:
+        raw = await raw_request(url, "GET", "/boom")
+    finally:
+        server.should_exit = True
+        await task
+    assert raw.status == 500
+    assert STANDARD <= set(raw.names) <= STANDARD | {"Connection"}, raw.names
 
 
 def test_kis_case() -> None:

@@ -85,6 +85,15 @@ class Miss:
     too_early: bool
 
 
+def check_match_on(names: Iterable[str]) -> tuple[str, ...]:
+    """The matcher names, or ValueError naming the unknown ones and the allowed ones."""
+    chosen = tuple(names)
+    unknown = [name for name in chosen if name not in MATCHERS]
+    if unknown:
+        raise ValueError(f"unknown REST matcher {', '.join(unknown)}; the matchers are {', '.join(MATCHERS)}")
+    return chosen
+
+
 def replayed(path: str) -> bool:
     return not path.startswith(NEVER_REPLAYED)
 
@@ -93,12 +102,7 @@ class Replay:
     def __init__(
         self, interactions: Sequence[Interaction], match_on: Sequence[str] = DEFAULT_MATCH_ON
     ) -> None:
-        unknown = [name for name in match_on if name not in MATCHERS]
-        if unknown:
-            raise ValueError(
-                f"unknown REST matcher {', '.join(unknown)}; the matchers are {', '.join(MATCHERS)}"
-            )
-        self.match_on = tuple(match_on)
+        self.match_on = check_match_on(match_on)
         self._matchers = [MATCHERS[name] for name in self.match_on]
         self.interactions = [i for i in interactions if replayed(i.path)]
         self._paths = {i.path for i in self.interactions}

@@ -15,7 +15,8 @@ checks them on every later call.
 from __future__ import annotations
 
 import json
-from collections import Counter
+from bisect import bisect_right
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -73,6 +74,9 @@ MATCHERS: dict[str, Matcher] = {
     "body": lambda a, i: _same_body(a.body, i.body),
 }
 DEFAULT_MATCH_ON = ("method", "path", "tr_id", "query", "body")
+# Matchers that are plain equality of one field, the same on `Asked` and `Interaction`: they index the
+# cassette (a dict lookup per request instead of a scan), and only the others (body) are called.
+_KEYED = ("method", "path", "tr_id", "query")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,10 @@ class Miss:
     kind: str
     first: bool
     too_early: bool
+
+
+def _when(i: Interaction) -> tuple[float, int]:
+    return (i.t or 0.0, i.index)
 
 
 def check_match_on(names: Iterable[str]) -> tuple[str, ...]:
@@ -103,9 +111,18 @@ class Replay:
         self, interactions: Sequence[Interaction], match_on: Sequence[str] = DEFAULT_MATCH_ON
     ) -> None:
         self.match_on = check_match_on(match_on)
-        self._matchers = [MATCHERS[name] for name in self.match_on]
+        self._keyed = [name for name in self.match_on if name in _KEYED]
+        self._matchers = [MATCHERS[name] for name in self.match_on if name not in _KEYED]
         self.interactions = [i for i in interactions if replayed(i.path)]
         self._paths = {i.path for i in self.interactions}
+        buckets: defaultdict[tuple[object, ...], list[Interaction]] = defaultdict(list)
+        for i in self.interactions:
+            buckets[self._key(i)].append(i)
+        # each bucket in tape order (file order at equal t), with its times for bisecting
+        self._buckets = {
+            key: (tuple(sorted(b, key=_when)), [_when(i)[0] for i in sorted(b, key=_when)])
+            for key, b in buckets.items()
+        }
         self.hits = self.misses = self.too_early = 0
         self.missed: Counter[str] = Counter()
 
@@ -119,17 +136,27 @@ class Replay:
         to the first in the file. None for paths never replayed (auth, fakekis's own)."""
         if not replayed(asked.path):
             return None
-        matching = [i for i in self.interactions if all(m(asked, i) for m in self._matchers)]
-        due = [i for i in matching if (i.t or 0.0) <= now]
-        if due:
+        bucket, times = self._buckets.get(self._key(asked), ((), []))
+        due = bisect_right(times, now)
+        chosen: Interaction | None = None
+        for j in range(due - 1, -1, -1):  # latest first; at equal t on to the first in the file
+            if chosen is not None and times[j] != _when(chosen)[0]:
+                break
+            if all(m(asked, bucket[j]) for m in self._matchers):
+                chosen = bucket[j]
+        if chosen is not None:
             self.hits += 1
-            return max(due, key=lambda i: (i.t or 0.0, -i.index))
+            return chosen
+        later = any(all(m(asked, i) for m in self._matchers) for i in bucket[due:])
         self.misses += 1
-        self.too_early += bool(matching)
+        self.too_early += later
         known = asked.kind in self.missed
         first = not known and len(self.missed) < MAX_MISSED_KINDS
         self.missed[asked.kind if known or first else "(other)"] += 1
-        return Miss(asked.kind, first, bool(matching))
+        return Miss(asked.kind, first, later)
+
+    def _key(self, x: Asked | Interaction) -> tuple[object, ...]:
+        return tuple(getattr(x, name) for name in self._keyed)
 
     def stats(self) -> dict[str, object]:
         return {

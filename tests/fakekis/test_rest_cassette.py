@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from conftest import APPKEY, SECRET, kst, trade
@@ -240,3 +242,62 @@ def test_recorded_path_without_rules_is_replayed_and_a_missing_one_counted(
     assert r.stats()["missed"] == {
         "GET /uapi/domestic-stock/v1/quotations/inquire-ccnl tr_id=FHKST01010400": 1
     }
+
+
+# -- the index is only a speed-up: it answers exactly as a scan of every interaction would ------------
+
+_PATHS = (INQUIRE_PRICE, DAILY, "/oauth2/tokenP")
+_QUERIES = ((), (("FID_INPUT_ISCD", "005930"),), (("FID_INPUT_ISCD", "000660"),))
+_BODIES = ("", '{"a":1}', '{"a": 1}', '{"a":2}', "x")
+
+
+def _reference(interactions: list[Interaction], match_on: tuple[str, ...], a: Asked, now: float) -> object:
+    """The definition in docs/recordings.md, by brute force."""
+    if a.path.startswith(("/oauth2/", "/__fakekis/")):
+        return None
+    matching = [
+        i
+        for i in interactions
+        if not i.path.startswith("/oauth2/") and all(MATCHERS[name](a, i) for name in match_on)
+    ]
+    due = [i for i in matching if (i.t or 0.0) <= now]
+    if due:
+        return max(due, key=lambda i: (i.t or 0.0, -i.index))
+    return ("miss", bool(matching))
+
+
+_request = st.tuples(
+    st.sampled_from(("GET", "POST")),
+    st.sampled_from(_PATHS),
+    st.sampled_from(("FHKST01010100", "FHKST01010400")),
+    st.sampled_from(_QUERIES),
+    st.sampled_from(_BODIES),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    recorded=st.lists(st.tuples(_request, st.sampled_from((None, 0.0, 10.0, 10.0, 100.0))), max_size=12),
+    asks=st.lists(
+        st.tuples(_request, st.sampled_from((-1.0, 0.0, 5.0, 10.0, 50.0, 100.0, 150.0))), max_size=6
+    ),
+    match_on=st.lists(st.sampled_from(sorted(MATCHERS)), unique=True).map(tuple),
+)
+def test_indexed_answer_equals_a_scan(
+    recorded: list[tuple[tuple[str, str, str, tuple[tuple[str, str], ...], str], float | None]],
+    asks: list[tuple[tuple[str, str, str, tuple[tuple[str, str], ...], str], float]],
+    match_on: tuple[str, ...],
+) -> None:
+    interactions = [
+        Interaction(n, t, method, path, query, {"tr_id": tr_id}, body, 200, (), b"{}")
+        for n, ((method, path, tr_id, query, body), t) in enumerate(recorded)
+    ]
+    r = Replay(interactions, match_on)
+    for (method, path, tr_id, query, body), now in asks:
+        a = Asked.of(method, path, query, {"tr_id": tr_id}, body)
+        got = r.answer(a, now)
+        want = _reference(interactions, match_on, a, now)
+        if isinstance(got, Miss):
+            assert want == ("miss", got.too_early)
+        else:
+            assert got is want

@@ -4,6 +4,7 @@
 - `sessions`: WebSocket sessions and subscriptions (`Exchange`), and the actions the servers carry out.
 - `market`: the market state REST answers from (last trade per symbol, the day's extremes).
 - `products`: the product catalogue behind search-info.
+- `cassette`: REST replay from rest.yaml (matchers, the tape's timeline, misses).
 
 Time comes in as arguments; text and actions go out. The asyncio shells live in `fakekis.serve`.
 """

@@ -7,9 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
+
+from fakekis.serve.headers import KisHeaders
 
 
 class _QuietServer(uvicorn.Server):
@@ -29,13 +32,26 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def start_rest(app: Any, host: str, port: int) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
-    """Start serving `app`; returns the server (set `should_exit` to stop), its task and its URL."""
+def start_rest(
+    app: Any, host: str, port: int, now: Callable[[], float] | None = None
+) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+    """Start serving `app`; returns the server (set `should_exit` to stop), its task and its URL.
+    Every answer gets KIS's header names (`headers.KisHeaders`, outermost, so Starlette's own 500s too)
+    and a `Date` from `now` (the exchange clock; default the wall clock)."""
     sock = listen(host, port)
     sock.setblocking(False)
+    # h11, not httptools: httptools' writer lower-cases header names, and KIS's casing is part of the
+    # protocol (serve/headers.py); no `server: uvicorn`, and `Date` comes from the app's clock.
     server = _QuietServer(
         uvicorn.Config(
-            app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=1
+            KisHeaders(app, now),
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
+            timeout_graceful_shutdown=1,
+            http="h11",
+            server_header=False,
+            date_header=False,
         )
     )
     task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -35,6 +35,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Opcode
 
 from fakekis.serve.listen import start_rest
+from fakekis.tape import cassette
 from fakekis.tape.format import FORMAT, VERSION
 from fakekis.wire.scrub import Scrubber
 from kisclock import KST, Clock, WallClock
@@ -103,6 +104,7 @@ class Recorder:
         self._rest_server: uvicorn.Server | None = None
         self._ws_server: Any = None
         self._cassette: Any = None
+        self._rest_times: list[float] = []  # each recorded interaction's `t`, in vcrpy's order
         self._http: httpx.AsyncClient | None = None
         self.rest_url = self.ws_url = ""
 
@@ -131,7 +133,7 @@ class Recorder:
         self._cassette.__enter__()
         self._http = httpx.AsyncClient(base_url=self.rest_upstream, timeout=20.0)
         app = Starlette(routes=[Route("/{path:path}", self._rest, methods=["GET", "POST", "PUT", "DELETE"])])
-        self._rest_server, task, self.rest_url = start_rest(app, self.host, self.rest_port)
+        self._rest_server, task, self.rest_url = start_rest(app, self.host, self.rest_port, self.clock.now)
         self._tasks.append(task)
         self._ws_server = await serve(
             self._relay,
@@ -157,6 +159,7 @@ class Recorder:
             await self._http.aclose()
         if self._cassette is not None:
             self._cassette.__exit__(None, None, None)  # writes rest.yaml
+            cassette.stamp(self.out / "rest.yaml", self._rest_times)
             self._cassette = None
         if self._ws_file is not None:
             self._ws_file.close()
@@ -212,6 +215,7 @@ class Recorder:
         return request
 
     def _scrub_response(self, response: dict[str, Any]) -> dict[str, Any]:
+        self._rest_times.append(self._t())  # vcrpy calls this once per interaction it keeps
         body = response["body"].get("string", b"")
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
         self.scrub.observe_text(text)

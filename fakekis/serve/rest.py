@@ -19,6 +19,7 @@ from starlette.routing import Route
 from fakekis.exchange.auth import Registry, gateway_error
 from fakekis.exchange.market import MarketState
 from fakekis.exchange.products import Catalogue
+from fakekis.serve.replay import CassetteReplay
 from kisclock import KST, Clock, WallClock, parse_instant
 
 INQUIRE_PRICE = "/uapi/domestic-stock/v1/quotations/inquire-price"
@@ -62,9 +63,11 @@ def create_app(
     other_registries: tuple[Registry, ...] = (),
     stats: Callable[[], dict[str, object]] | None = None,
     scenario: Any = None,
+    cassette: CassetteReplay | None = None,
 ) -> Starlette:
     """`clock` times tokens and the REST budget; replay time reaches REST only through `market`.
-    `wall` (default: the wall clock) also ends a budget second, for clients retrying on their own time."""
+    `wall` (default: the wall clock) also ends a budget second, for clients retrying on their own time.
+    `cassette` answers from the recording's rest.yaml, on the tape's timeline, before the exchange does."""
     products = products or Catalogue()
     wall = wall or WallClock()
 
@@ -105,6 +108,9 @@ def create_app(
                 return _json(forced[1], forced[0])
             if not registry.spend_budget(now, wall.now()):
                 return _json(gateway_error("EGW00201", "초당 거래건수를 초과하였습니다."), 500)
+            recorded = await cassette.answer(request) if cassette else None
+            if recorded is not None:
+                return recorded
             out_headers = {"tr_id": headers.get("tr_id", ""), "tr_cont": "", "gt_uid": secrets.token_hex(16)}
             if headers.get("tr_id") != tr_id:
                 # INF: the exact answer for a wrong tr_id on this path is not captured anywhere we know of.
@@ -173,6 +179,17 @@ def create_app(
         return _json({"now": datetime.fromtimestamp(now, KST).isoformat(), "epoch": now, "manual": manual})
 
     async def not_found(request: Request, exc: Exception) -> Response:
+        if cassette is not None:  # a recorded path fakekis has no rules for: token and budget, then the tape
+            if cassette.knows(request.url.path):
+                now = clock.now()
+                err = registry.authorize({k.lower(): v for k, v in request.headers.items()}, now)
+                if err:
+                    return _json(err, 500)
+                if not registry.spend_budget(now, wall.now()):
+                    return _json(gateway_error("EGW00201", "초당 거래건수를 초과하였습니다."), 500)
+            recorded = await cassette.answer(request)
+            if recorded is not None:
+                return recorded
         return _json(
             {"rt_cd": "1", "msg_cd": "EGW00003", "msg1": f"존재하지 않는 경로입니다: {request.url.path}"}, 404
         )

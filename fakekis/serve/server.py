@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
@@ -25,13 +25,16 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Opcode
 
 from fakekis.exchange.auth import Registry
+from fakekis.exchange.cassette import DEFAULT_MATCH_ON, Replay
 from fakekis.exchange.market import MarketState
 from fakekis.exchange.products import Catalogue
 from fakekis.exchange.sessions import Action, Close, Drop, Exchange, Send, SendRaw, Session
 from fakekis.faults import Scenario
 from fakekis.serve.listen import start_rest
 from fakekis.serve.player import Player
+from fakekis.serve.replay import CassetteReplay
 from fakekis.serve.rest import create_app
+from fakekis.tape import cassette
 from fakekis.tape.format import Recording, TapeFrame
 from kisclock import KST, Clock, WallClock
 
@@ -81,6 +84,7 @@ class FakeKis:
         rest_rps: dict[str, int] | None = None,
         max_registrations: int = 41,
         scenario: Scenario | None = None,
+        rest_match_on: Sequence[str] = DEFAULT_MATCH_ON,
     ) -> None:
         if start_on not in ("subscribe", "ready", "manual"):
             raise ValueError("start_on must be 'subscribe', 'ready' or 'manual' (kis.player.start())")
@@ -110,6 +114,9 @@ class FakeKis:
         self.player = Player(
             frames, self.clock, speed, recording.start if recording else self.clock.now(), self._emit
         )
+        # rest.yaml replay (docs/recordings.md), one per environment so each counts its own misses
+        recorded = cassette.parse(recording.rest) if recording else []
+        self.rest_replay = {name: Replay(recorded, rest_match_on) for name in envs}
         self._tasks: list[asyncio.Task[None]] = []
         self._heartbeat_due: dict[ServerConnection, float] = {}
         self._rest: list[uvicorn.Server] = []
@@ -135,8 +142,9 @@ class FakeKis:
                 other_registries=others,
                 stats=lambda env=env: self.stats(env.name),
                 scenario=self.scenario,
+                cassette=CassetteReplay(self.rest_replay[env.name], self.tape_now),
             )
-            server, task, env.rest_url = start_rest(app, self.host, rest_port)
+            server, task, env.rest_url = start_rest(app, self.host, rest_port, self.clock.now)
             task.set_name(f"rest-{env.name}")
             self._rest.append(server)
             self._tasks.append(task)
@@ -178,6 +186,11 @@ class FakeKis:
     def urls(self) -> dict[str, dict[str, str]]:
         return {n: {"rest_url": e.rest_url, "ws_url": e.ws_url} for n, e in self.envs.items()}
 
+    def tape_now(self) -> float:
+        """Seconds since the recording's start that the replay has reached (the timeline of ws.jsonl's
+        and rest.yaml's `t`)."""
+        return self.player.market_now() - self.player.recording_start
+
     def stats(self, env: str) -> dict[str, object]:
         e = self.envs[env]
         return {
@@ -201,6 +214,7 @@ class FakeKis:
                 "done": self.player.done.is_set(),
                 "market_time": datetime.fromtimestamp(self.player.market_now(), KST).isoformat(),
             },
+            "rest_replay": self.rest_replay[env].stats(),
         }
 
     def caught_up(self) -> bool:

@@ -270,6 +270,11 @@ def _load_rest(path: Path) -> list[dict[str, object]]:
             raise RecordingError(
                 path, None, f"interaction #{i} needs request.method, request.uri and response.status"
             )
+        t, code = it.get("t", 0), it["response"]["status"].get("code")
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or t < 0:
+            raise RecordingError(path, None, f'interaction #{i}: "t" must be seconds >= 0 (got {t!r})')
+        if isinstance(code, bool) or not isinstance(code, int):
+            raise RecordingError(path, None, f"interaction #{i}: response.status.code must be an integer")
     return doc["interactions"]
 
 

@@ -14,7 +14,10 @@ and async ones alike can use it::
 Configure with a marker (all optional)::
 
     @pytest.mark.fake_kis(recording="healthy-morning-synthetic", speed="asap", env="mock",
-                          scenario="drop,malformed", manual_clock=False, ping_interval=10.0)
+                          scenario="drop,malformed", manual_clock=False, ping_interval=10.0,
+                          rest_match_on=("method", "path", "tr_id", "query", "body"))
+
+`rest_match_on` names the matchers REST replay from the recording's rest.yaml uses (docs/recordings.md).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from typing import Any, TypeVar
 import pytest
 
 from fakekis import faults, tape
+from fakekis.exchange.cassette import DEFAULT_MATCH_ON, check_match_on
 from fakekis.serve.server import FakeKis
 from kisclock import ManualClock, WallClock
 
@@ -133,7 +137,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "fake_kis(recording=..., speed=..., env=..., scenario=..., manual_clock=..., "
-        "ping_interval=...): configure the fake_kis fixture",
+        "ping_interval=..., rest_match_on=...): configure the fake_kis fixture",
     )
 
 
@@ -150,6 +154,7 @@ def fake_kis(request: pytest.FixtureRequest) -> Iterator[FakeKisHandle]:
         )
     )
     speed = opts.get("speed", "asap")
+    match_on = check_match_on(opts.get("rest_match_on", DEFAULT_MATCH_ON))  # here: a thread would hide it
     env = opts.get("env", "mock")
     scenario = opts.get("scenario")
     if isinstance(scenario, str):
@@ -169,6 +174,7 @@ def fake_kis(request: pytest.FixtureRequest) -> Iterator[FakeKisHandle]:
             clock=clock,
             ping_interval=float(opts.get("ping_interval", 10.0)),
             scenario=scenario,
+            rest_match_on=match_on,
         )
         await kis.start()
         holder["kis"], holder["stop"] = kis, asyncio.Event()

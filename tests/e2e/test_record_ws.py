@@ -47,7 +47,7 @@ def _source(tmp: Path) -> tape.Recording:
 
 def test_order_calls_are_refused_by_default() -> None:
     assert refusal("/uapi/domestic-stock/v1/quotations/inquire-price", "FHKST01010100") is None
-    assert refusal("/oauth2/tokenP", None) is None
+    assert refusal("/oauth2/tokenP", None, "POST") is None
     assert "order" in refusal("/uapi/domestic-stock/v1/trading/order-cash", "TTTC0802U")
     assert "TTTC8434R" in refusal("/uapi/domestic-stock/v1/quotations/x", "TTTC8434R")
 

@@ -87,9 +87,9 @@ def _char_forms(c: str) -> str:
 
 def _b64_cores(value: str) -> list[str]:
     """The base64 text that encodes `value` whatever its offset inside a longer encoded string: for each
-    of the 3 alignments, the characters that depend only on `value`'s bytes."""
+    of the 3 alignments, the characters that depend only on `value`'s bytes, in base64 and base64url."""
     raw = value.encode()
-    out = []
+    out: list[str] = []
     for pad in range(3):
         enc = base64.b64encode(b"\0" * pad + raw).decode()
         start = (pad * 4 + 2) // 3 + (1 if pad else 0)
@@ -97,6 +97,7 @@ def _b64_cores(value: str) -> list[str]:
         core = enc[start:end]
         if len(core) >= 8:
             out.append(core)
+            out.append(core.replace("+", "-").replace("/", "_"))  # base64url (a JWT's claims)
     return out
 
 

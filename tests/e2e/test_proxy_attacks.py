@@ -178,6 +178,31 @@ async def test_crafted_requests_never_reach_the_upstream(
     assert session["recorder"]["refused_calls"] == 1
 
 
+PATH_ATTACKS = [
+    n for n in ATTACKS if any(w in n for w in ("dot", "percent", "encoded", "backslash", "empty"))
+]
+
+
+@pytest.mark.parametrize("name", PATH_ATTACKS)
+async def test_with_trading_allowed_a_path_is_still_forwarded_only_as_checked(
+    name: str, tmp_path: Path
+) -> None:
+    """--allow-trading forwards orders, but never a path upstream could read differently from the one
+    the proxy decided on (percent-decoding, dot segments): such requests are refused."""
+    method, target, headers = ATTACKS[name]
+    async with ledger() as (url, seen):
+        async with Recorder(
+            tmp_path / "r", rest_upstream=url, ws_upstream="ws://127.0.0.1:9", allow_trading=True
+        ) as rec:
+            status, _ = await raw(rec.rest_url, request(method, target, CREDS + headers, ORDER_BODY))
+            assert status == 403 and rec.progress()["refused_by_reason"] == {"path": 1}
+            status, _ = await raw(
+                rec.rest_url, request("POST", ORDER, CREDS + [("tr_id", "TTTC0012U")], ORDER_BODY)
+            )
+            assert status == 200  # the plain order does go (that is what the flag is for)
+    assert [s["path"] for s in seen] == [ORDER]
+
+
 async def test_quotation_and_auth_calls_are_forwarded_exactly_as_checked(tmp_path: Path) -> None:
     async with proxy(tmp_path) as (rec, seen):
         target = PRICE + "?FID_COND_MRKT_DIV_CODE=J&FID_INPUT_ISCD=005930"

@@ -72,6 +72,7 @@ FORWARDED_HEADERS = {
     "tr_cont",
     "tr_id",
 }
+WS_MAX_MESSAGE = 2**20  # bytes per WebSocket message, both ways (KIS messages are a few KiB at most)
 _ADVICE = "Pass --allow-trading to record such calls (real orders would be placed)."
 log = logging.getLogger("fakekis.record")
 
@@ -240,7 +241,7 @@ class Recorder:
             self.ws_port,
             ping_interval=None,
             compression=None,
-            max_size=None,
+            max_size=WS_MAX_MESSAGE,
             create_connection=_RelayConnection,
         )
         self.ws_url = f"ws://{self.host}:{self._ws_server.sockets[0].getsockname()[1]}"
@@ -403,7 +404,7 @@ class Recorder:
                 self.ws_upstream + (path if path != "/" else ""),
                 ping_interval=None,
                 compression=None,
-                max_size=None,
+                max_size=WS_MAX_MESSAGE,
                 open_timeout=15,
             )
         except Exception as e:  # noqa: BLE001 - any upstream failure closes the client, and is recorded

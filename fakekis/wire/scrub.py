@@ -285,6 +285,8 @@ class Scrubber:
         except ValueError:
             return self(text)
         self.observe(obj)
+        if not _has_secret_fields(obj):  # the common case (a quotation answer): one pass over the text
+            return self(text)
         clean = self.scrub_json(obj)
         if clean == obj:
             return self(text)
@@ -350,6 +352,16 @@ class Scrubber:
                 if start + pos < len(fields) and fields[start + pos]:
                     fields[start + pos] = self.value(fields[start + pos], kind)
         return [self(f) for f in fields]
+
+
+def _has_secret_fields(obj: Any) -> bool:
+    if isinstance(obj, dict):
+        return any(
+            str(k).lower() in SECRET_FIELDS or k == "tr_key" or _has_secret_fields(v) for k, v in obj.items()
+        )
+    if isinstance(obj, list):
+        return any(_has_secret_fields(v) for v in obj)
+    return False
 
 
 def _tr_pairs(obj: dict[str, Any]) -> list[tuple[object, object]]:

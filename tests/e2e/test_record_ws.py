@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -48,8 +49,8 @@ def _source(tmp: Path) -> tape.Recording:
 def test_order_calls_are_refused_by_default() -> None:
     assert refusal("/uapi/domestic-stock/v1/quotations/inquire-price", "FHKST01010100") is None
     assert refusal("/oauth2/tokenP", None, "POST") is None
-    assert "order" in refusal("/uapi/domestic-stock/v1/trading/order-cash", "TTTC0802U")
-    assert "TTTC8434R" in refusal("/uapi/domestic-stock/v1/quotations/x", "TTTC8434R")
+    assert "order" in str(refusal("/uapi/domestic-stock/v1/trading/order-cash", "TTTC0802U"))
+    assert "TTTC8434R" in str(refusal("/uapi/domestic-stock/v1/quotations/x", "TTTC8434R"))
 
 
 async def test_canary_secrets_never_reach_the_recording(tmp_path: Path) -> None:
@@ -118,7 +119,7 @@ async def test_canary_secrets_never_reach_the_recording(tmp_path: Path) -> None:
     assert b"REDACTEDAPPKEY1" in written["rest.yaml"] and b"REDACTEDHTSID1" in written["ws.jsonl"]
     loaded = tape.load(tmp_path / "rec")  # scrubbed, and still a valid recording
     assert loaded.synthetic is False and ("H0STCNI9", "REDACTEDHTSID1") in loaded.subscriptions
-    assert [i["response"]["status"]["code"] for i in loaded.rest] == [200, 200, 200]  # the order never left
+    assert [i["response"]["status"]["code"] for i in loaded.rest] == [200, 200, 200]  # type: ignore[index]  # the order never left
     assert json.loads(written["session.json"])["recorder"]["refused_calls"] == 1
 
 
@@ -130,7 +131,9 @@ async def _gateway_sees(urls: dict[str, str], tmp: Path, wanted: int) -> list[tu
         worker = app.state.gateway.worker
         original = worker.on_message
 
-        def spy(session, text):  # test instrumentation: note each data frame as the worker gets it
+        def spy(
+            session: Any, text: str
+        ) -> Any:  # test instrumentation: note each data frame as the worker gets it
             if text[:2] == "0|":
                 seen.append((text, time.monotonic()))
             return original(session, text)
@@ -265,7 +268,7 @@ def test_ctrl_c_leaves_a_complete_recording(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert json.loads(proc.stdout.readline())["out"] == str(tmp_path / "r")
+    assert proc.stdout is not None and json.loads(proc.stdout.readline())["out"] == str(tmp_path / "r")
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 0
     assert json.loads((tmp_path / "r" / "session.json").read_text())["recorder"]["complete"] is True
@@ -331,7 +334,7 @@ def _notice() -> list[str]:
 
 
 async def _notice_upstream(
-    conn,
+    conn: Any,
 ) -> None:  # a KIS WS that acks with a key and sends one fill notice per CNI TR
     async for text in conn:
         inp = json.loads(text)["body"]["input"]
@@ -407,11 +410,11 @@ async def test_cli_record_leaks_no_canary_in_any_output(tmp_path: Path) -> None:
                     ("H0IFCNI0", NOTICE_HTS),
                 ):
                     await ws.send(subscribe_message(approval["approval_key"], tr_id, tr_key))
-                got = [await asyncio.wait_for(ws.recv(), 10) for _ in range(5)]
+                got = [str(await asyncio.wait_for(ws.recv(), 10)) for _ in range(5)]
             notices = [g for g in got if g.startswith("1|")]
-            assert len(notices) == 2 and NOTICE_NAME in decrypt(
-                notices[0].split("|")[3], REAL_KEY, REAL_IV
-            )  # the client reads its own
+            assert len(notices) == 2 and NOTICE_NAME in str(
+                decrypt(notices[0].split("|")[3], REAL_KEY, REAL_IV)
+            )
             await eventually(
                 lambda: len((out / "ws.jsonl").read_text().splitlines()) >= 9, what="9 ws.jsonl lines"
             )

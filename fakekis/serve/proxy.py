@@ -181,7 +181,10 @@ class Recorder:
         allow_trading: bool = False,
         notes: str = "",
         clock: Clock | None = None,
+        limits: dict[str, float] | None = None,
     ) -> None:
+        """`limits`: overrides of `listen.start_rest`'s bounds (max_body, body_timeout, header_timeout,
+        keep_alive), for tests; the defaults are documented in docs/security.md."""
         self.out = Path(out)
         self.env = env
         self.rest_upstream = (rest_upstream or UPSTREAMS[env][0]).rstrip("/")
@@ -189,6 +192,7 @@ class Recorder:
         self.host, self.rest_port, self.ws_port = host, rest_port, ws_port
         self.allow_trading, self.notes = allow_trading, notes
         self.clock = clock or WallClock()
+        self.limits = dict(limits or {})
         self.scrub = Scrubber()
         self.started_at = 0.0
         self.subscriptions: dict[tuple[str, str], None] = {}
@@ -233,7 +237,12 @@ class Recorder:
         self._cassette.__enter__()
         self._http = httpx.AsyncClient(base_url=self.rest_upstream, timeout=20.0)
         app = Starlette(routes=[Route("/{path:path}", self._rest, methods=["GET", "POST", "PUT", "DELETE"])])
-        self._rest_server, task, self.rest_url = start_rest(app, self.host, self.rest_port)
+        self._rest_server, task, self.rest_url = start_rest(
+            app,
+            self.host,
+            self.rest_port,
+            **self.limits,  # type: ignore[arg-type]
+        )
         self._tasks.append(task)
         self._ws_server = await serve(
             self._relay,

@@ -287,12 +287,35 @@ async def test_idle_and_half_sent_connections_are_closed() -> None:
         await task
 
 
-async def test_the_proxy_closes_idle_connections_too(tmp_path: Path) -> None:
-    async with proxy(tmp_path) as (rec, _seen):
-        rec_server = rec._rest_server
-        assert rec_server is not None and rec_server.config.timeout_keep_alive > 0
-        proto = rec_server.config.http
-        assert not isinstance(proto, str) and proto.__name__ == "DeadlineH11"
+async def test_the_proxy_closes_idle_half_sent_and_slow_connections_too(tmp_path: Path) -> None:
+    limits = {"header_timeout": 0.3, "keep_alive": 0.3, "body_timeout": 0.3}
+    async with ledger() as (url, seen):
+        async with Recorder(
+            tmp_path / "r", rest_upstream=url, ws_upstream="ws://127.0.0.1:9", limits=limits
+        ) as rec:
+            await _closed_by_server(rec.rest_url, b"")
+            await _closed_by_server(rec.rest_url, b"POST /oauth2/tok")
+            status, body = await raw(
+                rec.rest_url, request("POST", "/oauth2/tokenP", [("content-length", "100")]) + b"{"
+            )
+            assert status == 408 and json.loads(body)["msg_cd"] == "FAKEKIS-TIMEOUT"  # a body that never ends
+    assert seen == []
+
+
+async def test_websocket_messages_through_the_proxy_are_capped(tmp_path: Path) -> None:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    from fakekis.serve.server import FakeKis
+
+    async with FakeKis(None, speed=None) as kis:
+        up = kis.urls["mock"]
+        async with Recorder(tmp_path / "r", rest_upstream=up["rest_url"], ws_upstream=up["ws_url"]) as rec:
+            async with connect(rec.ws_url, ping_interval=None, max_size=None) as ws:
+                await ws.send("{" + " " * (2 * 2**20) + "}")
+                with pytest.raises(ConnectionClosed) as closed:
+                    await asyncio.wait_for(ws.recv(), DEADLINE)
+                assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009  # message too big
 
 
 async def test_clock_long_polls_are_validated_bounded_and_quiet_at_shutdown(

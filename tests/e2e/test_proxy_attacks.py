@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -24,7 +26,7 @@ from conftest import eventually
 from fakekis.exchange.auth import Registry
 from fakekis.exchange.market import MarketState
 from fakekis.serve.listen import start_rest
-from fakekis.serve.proxy import Recorder
+from fakekis.serve.proxy import Recorder, check, normalise
 from fakekis.serve.rest import create_app
 from kisclock import ManualClock
 
@@ -346,3 +348,34 @@ async def test_clock_long_polls_are_validated_bounded_and_quiet_at_shutdown(
     assert all(status == 200 for status, _ in answers)  # answered at shutdown, not cut off
     noisy = [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
     assert noisy == [], [r.getMessage() for r in noisy]
+
+
+SEGMENTS = ["uapi", "domestic-stock", "v1", "quotations", "trading", "order-cash", "inquire-price"]
+NOISE = ["", ".", "..", "%2e", "%2E%2e", "%2f", "%252e", "\\", ";", "%00", "a%2Fb", "trading", "order-cash"]
+
+
+@given(
+    edits=st.lists(st.tuples(st.integers(0, 5), st.sampled_from(NOISE + SEGMENTS)), max_size=3),
+    tr_id=st.sampled_from(
+        ["FHKST01010100", "fhkst01010100", "TTTC0012U", "tttc0012u", "CTPF1604R", "ZZZZ0000U"]
+    ),
+    method=st.sampled_from(["GET", "POST"]),
+)
+def test_whatever_the_path_what_is_forwarded_is_what_was_checked(
+    edits: list[tuple[int, str]], tr_id: str, method: str
+) -> None:
+    path = ["uapi", "domestic-stock", "v1", "quotations", "inquire-price"]  # a quotation path, then noise
+    for at, segment in edits:
+        path.insert(at, segment)
+    raw_path = "/" + "/".join(path)
+    headers = [("tr_id", tr_id), ("appkey", CANARY_KEY)]
+    for allow_trading in (False, True):
+        forwarded, _why, _code = check(method, raw_path, headers, allow_trading)
+        if forwarded is None:
+            continue
+        assert forwarded == raw_path == normalise(raw_path)  # nothing upstream could read differently
+        assert "%" not in forwarded and "\\" not in forwarded
+        assert not {".", "..", ""} & set(forwarded.split("/")[1:])
+        if not allow_trading:  # and by default only a quotation GET with an upper-case quotation tr_id
+            assert method == "GET" and forwarded.split("/")[-2] == "quotations"
+            assert tr_id in ("FHKST01010100", "CTPF1604R")

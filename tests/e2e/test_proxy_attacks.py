@@ -321,7 +321,7 @@ async def test_websocket_messages_through_the_proxy_are_capped(tmp_path: Path) -
 
 
 async def test_clock_long_polls_are_validated_bounded_and_quiet_at_shutdown(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
 ) -> None:
     caplog.set_level(logging.DEBUG)
     clock = ManualClock(1_000.0)
@@ -342,12 +342,15 @@ async def test_clock_long_polls_are_validated_bounded_and_quiet_at_shutdown(
     polls = [asyncio.create_task(raw(url, get.format("1e12").encode())) for _ in range(20)]
     await eventually(lambda: len(clock._sleepers) == 20, DEADLINE, "20 long-polls waiting on the clock")
     caplog.clear()
+    capfd.readouterr()
     server.should_exit = True
     await asyncio.wait_for(task, DEADLINE)
     answers = await asyncio.wait_for(asyncio.gather(*polls), DEADLINE)
     assert all(status == 200 for status, _ in answers)  # answered at shutdown, not cut off
     noisy = [r for r in caplog.records if r.levelno >= logging.WARNING or r.exc_info]
     assert noisy == [], [r.getMessage() for r in noisy]
+    stderr = capfd.readouterr().err  # uvicorn's own handler writes to stderr, past caplog
+    assert "Traceback" not in stderr and "ERROR" not in stderr, stderr[:2000]
 
 
 SEGMENTS = ["uapi", "domestic-stock", "v1", "quotations", "trading", "order-cash", "inquire-price"]

@@ -15,12 +15,14 @@ import asyncio
 import contextlib
 import itertools
 import json
+import logging
 import re
 import time
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 import uvicorn
@@ -37,7 +39,7 @@ from websockets.frames import Opcode
 from fakekis.serve.listen import start_rest
 from fakekis.tape import cassette
 from fakekis.tape.format import FORMAT, VERSION
-from fakekis.wire.scrub import Scrubber
+from fakekis.wire.scrub import SECRET_FIELDS, Scrubber, is_notice_tr
 from kisclock import KST, Clock, WallClock
 
 UPSTREAMS = {
@@ -45,20 +47,116 @@ UPSTREAMS = {
     "mock": ("https://openapivts.koreainvestment.com:29443", "ws://ops.koreainvestment.com:31000"),
 }
 _AUTH_PATHS = {"/oauth2/tokenP", "/oauth2/revokeP", "/oauth2/Approval"}
-_TRADING_TR = re.compile(r"^(TTT|VTT|JTT|CTS|TTTS|VTTS|CTOS|VTSC)")
+# The allow-list (docs/security.md): quotation GETs under .../v1/quotations/, with a quotation tr_id.
+# Everything else (orders, balances, hashkey, unknown ids) is refused unless --allow-trading.
+_QUOTATION_PATH = re.compile(r"^/uapi/[a-z-]+/v1/quotations/[a-z0-9-]+$")
+_QUOTATION_TR = re.compile(r"^(?:FH[A-Z]{3}\d{8}|HHDFS\d{8}|CTPF\d{4}R|CTCA0903R)$")
+_SAFE_PATH = re.compile(r"^(?:/[A-Za-z0-9_.~-]+)+$")
+# Headers a request may carry once only: a repeated one could be checked here and read differently
+# upstream. Names compare as HTTP does (case-insensitively) and with - and _ alike.
+SINGLE_HEADERS = ("tr_id", "authorization", "appkey", "appsecret")
+# The only client headers forwarded upstream: what KIS reads (protocol: the common REST headers).
+FORWARDED_HEADERS = {
+    "accept",
+    "appkey",
+    "appsecret",
+    "authorization",
+    "content-type",
+    "custtype",
+    "gt_uid",
+    "hashkey",
+    "ip_addr",
+    "mac_address",
+    "personalseckey",
+    "phone_number",
+    "seq_no",
+    "tr_cont",
+    "tr_id",
+}
+WS_MAX_MESSAGE = 2**20  # bytes per WebSocket message, both ways (KIS messages are a few KiB at most)
+_ADVICE = "Pass --allow-trading to record such calls (real orders would be placed)."
+log = logging.getLogger("fakekis.record")
 
 
-def refusal(path: str, tr_id: str | None) -> str | None:
-    """Why a REST call may not be forwarded by default, or None. Only auth and quotation calls pass."""
-    if path in _AUTH_PATHS:
+def normalise(raw_path: str) -> str:
+    """The path as upstream will see it: percent-decoded once, dot segments removed (RFC 3986 5.2.4).
+    The proxy decides on this path and forwards only requests already in this form."""
+    segments = unquote(raw_path, errors="replace").split("/")
+    out: list[str] = []
+    for i, seg in enumerate(segments):
+        last = i == len(segments) - 1
+        if seg == "..":
+            if len(out) > 1:
+                out.pop()
+        elif seg != ".":
+            out.append(seg)
+        if last and seg in (".", ".."):
+            out.append("")
+    path = "/".join(out)
+    return path if path.startswith("/") else "/" + path
+
+
+def refusal(path: str, tr_id: str | None, method: str = "GET") -> str | None:
+    """Why a REST call (on a normalised path) may not be forwarded by default, or None. Only auth calls
+    and quotation GETs with a quotation tr_id pass: an allow-list, so an unknown id is refused."""
+    if path in _AUTH_PATHS and method == "POST":
         return None
-    if "/quotations/" in path and not (tr_id and _TRADING_TR.match(tr_id)):
+    if _QUOTATION_PATH.match(path) and method == "GET" and tr_id is not None and _QUOTATION_TR.match(tr_id):
         return None
-    what = f"tr_id {tr_id}" if tr_id and _TRADING_TR.match(tr_id) else path
+    what = f"{method} {path}" + (f" with tr_id {tr_id}" if tr_id is not None else " without a tr_id")
     return (
-        f"fakekis record forwards only auth and quotation calls; {what} looks like an order or account call "
-        "and was NOT sent to KIS. Pass --allow-trading to record such calls (real orders would be placed)."
+        f"fakekis record forwards only auth calls and quotation GETs with a quotation tr_id; {what} is "
+        f"not one (it may be an order or account call) and was NOT sent to KIS. {_ADVICE}"
     )
+
+
+def check(
+    method: str, raw_path: str, headers: list[tuple[str, str]], allow_trading: bool = False
+) -> tuple[str, None, None] | tuple[None, str, str]:
+    """(path to forward, None, None), or (None, why, reason code) for a refused request."""
+    seen: Counter[str] = Counter(k.lower().replace("-", "_") for k, _ in headers)
+    repeated = sorted(k for k in SINGLE_HEADERS if seen[k] > 1)
+    if repeated:
+        return (
+            None,
+            f"header {', '.join(repeated)} given more than once; refused, nothing was sent",
+            "duplicate",
+        )
+    path = normalise(raw_path)
+    if not _SAFE_PATH.match(path) or path != raw_path:
+        return (
+            None,
+            "the path must be plain (no percent-encoding, dot segments, empty segments or characters KIS "
+            "paths never use); refused, nothing was sent",
+            "path",
+        )
+    if allow_trading:
+        return path, None, None
+    tr_ids = [v for k, v in headers if k.lower() == "tr_id"]
+    why = refusal(path, tr_ids[0] if tr_ids else None, method)
+    return (None, why, "not-allowed") if why else (path, None, None)
+
+
+class _ScrubLogs(logging.Filter):
+    """On the root handlers while a recorder runs: whatever any logger emits passes the scrubber."""
+
+    def __init__(self, scrub: Scrubber) -> None:
+        super().__init__()
+        self.scrub = scrub
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.scrub(record.getMessage()), None
+        if record.exc_info:
+            record.exc_text = self.scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        if record.stack_info:
+            record.stack_info = self.scrub(record.stack_info)
+        return True
+
+
+# Libraries that log requests or responses at INFO/DEBUG (vcrpy logs each interaction before any
+# filter of ours runs): held at WARNING while recording.
+_QUIET = ("vcr", "httpx", "httpcore", "websockets", "uvicorn", "h11", "hpack")
 
 
 class _RelayConnection(ServerConnection):
@@ -84,7 +182,10 @@ class Recorder:
         allow_trading: bool = False,
         notes: str = "",
         clock: Clock | None = None,
+        limits: dict[str, float] | None = None,
     ) -> None:
+        """`limits`: overrides of `listen.start_rest`'s bounds (max_body, body_timeout, header_timeout,
+        keep_alive), for tests; the defaults are documented in docs/security.md."""
         self.out = Path(out)
         self.env = env
         self.rest_upstream = (rest_upstream or UPSTREAMS[env][0]).rstrip("/")
@@ -92,12 +193,14 @@ class Recorder:
         self.host, self.rest_port, self.ws_port = host, rest_port, ws_port
         self.allow_trading, self.notes = allow_trading, notes
         self.clock = clock or WallClock()
+        self.limits = dict(limits or {})
         self.scrub = Scrubber()
         self.started_at = 0.0
         self.subscriptions: dict[tuple[str, str], None] = {}
         self.counts: Counter[str] = Counter()  # "TR symbol" -> data frames
         self.messages = 0
         self.refused = 0
+        self.refusals: Counter[str] = Counter()  # reason code -> refused REST calls
         self._conn_ids = itertools.count()
         self._ws_file: Any = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -106,6 +209,8 @@ class Recorder:
         self._cassette: Any = None
         self._rest_times: list[float] = []  # each recorded interaction's `t`, in vcrpy's order
         self._http: httpx.AsyncClient | None = None
+        self._log_filter = _ScrubLogs(self.scrub)
+        self._levels: dict[str, int] = {}
         self.rest_url = self.ws_url = ""
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -120,6 +225,7 @@ class Recorder:
         if self.out.exists() and any(self.out.iterdir()):
             raise FileExistsError(f"{self.out} is not empty; record into a new folder")
         self.out.mkdir(parents=True, exist_ok=True)
+        self._quiet_logs()
         self.started_at = self.clock.now()
         self._write_session()
         self._ws_file = (self.out / "ws.jsonl").open("w", encoding="utf-8")
@@ -133,7 +239,13 @@ class Recorder:
         self._cassette.__enter__()
         self._http = httpx.AsyncClient(base_url=self.rest_upstream, timeout=20.0)
         app = Starlette(routes=[Route("/{path:path}", self._rest, methods=["GET", "POST", "PUT", "DELETE"])])
-        self._rest_server, task, self.rest_url = start_rest(app, self.host, self.rest_port, self.clock.now)
+        self._rest_server, task, self.rest_url = start_rest(
+            app,
+            self.host,
+            self.rest_port,
+            self.clock.now,
+            **self.limits,  # type: ignore[arg-type]
+        )
         self._tasks.append(task)
         self._ws_server = await serve(
             self._relay,
@@ -141,7 +253,7 @@ class Recorder:
             self.ws_port,
             ping_interval=None,
             compression=None,
-            max_size=None,
+            max_size=WS_MAX_MESSAGE,
             create_connection=_RelayConnection,
         )
         self.ws_url = f"ws://{self.host}:{self._ws_server.sockets[0].getsockname()[1]}"
@@ -165,6 +277,23 @@ class Recorder:
             self._ws_file.close()
             self._ws_file = None
         self._write_session(final=True)
+        self._restore_logs()
+
+    def _quiet_logs(self) -> None:
+        for name in _QUIET:
+            logger = logging.getLogger(name)
+            if logger.getEffectiveLevel() < logging.WARNING:
+                self._levels[name] = logger.level
+                logger.setLevel(logging.WARNING)
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(self._log_filter)
+
+    def _restore_logs(self) -> None:
+        for name, level in self._levels.items():
+            logging.getLogger(name).setLevel(level)
+        self._levels.clear()
+        for handler in logging.getLogger().handlers:
+            handler.removeFilter(self._log_filter)
 
     # -- recording ---------------------------------------------------------------------------
     def _t(self) -> float:
@@ -191,6 +320,9 @@ class Recorder:
                 "messages": self.messages,
                 "duration_s": self._t() if final else None,
                 "refused_calls": self.refused,
+                "refused_by_reason": dict(self.refusals),
+                "notices_reencrypted": self.scrub.notices_rewritten,
+                "notices_dropped_unreadable": self.scrub.notices_dropped,
             },
         }
         text = self.scrub(json.dumps(session, ensure_ascii=False, indent=2)) + "\n"
@@ -207,48 +339,55 @@ class Recorder:
         body = request.body
         if body:
             text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
-            self.scrub.observe_text(text)
-            request.body = self.scrub(text).encode()
+            request.body = self.scrub.json_text(text).encode()
         for k in list(request.headers):
-            request.headers[k] = self.scrub(str(request.headers[k]))
-        request.uri = self.scrub(request.uri)
+            request.headers[k] = self.scrub.value(str(request.headers[k]), SECRET_FIELDS.get(k.lower()))
+        request.uri = self.scrub.query(request.uri)
         return request
 
     def _scrub_response(self, response: dict[str, Any]) -> dict[str, Any]:
         self._rest_times.append(self._t())  # vcrpy calls this once per interaction it keeps
         body = response["body"].get("string", b"")
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
-        self.scrub.observe_text(text)
-        response["body"]["string"] = self.scrub(text).encode()
-        response["headers"] = {k: [self.scrub(str(v)) for v in vs] for k, vs in response["headers"].items()}
+        response["body"]["string"] = self.scrub.json_text(text).encode()
+        response["headers"] = {
+            k: [self.scrub.value(str(v), SECRET_FIELDS.get(k.lower())) for v in vs]
+            for k, vs in response["headers"].items()
+        }
         return response
 
     # -- REST --------------------------------------------------------------------------------
+    def _refuse(self, method: str, raw_path: str, tr_id: str | None, why: str, code: str) -> Response:
+        self.refused += 1
+        self.refusals[code] += 1
+        log.warning(self.scrub(f"refused {method} {raw_path} (tr_id {tr_id}): {why}"))
+        return Response(
+            json.dumps({"rt_cd": "1", "msg_cd": "FAKEKIS-REFUSED", "msg1": why}, ensure_ascii=False),
+            403,
+            media_type="application/json; charset=utf-8",
+        )
+
     async def _rest(self, request: Request) -> Response:
-        path = "/" + request.path_params["path"]
-        tr_id = request.headers.get("tr_id")
-        self.scrub.observe_pairs(request.headers.items())
+        raw_path = bytes(request.scope.get("raw_path") or request.url.path.encode()).decode("latin-1")
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]]
+        self.scrub.observe_pairs(headers)
         self.scrub.observe_pairs(request.query_params.multi_items())
-        why = None if self.allow_trading else refusal(path, tr_id)
-        if why:
-            self.refused += 1
-            return Response(
-                json.dumps({"rt_cd": "1", "msg_cd": "FAKEKIS-REFUSED", "msg1": why}, ensure_ascii=False),
-                403,
-                media_type="application/json; charset=utf-8",
-            )
+        path, why, code = check(request.method, raw_path, headers, self.allow_trading)
+        if path is None:
+            tr_id = next((v for k, v in headers if k.lower() == "tr_id"), None)
+            return self._refuse(request.method, raw_path, tr_id, str(why), str(code))
         assert self._http is not None
-        headers = {
-            k: v
-            for k, v in request.headers.items()
-            if k.lower() not in ("host", "content-length", "accept-encoding", "connection")
-        }
-        body = await request.body()
+        forwarded = {k: v for k, v in headers if k.lower() in FORWARDED_HEADERS}
+        body = await request.body()  # at most listen.MAX_BODY bytes: larger ones were answered 413
         if body:
             self.scrub.observe_text(body.decode("utf-8", "replace"))
         try:
             upstream = await self._http.request(
-                request.method, path, params=request.query_params.multi_items(), headers=headers, content=body
+                request.method,
+                path,
+                params=tuple(request.query_params.multi_items()),
+                headers=forwarded,
+                content=body,
             )
         except httpx.HTTPError as e:
             return Response(
@@ -279,7 +418,7 @@ class Recorder:
                 self.ws_upstream + (path if path != "/" else ""),
                 ping_interval=None,
                 compression=None,
-                max_size=None,
+                max_size=WS_MAX_MESSAGE,
                 open_timeout=15,
             )
         except Exception as e:  # noqa: BLE001 - any upstream failure closes the client, and is recorded
@@ -303,8 +442,9 @@ class Recorder:
             try:
                 async for message in src:
                     text = message if isinstance(message, str) else message.decode("utf-8", "replace")
-                    self._seen(text, direction)
-                    self._line({"t": self._t(), "dir": direction, "text": text, "conn": conn})
+                    kept = self.scrub.ws(text, direction, conn)
+                    self._seen(kept, direction)
+                    self._line({"t": self._t(), "dir": direction, "text": kept, "conn": conn})
                     await dst.send(message)
             except ConnectionClosed as e:
                 codes[direction] = e.rcvd.code if e.rcvd else 1006
@@ -329,22 +469,23 @@ class Recorder:
         await upstream.close()
         await client.close()
 
-    def _seen(self, text: str, direction: str) -> None:
+    def _seen(self, kept: str, direction: str) -> None:
+        """Count a message (already scrubbed: progress lines reach stderr) and note subscriptions."""
         self.messages += 1
-        if text[:1] == "{":
-            self.scrub.observe_text(text)
+        if kept[:1] == "{":
             if direction == "send":
                 try:
-                    msg = json.loads(text)
+                    msg = json.loads(kept)
                     inp = msg["body"]["input"]
                     if msg["header"].get("tr_type") == "1":
-                        self.subscriptions[(str(inp["tr_id"]), self.scrub(str(inp["tr_key"])))] = None
-                except (ValueError, KeyError, TypeError):
+                        self.subscriptions[(str(inp["tr_id"]), str(inp["tr_key"]))] = None
+                except (ValueError, KeyError, TypeError, AttributeError):
                     pass
-        elif direction == "recv" and text[:2] in ("0|", "1|"):
-            parts = text.split("|", 3)
+        elif direction == "recv" and kept[:2] in ("0|", "1|"):
+            parts = kept.split("|", 3)
             if len(parts) == 4:
-                self.counts[f"{parts[1]} {parts[3].split('^', 1)[0][:12]}"] += 1
+                secret = kept[0] == "1" or is_notice_tr(parts[1])
+                self.counts[parts[1] if secret else f"{parts[1]} {parts[3].split('^', 1)[0][:12]}"] += 1
 
     def progress(self) -> dict[str, Any]:
         elapsed = max(self.clock.now() - self.started_at, 1e-9)
@@ -354,6 +495,7 @@ class Recorder:
             "per_second": round(self.messages / elapsed, 1),
             "by_symbol": dict(self.counts.most_common(8)),
             "refused_calls": self.refused,
+            "refused_by_reason": dict(self.refusals),
         }
 
 

@@ -4,10 +4,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +28,21 @@ INQUIRE_PRICE = "/uapi/domestic-stock/v1/quotations/inquire-price"
 SEARCH_INFO = "/uapi/domestic-stock/v1/quotations/search-info"
 _SYMBOL = re.compile(r"^(?:\d{6}|Q\d{6})$")
 _MISMATCH = "실전투자 도메인은 모의투자 앱키로 호출하실 수 없습니다."
+# A clock long-poll answers with the current clock after at most this many seconds, moved or not, so a
+# poll for an instant that never comes cannot hold a connection (docs/security.md, "fakekis limits").
+CLOCK_MAX_WAIT = 25.0
+
+
+async def _wait_bounded(sleep: Any, closing: asyncio.Event | None, limit: float = CLOCK_MAX_WAIT) -> None:
+    """Wait for `sleep`, at most `limit` seconds, and not past the server starting to shut down."""
+    waits = {asyncio.ensure_future(sleep)}
+    if closing is not None:
+        waits.add(asyncio.ensure_future(closing.wait()))
+    try:
+        await asyncio.wait(waits, timeout=limit, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
 
 
 def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -64,6 +81,7 @@ def create_app(
     stats: Callable[[], dict[str, object]] | None = None,
     scenario: Any = None,
     cassette: CassetteReplay | None = None,
+    clock_max_wait: float = CLOCK_MAX_WAIT,
 ) -> Starlette:
     """`clock` times tokens and the REST budget; replay time reaches REST only through `market`.
     `wall` (default: the wall clock) also ends a budget second, for clients retrying on their own time.
@@ -71,7 +89,9 @@ def create_app(
     products = products or Catalogue()
     wall = wall or WallClock()
 
-    def oauth(kind: str, handle: Callable[[dict[str, Any]], tuple[int, dict[str, object]]]):
+    def oauth(
+        kind: str, handle: Callable[[dict[str, Any]], tuple[int, dict[str, object]]]
+    ) -> Callable[[Request], Awaitable[Response]]:
         """tokenP / revokeP / Approval: a JSON body in, the registry's (status, body) out."""
 
         async def endpoint(request: Request) -> Response:
@@ -86,7 +106,9 @@ def create_app(
 
         return endpoint
 
-    def quotation(kind: str, tr_id: str, answer: Callable[[dict[str, str], dict[str, str]], Response]):
+    def quotation(
+        kind: str, tr_id: str, answer: Callable[[dict[str, str], dict[str, str]], Response]
+    ) -> Callable[[Request], Awaitable[Response]]:
         """A quotation GET: key/token checks, faults, the REST budget and the tr_id check, then `answer`
         with the query (names upper-cased: they are case-insensitive, §3.1) and the reply headers."""
 
@@ -172,9 +194,13 @@ def create_app(
             try:
                 after = float(request.query_params["after"])
             except ValueError:
-                return _json({"error": "after must be epoch seconds"}, 400)
+                after = math.nan
+            if not math.isfinite(after):
+                return _json({"error": "after must be epoch seconds (a finite number)"}, 400)
             if clock.now() <= after:
-                await clock.sleep_until(after + 1e-6)
+                await _wait_bounded(
+                    clock.sleep_until(after + 1e-6), getattr(request.state, "closing", None), clock_max_wait
+                )
         now = clock.now()
         return _json({"now": datetime.fromtimestamp(now, KST).isoformat(), "epoch": now, "manual": manual})
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -47,9 +48,9 @@ def _source(tmp: Path) -> tape.Recording:
 
 def test_order_calls_are_refused_by_default() -> None:
     assert refusal("/uapi/domestic-stock/v1/quotations/inquire-price", "FHKST01010100") is None
-    assert refusal("/oauth2/tokenP", None) is None
-    assert "order" in refusal("/uapi/domestic-stock/v1/trading/order-cash", "TTTC0802U")
-    assert "TTTC8434R" in refusal("/uapi/domestic-stock/v1/quotations/x", "TTTC8434R")
+    assert refusal("/oauth2/tokenP", None, "POST") is None
+    assert "order" in str(refusal("/uapi/domestic-stock/v1/trading/order-cash", "TTTC0802U"))
+    assert "TTTC8434R" in str(refusal("/uapi/domestic-stock/v1/quotations/x", "TTTC8434R"))
 
 
 async def test_canary_secrets_never_reach_the_recording(tmp_path: Path) -> None:
@@ -118,7 +119,7 @@ async def test_canary_secrets_never_reach_the_recording(tmp_path: Path) -> None:
     assert b"REDACTEDAPPKEY1" in written["rest.yaml"] and b"REDACTEDHTSID1" in written["ws.jsonl"]
     loaded = tape.load(tmp_path / "rec")  # scrubbed, and still a valid recording
     assert loaded.synthetic is False and ("H0STCNI9", "REDACTEDHTSID1") in loaded.subscriptions
-    assert [i["response"]["status"]["code"] for i in loaded.rest] == [200, 200, 200]  # the order never left
+    assert [i["response"]["status"]["code"] for i in loaded.rest] == [200, 200, 200]  # type: ignore[index]  # the order never left
     assert json.loads(written["session.json"])["recorder"]["refused_calls"] == 1
 
 
@@ -130,7 +131,9 @@ async def _gateway_sees(urls: dict[str, str], tmp: Path, wanted: int) -> list[tu
         worker = app.state.gateway.worker
         original = worker.on_message
 
-        def spy(session, text):  # test instrumentation: note each data frame as the worker gets it
+        def spy(
+            session: Any, text: str
+        ) -> Any:  # test instrumentation: note each data frame as the worker gets it
             if text[:2] == "0|":
                 seen.append((text, time.monotonic()))
             return original(session, text)
@@ -265,8 +268,199 @@ def test_ctrl_c_leaves_a_complete_recording(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert json.loads(proc.stdout.readline())["out"] == str(tmp_path / "r")
+    assert proc.stdout is not None and json.loads(proc.stdout.readline())["out"] == str(tmp_path / "r")
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 0
     assert json.loads((tmp_path / "r" / "session.json").read_text())["recorder"]["complete"] is True
     tape.load(tmp_path / "r")
+
+
+# -- every output of `fakekis record`, scanned for canaries in every spelling ----------------------------
+ESC_KEY = (
+    "PSCANARY/ESC+KEY=" + "k" * 19
+)  # characters JSON encoders escape: \/ (PHP), \u002B/\u003d (.NET, Gson)
+ESC_SECRET = "CANARY+ESC/SECRET=" + "s" * 162
+NOTICE_HTS, NOTICE_ACCOUNT, NOTICE_NAME = "cnyhts42", "7319004277", "카나리아"
+SHORT_PRODUCT = "7"  # a 1-char secret: scrubbed in its own fields, not as every "7" in the files
+REAL_IV, REAL_KEY = "0123456789abcdef", "abcdefghijklmnopabcdefghijklmnop"
+
+
+def _escaped_json(obj: dict[str, str]) -> bytes:
+    """JSON as PHP/.NET/Gson write it by default."""
+    text = json.dumps(obj).replace("/", "\\/").replace("+", "\\u002B").replace("=", "\\u003d")
+    return text.encode()
+
+
+def _spellings(secret: str) -> list[str]:
+    """The ways a secret could sit in a file: verbatim, JSON-escaped, percent-encoded, inside base64."""
+    import base64
+    from urllib.parse import quote
+
+    out = {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=True)[1:-1],
+        quote(secret, safe=""),
+    }
+    out.add(json.dumps(secret)[1:-1].replace("/", "\\/"))
+    out.add("".join(f"\\u{ord(c):04x}" for c in secret))
+    if len(secret) >= 12:
+        for pad in range(3):
+            core = base64.b64encode(b"\0" * pad + secret.encode()).decode()[4:-4]
+            out |= {core, core.replace("+", "-").replace("/", "_")}
+    return sorted(out)
+
+
+def decrypt(payload: str, key: str, iv: str) -> str | None:
+    """AES-256-CBC/PKCS#7/base64, as a client does it (not the scrubber's own code)."""
+    import base64
+
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    try:
+        dec = Cipher(algorithms.AES(key.encode()), modes.CBC(iv.encode())).decryptor()
+        padded = dec.update(base64.b64decode(payload)) + dec.finalize()
+        unpad = padding.PKCS7(128).unpadder()
+        return (unpad.update(padded) + unpad.finalize()).decode()
+    except ValueError:
+        return None
+
+
+def _notice() -> list[str]:
+    rec = [NOTICE_HTS, NOTICE_ACCOUNT, "0000012345", "", "02", "0", "00", "0", "005930", "0000000010"]
+    rec += ["000071600", "101523", "0", "2", "2", "06010", "000000010", NOTICE_NAME, "", "1", "Y", "", "", ""]
+    return rec + ["삼성전자", "000071600"]
+
+
+async def _notice_upstream(
+    conn: Any,
+) -> None:  # a KIS WS that acks with a key and sends one fill notice per CNI TR
+    async for text in conn:
+        inp = json.loads(text)["body"]["input"]
+        secret_tr = "CNI" in inp["tr_id"]
+        out = {"iv": REAL_IV, "key": REAL_KEY}
+        ack = frames.control(
+            inp["tr_id"], inp["tr_key"], "0", "OPSP0000", "SUBSCRIBE SUCCESS", out, "Y" if secret_tr else "N"
+        )
+        await conn.send(ack)
+        if secret_tr:
+            await conn.send(frames.encrypted_frame(inp["tr_id"], [_notice()], REAL_KEY, REAL_IV))
+
+
+async def test_cli_record_leaks_no_canary_in_any_output(tmp_path: Path) -> None:
+    import asyncio
+    import signal
+
+    import yaml
+    from websockets.asyncio.server import serve
+
+    out = tmp_path / "rec"
+    async with FakeKis(_source(tmp_path), speed=None) as kis, serve(_notice_upstream, "127.0.0.1", 0) as stub:
+        ws_up = f"ws://127.0.0.1:{stub.sockets[0].getsockname()[1]}"
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "fakekis", "record", str(out), "--progress",
+            "--rest-upstream", kis.urls["mock"]["rest_url"], "--ws-upstream", ws_up,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        try:
+            assert proc.stdout is not None and proc.stderr is not None
+            ready = json.loads(await asyncio.wait_for(proc.stdout.readline(), 30))
+            creds = {"grant_type": "client_credentials", "appkey": ESC_KEY}
+            async with httpx.AsyncClient(base_url=ready["rest_url"]) as http:
+                json_h = {"content-type": "application/json"}
+                tok = (
+                    await http.post(
+                        "/oauth2/tokenP",
+                        content=_escaped_json({**creds, "appsecret": ESC_SECRET}),
+                        headers=json_h,
+                    )
+                ).json()
+                approval = (
+                    await http.post(
+                        "/oauth2/Approval",
+                        content=_escaped_json({**creds, "secretkey": ESC_SECRET}),
+                        headers=json_h,
+                    )
+                ).json()
+                headers = {
+                    "authorization": f"Bearer {tok['access_token']}",
+                    "appkey": ESC_KEY,
+                    "appsecret": ESC_SECRET,
+                }
+                price = await http.get(
+                    "/uapi/domestic-stock/v1/quotations/inquire-price",
+                    params={
+                        "FID_COND_MRKT_DIV_CODE": "J",
+                        "FID_INPUT_ISCD": "005930",
+                        "CANO": CANARY_CANO,
+                        "ACNT_PRDT_CD": SHORT_PRODUCT,
+                    },
+                    headers={**headers, "tr_id": "FHKST01010100"},
+                )
+                assert price.json()["rt_cd"] == "0"
+                order = await http.post(
+                    "/uapi/domestic-stock/v1/trading/order-cash", headers={**headers, "tr_id": "tttc0012u"}
+                )
+                assert order.status_code == 403
+            async with connect(ready["ws_url"], ping_interval=None) as ws:
+                for tr_id, tr_key in (
+                    ("H0STCNT0", "005930"),
+                    ("H0STCNI9", NOTICE_HTS),
+                    ("H0IFCNI0", NOTICE_HTS),
+                ):
+                    await ws.send(subscribe_message(approval["approval_key"], tr_id, tr_key))
+                got = [str(await asyncio.wait_for(ws.recv(), 10)) for _ in range(5)]
+            notices = [g for g in got if g.startswith("1|")]
+            assert len(notices) == 2 and NOTICE_NAME in str(
+                decrypt(notices[0].split("|")[3], REAL_KEY, REAL_IV)
+            )
+            await eventually(
+                lambda: len((out / "ws.jsonl").read_text().splitlines()) >= 9, what="9 ws.jsonl lines"
+            )
+            proc.send_signal(signal.SIGINT)
+            stderr = (await asyncio.wait_for(proc.stderr.read(), 30)).decode()
+            assert await asyncio.wait_for(proc.wait(), 30) == 0, stderr
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    files = {p.name: p.read_text(encoding="utf-8") for p in out.iterdir()}
+    assert set(files) == {"session.json", "ws.jsonl", "rest.yaml"}
+    cassette = yaml.safe_load(files["rest.yaml"])["interactions"]
+    bodies = [str(i["request"]["body"]) + str(i["response"]["body"]["string"]) for i in cassette]
+    lines = [json.loads(line) for line in files["ws.jsonl"].splitlines()]
+    acks = [json.loads(ln["text"]) for ln in lines if ln.get("dir") == "recv" and ln["text"].startswith("{")]
+    own = acks[-1]["body"]["output"]
+    decoded = [
+        decrypt(ln["text"].split("|")[3], own["key"], own["iv"])
+        for ln in lines
+        if ln.get("text", "").startswith("1|")
+    ]
+    assert len(decoded) == 2 and all(
+        d and "삼성전자" in d for d in decoded
+    )  # notices kept, readable, scrubbed
+    outputs = {
+        "stderr": stderr,
+        **files,
+        "cassette bodies": "\n".join(bodies),
+        "decoded notices": "\n".join(map(str, decoded)),
+    }
+    secrets = [ESC_KEY, ESC_SECRET, CANARY_CANO, NOTICE_HTS, NOTICE_ACCOUNT, NOTICE_NAME, REAL_KEY, REAL_IV]
+    secrets += [tok["access_token"], approval["approval_key"]]
+    leaks = [
+        (name, s[:10], form[:16])
+        for name, text in outputs.items()
+        for s in secrets
+        for form in _spellings(s)
+        if form in text
+    ]
+    assert leaks == [], leaks
+    assert "refused" in stderr and "REDACTEDAPPKEY" in files["rest.yaml"]
+    # the 1-char account product code: gone from its query field, while other 7s stay
+    uri = next(i["request"]["uri"] for i in cassette if "inquire-price" in i["request"]["uri"])
+    assert (
+        f"ACNT_PRDT_CD={SHORT_PRODUCT}" not in uri
+        and "ACNT_PRDT_CD=REDACTED" in uri
+        and "7" in files["ws.jsonl"]
+    )

@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import signal
 import sys
@@ -33,6 +34,12 @@ class _Parser(argparse.ArgumentParser):
     """argparse prints the usage block before an error; we print the error alone, on one line."""
 
     def error(self, message: str) -> NoReturn:
+        # `--ping-interval -inf` reads as an option, not a value: say what the flag takes (and the `=` form).
+        flag = re.fullmatch(r"argument (\S+?)(?:/\S+)?: expected one argument", message)
+        if flag:
+            action = next((a for a in self._actions if flag[1] in a.option_strings), None)
+            if action is not None and action.help:
+                message += f" ({action.help}; write {flag[1]}=VALUE for a value that starts with -)"
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -448,7 +455,7 @@ def _parser() -> _Parser:
         "--ping-interval",
         type=positive(3600, "seconds"),
         default=10.0,
-        help="seconds between PINGPONG heartbeats: greater than 0, at most 3600 (default 10)",
+        help="seconds between PINGPONG heartbeats: greater than 0 and at most 3600 (default 10)",
     )
     p.add_argument(
         "--start-on",
@@ -504,7 +511,7 @@ def _parser() -> _Parser:
         "--timeout",
         type=positive(3600, "seconds"),
         default=30.0,
-        help="seconds to wait for each stage: greater than 0, at most 3600 (default 30)",
+        help="seconds to wait for each stage: greater than 0 and at most 3600 (default 30)",
     )
 
     g = sub.add_parser(
@@ -533,7 +540,7 @@ def _parser() -> _Parser:
         "--minutes",
         type=positive(MAX_MINUTES, "minutes"),
         default=10.0,
-        help=f"length in minutes: greater than 0, at most {MAX_MINUTES:g} (default 10)",
+        help=f"length in minutes: greater than 0 and at most {MAX_MINUTES:g} (default 10)",
     )
     g.add_argument(
         "--symbols",
@@ -578,7 +585,7 @@ def _parser() -> _Parser:
     r.add_argument(
         "--duration",
         type=positive(tape.MAX_T, "seconds"),
-        help=f"seconds to record: greater than 0, at most {tape.MAX_T:g} (a week; default: until Ctrl-C)",
+        help=f"seconds to record: greater than 0 and at most {tape.MAX_T:g} (a week; default: until Ctrl-C)",
     )
     r.add_argument(
         "--allow-trading", action="store_true", help="also forward order and account calls (DANGER)"

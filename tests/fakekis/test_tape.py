@@ -49,6 +49,20 @@ def test_round_trip(tmp_path: Path) -> None:
         ('{"t": 9, "event": "boom"}', 'field "event"'),
         ('{"t": 9, "dir": "recv", "text": "x", "conn": -2}', 'field "conn"'),
         ("[1, 2]", "JSON object"),
+        # issue #12: what json.loads takes but nothing downstream can serve
+        ('{"t": NaN, "dir": "recv", "text": "x"}', 'field "t" must be a number of seconds from 0 to 604800'),
+        ('{"t": Infinity, "dir": "recv", "text": "x"}', 'field "t"'),
+        ('{"t": 1e999, "dir": "recv", "text": "x"}', 'field "t"'),
+        ('{"t": ' + "9" * 400 + ', "dir": "recv", "text": "x"}', 'field "t"'),  # float() would overflow
+        ('{"t": 604801, "dir": "recv", "text": "x"}', 'field "t"'),
+        ('{"t": "9", "dir": "recv", "text": "x"}', 'field "t"'),
+        ('{"t": true, "dir": "recv", "text": "x"}', 'field "t"'),
+        ('{"t": 9, "dir": "recv", "text": "x", "conn": 1.0}', 'field "conn"'),
+        ('{"t": 9, "event": "close", "code": "1000"}', 'field "code" must be a WebSocket close code'),
+        ('{"t": 9, "event": "close", "code": 999}', 'field "code"'),
+        ('{"t": 9, "event": "close", "code": 5000}', 'field "code"'),
+        ('{"t": 9, "event": "close", "reason": 5}', 'field "reason"'),
+        ('{"t": 9, "dir": "recv", "text": "x", "txt": "y"}', 'unknown field "txt"'),
     ],
 )
 def test_bad_ws_line_names_file_and_line(tmp_path: Path, line: str, message: str) -> None:
@@ -85,6 +99,20 @@ def test_invalid_utf8_and_truncation(tmp_path: Path) -> None:
         ("products", {"5930": {"name": "x"}}, 'field "products"'),
         ("products", {"005930": {"name_eng": "no name"}}, 'field "products"'),
         ("products", {"005930": {"name": "삼성전자", "listed": 19750611}}, 'field "products"'),
+        # issue #12: wrong types that compared equal, ranges, unknown keys, NaN
+        ("version", True, 'field "version" must be 1'),
+        ("version", 1.0, 'field "version" must be 1'),
+        ("start", "1900-01-01T09:00:00+09:00", "between 1990 and 2099"),
+        ("start", 20261125, 'field "start"'),
+        ("subscriptions", [["H0STCNT0", ""]], 'field "subscriptions"'),
+        ("notes", ["a"], 'field "notes"'),
+        ("products", {"005930\n": {"name": "x"}}, 'field "products"'),
+        ("products", {"00593²": {"name": "x"}}, 'field "products"'),
+        ("products", {"005930": {"name": "x", "listed": "1975-06-11"}}, 'field "products"'),
+        ("generator", "fakekis", 'field "generator" must be a JSON object'),
+        ("recorder", [], 'field "recorder"'),
+        ("generator", {"minutes": float("nan")}, "NaN or Infinity"),
+        ("note", "a misspelt notes", 'unknown field "note"'),
     ],
 )
 def test_bad_session_json(tmp_path: Path, key: str, value: object, message: str) -> None:
@@ -95,6 +123,48 @@ def test_bad_session_json(tmp_path: Path, key: str, value: object, message: str)
     with pytest.raises(tape.RecordingError) as err:
         tape.load(root)
     assert str(err.value).startswith(str(root / "session.json") + ":") and message in str(err.value)
+
+
+def test_extension_keys_are_kept(tmp_path: Path) -> None:
+    root = _good(tmp_path)
+    data = json.loads((root / "session.json").read_text())
+    data["x-desk"] = {"team": "equities"}
+    (root / "session.json").write_text(json.dumps(data))
+    assert tape.load(root).session["x-desk"] == {"team": "equities"}
+
+
+def test_check_reports_every_problem_and_a_stray_line_once(tmp_path: Path) -> None:
+    root = _good(tmp_path)
+    with (root / "ws.jsonl").open("a") as fh:
+        fh.write('{"t": 2, "dir": "recv", "text": "a"}\n')
+        fh.write('{"t": 99, "dir": "recv", "text": "stray"}\n')  # line 5: one line far ahead...
+        for t in range(3, 9):  # ...is one problem, naming it, not one per line after it
+            fh.write(f'{{"t": {t}, "dir": "recv", "text": "a"}}\n')
+        fh.write('{"t": NaN, "dir": "recv", "text": "a"}\n')
+    data = json.loads((root / "session.json").read_text())
+    data["env"] = "prod"
+    (root / "session.json").write_text(json.dumps(data, indent=2))
+    rec, problems = tape.check(root)
+    assert rec is None
+    assert [(Path(p.path).name, p.line) for p in problems] == [
+        ("session.json", 4),
+        ("ws.jsonl", 6),
+        ("ws.jsonl", 12),
+    ]
+    assert "(3.0 after 99.0 on line 5)" in problems[1].message
+    with pytest.raises(tape.RecordingError) as first:
+        tape.load(root)
+    assert str(first.value) == str(problems[0])
+    assert tape.check(_good(tmp_path / "fine"))[1] == []
+
+
+def test_check_stops_collecting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tape_format, "MAX_PROBLEMS", 3)
+    root = _good(tmp_path)
+    with (root / "ws.jsonl").open("a") as fh:
+        fh.write("oops\n" * 10)
+    rec, problems = tape.check(root)
+    assert rec is None and len(problems) == 3
 
 
 def test_products_in_session_json(tmp_path: Path) -> None:
@@ -117,6 +187,17 @@ def test_missing_parts(tmp_path: Path) -> None:
         tape.load(root)
     (root / "rest.yaml").write_text("interactions: [\n  : bad\n")
     with pytest.raises(tape.RecordingError, match=r"rest.yaml:\d+: invalid YAML"):
+        tape.load(root)
+    status = "{request: {method: GET, uri: x}, response: {status: {code: %s}}}"
+    (root / "rest.yaml").write_text(f"interactions: [{status % 200}]\n")
+    assert len(tape.load(root).rest) == 1
+    for code in ("'200'", "42", "null"):
+        (root / "rest.yaml").write_text(f"interactions: [{status % code}]\n")
+        with pytest.raises(tape.RecordingError, match=r"rest.yaml: interaction #0 .* 100 to 599"):
+            tape.load(root)
+    (root / "rest.yaml").unlink()
+    (root / "rest.yaml").mkdir()
+    with pytest.raises(tape.RecordingError, match=r"rest.yaml: must be a file"):
         tape.load(root)
 
 

@@ -14,6 +14,7 @@ problem; `check` goes on and returns them all (what `fakekis validate` prints).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -24,7 +25,6 @@ from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
@@ -151,11 +151,17 @@ class Recording:
 def bundled(name: str = DEFAULT_BUNDLED) -> Path:
     """Path of a recording shipped with the package (the demo's embedded default). Installed, the
     recordings are the package `fakekis.bundled`; imported from a source checkout (`python -m ...` in the
-    repository), they are the checkout's `recordings/` folder."""
+    repository), they are the checkout's `recordings/` folder.
+
+    The package is located, never imported: importing it would set the attribute `fakekis.bundled` to the
+    package and hide this function behind the public name `fakekis.bundled`."""
     try:
-        return Path(str(resources.files("fakekis.bundled").joinpath(name)))
+        spec = importlib.util.find_spec("fakekis.bundled")
     except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[2] / "recordings" / name
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations))) / name
+    return Path(__file__).resolve().parents[2] / "recordings" / name
 
 
 def load(path: Path | str) -> Recording:
@@ -494,7 +500,7 @@ def _make_parents(folder: Path) -> list[Path]:
         missing.append(folder)
         folder = folder.parent
     for f in reversed(missing):
-        f.mkdir()
+        f.mkdir(exist_ok=True)
     return missing
 
 

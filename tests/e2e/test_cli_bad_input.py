@@ -326,7 +326,20 @@ def test_a_closed_stdout_pipe_is_quiet(command: str) -> None:
             stderr=subprocess.PIPE,
             text=True,
             timeout=60,
+            # buffered, as in a user's shell: the failed write then comes at the final flush
+            env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},
         )
     finally:
         os.close(write)
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+
+
+def test_demo_on_a_recording_without_trades_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo polls for quotes of the H0STCNT0 symbols; with none it would wait out every stage."""
+    _no_event_loop(monkeypatch)
+    root = write_recording(tmp_path / "books", kst(2026, 11, 25, 9, 5), [], subs=[("H0STASP0", "005930")])
+    assert _main(["demo", "--recording", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--recording" in err and "H0STCNT0" in err, err

@@ -223,5 +223,16 @@ def test_bundled_works_from_a_source_checkout(monkeypatch: pytest.MonkeyPatch) -
     def missing(name: str):
         raise ModuleNotFoundError(name)
 
-    monkeypatch.setattr(tape_format.resources, "files", missing)
+    monkeypatch.setattr(tape_format.importlib.util, "find_spec", missing)
     assert (tape.bundled() / "session.json").is_file()
+    monkeypatch.setattr(tape_format.importlib.util, "find_spec", lambda name: None)
+    assert (tape.bundled() / "session.json").is_file()
+
+
+def test_bundled_does_not_shadow_the_public_name() -> None:
+    """Importing the `fakekis.bundled` package to find it set `fakekis.bundled` to the package, so after any
+    `tape.bundled()` call the public `fakekis.bundled` was a module, not the function."""
+    import fakekis
+
+    tape.bundled()
+    assert fakekis.bundled is tape.bundled

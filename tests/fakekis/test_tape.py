@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import kst, trade, write_recording
 from fakekis import tape
 from fakekis.tape import format as tape_format
+from fakekis.tape.inspect import inspect_recording
 from fakekis.wire import frames
 
 START = kst(2026, 11, 25, 9, 5)
@@ -236,3 +240,107 @@ def test_bundled_does_not_shadow_the_public_name() -> None:
 
     tape.bundled()
     assert fakekis.bundled is tape.bundled
+
+
+_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
+_json = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+)
+# One field of a good recording set to something odd: random documents alone are refused at the first
+# check and never reach the later ones. The odd values are the ones that compare or parse the wrong way.
+_ODD: dict[str, list[object]] = {
+    "t": [math.nan, math.inf, -1, 2**70, 1e300, "1", True],
+    "text": ["0|H0STCNT0|²|x^y", "0|H0STCNT0|٣|a^b^c", "0|H0STCNT0|000|a", "0|", 5],
+    "dir": ["up", None, 1],
+    "conn": [1.0, -1, True, 2**70, "0"],
+    "code": ["1000", 999, 5000, 1.5, True],
+    "reason": [5, ["x"]],
+    "event": ["boom", None],
+    "version": [True, 1.0, "1", 2],
+    "start": ["2026-11-25T09:05:00", "1900-01-01T00:00:00+09:00", 0, "9999-12-31T23:59:59+09:00"],
+    "subscriptions": [[["H0STCNT0"]], [["H0STCNT0", ""]], "H0STCNT0", [[1, 2]]],
+    "products": [{"005930": {"name": 1}}, {"00593²": {"name": "x"}}, {"005930": {"name": "x", "listed": 1}}],
+    "generator": [math.nan, "x", {"minutes": math.inf}],
+}
+_BASE_LINES = [
+    {"t": 0.0, "event": "open"},
+    {"t": 0.5, "dir": "recv", "text": "0|H0STCNT0|001|005930^090500^71100"},
+    {"t": 1.0, "dir": "send", "text": "{}", "conn": 0},
+    {"t": 2.0, "event": "close", "code": 1000, "reason": "end"},
+]
+_LINE_KEYS = sorted(tape_format.WS_KEYS | {"extra"})
+_SESSION_KEYS = sorted(set(tape_format.SESSION_KEYS) | {"x", "x-y"})
+
+
+def _odd_recording(root: Path, in_session: bool, key: str, value: object, at: int, junk: str | None) -> Path:
+    session = json.loads((root / "session.json").read_text())
+    lines = [dict(x) for x in _BASE_LINES]
+    if in_session:
+        session[key] = value
+    else:
+        lines[3 if key in ("code", "reason", "event") else at][key] = value
+    (root / "session.json").write_text(json.dumps(session))
+    text = "\n".join(json.dumps(x) for x in lines) + "\n" + (junk + "\n" if junk is not None else "")
+    (root / "ws.jsonl").write_text(text, encoding="utf-8", errors="surrogatepass")
+    return root
+
+
+def _loads_or_refuses(root: Path) -> None:
+    """Loading ends in a Recording or a RecordingError, and what loads is servable: typed and in range,
+    data frames split, inspect runs, and its summary is strict JSON (no NaN for /__fakekis/stats)."""
+    try:
+        rec = tape.load(root)
+    except tape.RecordingError as e:
+        assert "\n" not in str(e)
+        assert tape.check(root)[1]  # check agrees that something is wrong
+        return
+    assert tape.check(root)[1] == []
+    assert type(rec.session["version"]) is int and isinstance(rec.synthetic, bool)
+    last = 0.0
+    for ln in rec.lines:
+        assert type(ln.t) is float and last <= ln.t <= tape.MAX_T and type(ln.conn) is int
+        assert ln.code is None or type(ln.code) is int
+        last = ln.t
+    rec.data_frames()
+    json.dumps(inspect_recording(rec), allow_nan=False)
+
+
+_ODD_CASES = [
+    (key in tape_format.SESSION_KEYS, key, value, at)
+    for key, values in _ODD.items()
+    for value in values
+    for at in ((1,) if key in tape_format.SESSION_KEYS else (1, 2, 3))
+]
+
+
+@pytest.mark.parametrize("in_session, key, value, at", _ODD_CASES)
+def test_odd_values_load_or_are_refused(
+    tmp_path: Path, in_session: bool, key: str, value: object, at: int
+) -> None:
+    """Issue #12: the values that compare or parse the wrong way ('²'.isdigit(), True == 1, NaN < 0 is
+    False, 2**70 overflowing float()), each in turn; nothing crashes and nothing unservable loads."""
+    _loads_or_refuses(_odd_recording(_good(tmp_path), in_session, key, value, at, None))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    in_session=st.booleans(),
+    line_key=st.sampled_from(_LINE_KEYS),
+    session_key=st.sampled_from(_SESSION_KEYS),
+    value=_json,
+    at=st.integers(1, 3),
+    junk=st.none() | st.text(max_size=20),
+)
+def test_no_input_crashes_the_loader(
+    tmp_path: Path,
+    in_session: bool,
+    line_key: str,
+    session_key: str,
+    value: object,
+    at: int,
+    junk: str | None,
+) -> None:
+    """The same promise for any JSON value in any field, and a line of any text appended."""
+    key = session_key if in_session else line_key
+    _loads_or_refuses(_odd_recording(_good(tmp_path), in_session, key, value, at, junk))

@@ -263,12 +263,13 @@ def _generate(args: argparse.Namespace) -> int:
             for i, code in enumerate(args.symbols)
         )
     session, lines = synth.generate(args.start, args.minutes, specs, args.seed, not args.no_books, args.env)
+    out = args.out.absolute()  # now: replacing the recording in "." replaces the current directory
     try:
-        tape.write(args.out, session, lines, rest=[])
+        tape.write(out, session, lines, rest=[])
     except OSError as e:
         _say("generate", f"OUT: cannot write {args.out}: {e.strerror or e}")
         return 2
-    rec = tape.load(args.out)
+    rec = tape.load(out)
     print(
         f"wrote {args.out}: {len(rec.data_frames())} data frames, {rec.duration:.0f}s, "
         f"{len(specs)} symbols, seed {args.seed}",

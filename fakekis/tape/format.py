@@ -459,25 +459,38 @@ def write(
     lines: Iterable[WsLine],
     rest: list[dict[str, object]] | None = None,
 ) -> Path:
-    """Write a recording all at once: into a temporary folder beside `path`, renamed into place at the
-    end, so a failure (a full disk, an exception in `lines`) leaves nothing behind and a retry is not
-    blocked. An existing recording at `path` is replaced; any other non-empty folder is refused."""
-    root = Path(path)
+    """Write a recording all at once: into a temporary folder beside `path`, moved into place at the end,
+    so a failure (a full disk, an exception in `lines`) leaves nothing behind and a retry is not blocked.
+    An existing recording at `path` is replaced; an existing empty folder is filled (the folder itself
+    stays, so `path` may be the current directory); any other non-empty folder is refused."""
+    given = Path(path)
+    root = given.absolute()  # "." has no name to put a temporary folder beside
     if root.exists() and not _replaceable(root):
-        raise FileExistsError(f"{root} exists and is not an empty folder or a recording; not replacing it")
+        raise FileExistsError(f"{given} exists and is not an empty folder or a recording; not replacing it")
     created = _make_parents(root.parent)
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".partial", dir=root.parent))
         try:
             _write_files(tmp, session, lines, rest)
             os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a recording is an ordinary folder
-            if root.exists():
+            if not root.exists():
+                tmp.rename(root)
+            elif not any(root.iterdir()):
+                moved: list[Path] = []
+                try:
+                    for part in sorted(tmp.iterdir()):
+                        part.rename(root / part.name)
+                        moved.append(root / part.name)
+                except BaseException:
+                    for done in moved:
+                        done.unlink(missing_ok=True)
+                    raise
+                tmp.rmdir()
+            else:
                 old = root.with_name(f".{root.name}.{tmp.name}.old")
                 root.rename(old)
                 tmp.rename(root)
                 shutil.rmtree(old, ignore_errors=True)
-            else:
-                tmp.rename(root)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -486,7 +499,7 @@ def write(
             with suppress(OSError):
                 folder.rmdir()
         raise
-    return root
+    return given
 
 
 def _replaceable(root: Path) -> bool:

@@ -343,3 +343,27 @@ def test_demo_on_a_recording_without_trades_is_one_line(
     assert _main(["demo", "--recording", str(root)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--recording" in err and "H0STCNT0" in err, err
+
+
+def test_generate_into_the_current_directory(tmp_path: Path) -> None:
+    """`fakekis generate .` in an empty folder, then again over the recording it made: '.' has no name to
+    put a temporary folder beside (a traceback), and replacing it replaces the current directory."""
+    here = tmp_path / "here"
+    here.mkdir()
+    for seed in ("1", "2"):
+        proc = _process(["generate", ".", "--minutes", "0.1", "--seed", seed], cwd=here)
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+        assert json.loads((here / "session.json").read_text())["generator"]["seed"] == int(seed)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["here"]
+
+
+def test_interrupted_generate_leaves_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tape_format, "_write_files", interrupted)
+    assert _main(["generate", str(tmp_path / "a" / "gen"), "--minutes", "0.1"]) == 130
+    assert capsys.readouterr().err == "fakekis: interrupted\n"
+    assert list(tmp_path.iterdir()) == []

@@ -344,3 +344,14 @@ def test_no_input_crashes_the_loader(
     """The same promise for any JSON value in any field, and a line of any text appended."""
     key = session_key if in_session else line_key
     _loads_or_refuses(_odd_recording(_good(tmp_path), in_session, key, value, at, junk))
+
+
+def test_write_into_the_current_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`Path(".").with_name(...)` raises ValueError: write('.') was a traceback."""
+    rec = tape.load(_good(tmp_path / "src"))
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert tape.write(".", rec.session, rec.lines) == Path(".")
+    assert tape.load(here).lines == rec.lines
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["here", "src"]  # nothing left beside it

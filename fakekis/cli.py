@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from fakekis import faults, tape
+from fakekis.tape.synth import MAX_MINUTES
 from kisclock import ManualClock, parse_instant
 
 MAX_SPEED = 1_000_000.0
@@ -522,8 +523,6 @@ def _parser() -> _Parser:
         "the arithmetic invariants of real KIS frames. Marked synthetic. Written to a temporary folder "
         "beside OUT and renamed at the end: a failed run leaves nothing behind.",
     )
-    from fakekis.tape.synth import MAX_MINUTES
-
     g.add_argument(
         "out",
         metavar="OUT",

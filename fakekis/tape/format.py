@@ -1,4 +1,4 @@
-"""The recording format (docs/recordings.md): load, validate, write.
+"""The recording format (docs/recordings.md): load, check, write.
 
 A recording is a folder:
   session.json  format/version, env, start instant (KST), subscriptions, synthetic flag, notes
@@ -6,17 +6,27 @@ A recording is a folder:
                 (`t`, `event` open|close, optional `conn`, `code`, `reason`)
   rest.yaml     optional vcrpy cassette of the REST interactions
 
-Every problem becomes a `RecordingError` whose text is one line naming the file and line.
+Every problem becomes a `RecordingError` whose text is one line naming the file, the line and the field.
+Types and ranges are checked here, once, so nothing downstream (the player's pacing, `/__fakekis/stats`,
+`inspect`) meets a NaN, an infinite `t` or a string where a number belongs. `load` stops at the first
+problem; `check` goes on and returns them all (what `fakekis validate` prints).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import math
+import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
-from importlib import resources
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, cast
 
 import yaml
 
@@ -25,7 +35,27 @@ from kisclock import parse_instant
 FORMAT = "kis-harness/recording"
 VERSION = 1
 DEFAULT_BUNDLED = "healthy-morning-synthetic"
-_CODE = re.compile(r"^\d{6}$")
+MAX_T = 7 * 86_400.0  # seconds: a recording spans at most a week, so start + t stays a real date
+START_RANGE = (
+    datetime(1990, 1, 1, tzinfo=timezone.utc).timestamp(),
+    datetime(2100, 1, 1, tzinfo=timezone.utc).timestamp(),
+)
+MAX_PROBLEMS = 1000  # `check` stops collecting here: a wrong file can have a problem on every line
+SESSION_KEYS = (
+    "format",
+    "version",
+    "env",
+    "start",
+    "subscriptions",
+    "synthetic",
+    "notes",
+    "products",
+    "generator",
+    "recorder",
+)
+WS_KEYS = frozenset(("t", "dir", "text", "conn", "event", "code", "reason"))
+_CODE = re.compile(r"[0-9]{6}")  # fullmatch; `\d` would take '²' and other Unicode digits
+_YYYYMMDD = re.compile(r"[0-9]{8}")
 
 
 class RecordingError(Exception):
@@ -33,6 +63,26 @@ class RecordingError(Exception):
         self.path, self.line, self.message = str(path), line, message
         where = f"{self.path}:{line}" if line else self.path
         super().__init__(f"{where}: {message}")
+
+
+class _Stop(Exception):
+    """Raised inside the loader once `check` has collected MAX_PROBLEMS."""
+
+
+class _Problems:
+    """Where the loader puts what it finds: raise the first (`load`) or collect them all (`check`)."""
+
+    def __init__(self, collect: bool) -> None:
+        self.collect = collect
+        self.items: list[RecordingError] = []
+
+    def __call__(self, path: Path, line: int | None, message: str) -> None:
+        err = RecordingError(path, line, message)
+        if not self.collect:
+            raise err
+        self.items.append(err)
+        if len(self.items) >= MAX_PROBLEMS:
+            raise _Stop
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +141,8 @@ class Recording:
 
     @property
     def products(self) -> dict[str, dict[str, str]]:
-        """session.json `products`: what search-info (CTPF1604R) names each code."""
-        return self.session.get("products") or {}  # type: ignore[return-value]
+        """session.json `products`: what search-info (CTPF1604R) names each code (checked on load)."""
+        return cast("dict[str, dict[str, str]]", self.session.get("products") or {})
 
     def data_frames(self) -> list[TapeFrame]:
         return list(_data_frames(self))
@@ -101,28 +151,57 @@ class Recording:
 def bundled(name: str = DEFAULT_BUNDLED) -> Path:
     """Path of a recording shipped with the package (the demo's embedded default). Installed, the
     recordings are the package `fakekis.recordings`; imported from a source checkout (`python -m ...` in the
-    repository), they are the checkout's `recordings/` folder."""
+    repository), they are the checkout's `recordings/` folder.
+
+    The package is located, never imported: there is no reason to run its `__init__` to find a folder."""
     try:
-        return Path(str(resources.files("fakekis.recordings").joinpath(name)))
+        spec = importlib.util.find_spec("fakekis.recordings")
     except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[2] / "recordings" / name
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations))) / name
+    return Path(__file__).resolve().parents[2] / "recordings" / name
 
 
 def load(path: Path | str) -> Recording:
-    root = Path(path)
+    """The recording at `path`; raises `RecordingError` at its first problem."""
+    rec = _load(Path(path), _Problems(collect=False))
+    assert rec is not None  # without collecting, every problem raised
+    return rec
+
+
+def check(path: Path | str) -> tuple[Recording | None, list[RecordingError]]:
+    """Every problem of the recording at `path` (up to MAX_PROBLEMS), and the recording when there are
+    none. A bad line is skipped and the next one checked, so one run shows all that needs fixing."""
+    problems = _Problems(collect=True)
+    try:
+        rec = _load(Path(path), problems)
+    except _Stop:
+        rec = None
+    return (rec if not problems.items else None), problems.items
+
+
+def _load(root: Path, problem: _Problems) -> Recording | None:
     if not root.is_dir():
-        raise RecordingError(root, None, "not a recording folder (expected session.json and ws.jsonl inside)")
-    session = _load_session(root / "session.json")
-    lines = _load_ws(root / "ws.jsonl")
-    rest = _load_rest(root / "rest.yaml")
+        what = "is a file" if root.exists() else "does not exist"
+        problem(
+            root, None, f"not a recording folder ({what}; expected a folder with session.json and ws.jsonl)"
+        )
+        return None
+    meta = _load_session(root / "session.json", problem)
+    lines = _load_ws(root / "ws.jsonl", problem)
+    rest = _load_rest(root / "rest.yaml", problem)
+    if meta is None or lines is None or rest is None:
+        return None
+    data, start = meta
     rec = Recording(
         path=root,
-        env=str(session["env"]),
-        start=float(session["_start"]),  # type: ignore[arg-type]
-        subscriptions=[(str(a), str(b)) for a, b in session["subscriptions"]],  # type: ignore[union-attr,misc]
-        synthetic=bool(session["synthetic"]),
-        notes=str(session.get("notes", "")),
-        session={k: v for k, v in session.items() if not k.startswith("_")},
+        env=data["env"],
+        start=start,
+        subscriptions=[(a, b) for a, b in data["subscriptions"]],
+        synthetic=data["synthetic"],
+        notes=data.get("notes", ""),
+        session=data,
         lines=lines,
         rest=rest,
     )
@@ -132,30 +211,66 @@ def load(path: Path | str) -> Recording:
     return rec
 
 
-def _load_session(path: Path) -> dict[str, object]:
-    if not path.is_file():
-        raise RecordingError(path, None, "missing (every recording needs session.json)")
+def _read_text(path: Path, problem: _Problems) -> str | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
-        raise RecordingError(path, None, f"not UTF-8 ({e.reason})") from None
+        problem(path, None, f"not UTF-8 ({e.reason} at byte {e.start})")
+    except OSError as e:
+        problem(path, None, f"cannot read: {e.strerror or e}")
+    return None
+
+
+def _line_of(text: str, key: str) -> int:
+    """The line of session.json where `key` is set (a top-level key sits at the start of its line)."""
+    found = re.search(rf'^\s*"{re.escape(key)}"\s*:', text, re.MULTILINE) or re.search(
+        rf'"{re.escape(key)}"', text
+    )
+    return text.count("\n", 0, found.start()) + 1 if found else 1
+
+
+def _load_session(path: Path, problem: _Problems) -> tuple[dict[str, Any], float] | None:
+    if not path.is_file():
+        problem(path, None, "missing (every recording needs session.json)")
+        return None
+    text = _read_text(path, problem)
+    if text is None:
+        return None
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise RecordingError(path, e.lineno, f"invalid JSON: {e.msg}") from None
+        problem(path, e.lineno, f"invalid JSON: {e.msg}")
+        return None
     if not isinstance(data, dict):
-        raise RecordingError(path, 1, "must be a JSON object")
+        problem(path, 1, "must be a JSON object")
+        return None
+    found = len(problem.items)
 
     def need(key: str, ok: bool, what: str) -> None:
         if not ok:
-            raise RecordingError(path, _line_of(path, key), f'field "{key}" {what} (got {data.get(key)!r})')
+            problem(path, _line_of(text, key), f'field "{key}" {what} (got {data.get(key)!r:.80})')
 
+    for key in data:
+        if key not in SESSION_KEYS and not key.startswith("x-"):
+            problem(
+                path,
+                _line_of(text, key),
+                f'unknown field "{key}" (known: {", ".join(SESSION_KEYS)}; '
+                'free-form extensions start with "x-")',
+            )
     need("format", data.get("format") == FORMAT, f'must be "{FORMAT}"')
-    need("version", data.get("version") == VERSION, f"must be {VERSION}")
+    need("version", type(data.get("version")) is int and data["version"] == VERSION, f"must be {VERSION}")
     need("env", data.get("env") in ("live", "mock"), 'must be "live" or "mock"')
-    need("start", isinstance(data.get("start"), str), "must be an ISO-8601 instant with offset")
-    try:
-        data["_start"] = parse_instant(str(data["start"]))
-    except ValueError as e:
-        raise RecordingError(path, _line_of(path, "start"), f'field "start": {e}') from None
+    start = 0.0
+    if not isinstance(data.get("start"), str):
+        need("start", False, "must be an ISO-8601 instant with offset, e.g. 2026-11-25T09:05:00+09:00")
+    else:
+        try:
+            start = parse_instant(data["start"])
+        except ValueError as e:
+            problem(path, _line_of(text, "start"), f'field "start": {e}')
+        else:
+            need("start", START_RANGE[0] <= start < START_RANGE[1], "must lie between 1990 and 2099")
     subs = data.get("subscriptions")
     need(
         "subscriptions",
@@ -163,7 +278,7 @@ def _load_session(path: Path) -> dict[str, object]:
         and all(
             isinstance(s, list) and len(s) == 2 and all(isinstance(x, str) and x for x in s) for s in subs
         ),
-        'must be a list of ["TR_ID", "TR_KEY"] pairs',
+        'must be a list of ["TR_ID", "TR_KEY"] pairs of non-empty strings',
     )
     need("synthetic", isinstance(data.get("synthetic"), bool), "must be true or false")
     need("notes", isinstance(data.get("notes", ""), str), "must be a string")
@@ -173,109 +288,158 @@ def _load_session(path: Path) -> dict[str, object]:
         isinstance(products, dict)
         and all(
             isinstance(code, str)
-            and _CODE.match(code)
+            and _CODE.fullmatch(code)
             and isinstance(info, dict)
             and isinstance(info.get("name"), str)
             and info["name"]
-            and all(isinstance(info.get(k, ""), str) for k in ("name_eng", "listed"))
+            and isinstance(info.get("name_eng", ""), str)
+            and (
+                "listed" not in info
+                or (isinstance(info["listed"], str) and _YYYYMMDD.fullmatch(info["listed"]))
+            )
             for code, info in products.items()
         ),
         'must map 6-digit codes to {"name": ..., "name_eng": ..., "listed": "YYYYMMDD"} (name required)',
     )
-    return data
+    for key in ("generator", "recorder"):
+        need(key, isinstance(data.get(key, {}), dict), "must be a JSON object")
+    for key, value in data.items():
+        need(key, _finite(value), "holds NaN or Infinity, which JSON does not allow")
+    if len(problem.items) > found:
+        return None
+    return data, start
 
 
-def _line_of(path: Path, key: str) -> int | None:
-    for no, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if f'"{key}"' in text:
-            return no
-    return 1
+def _finite(value: object) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_finite(v) for v in value)
+    return True
 
 
-def _load_ws(path: Path) -> list[WsLine]:
+def _load_ws(path: Path, problem: _Problems) -> list[WsLine] | None:
     if not path.is_file():
-        raise RecordingError(path, None, "missing (every recording needs ws.jsonl)")
+        problem(path, None, "missing (every recording needs ws.jsonl)")
+        return None
     out: list[WsLine] = []
-    last_t = 0.0
-    with path.open("rb") as fh:
+    found = len(problem.items)
+    last_t, last_no = 0.0, 0
+    try:
+        fh = path.open("rb")
+    except OSError as e:
+        problem(path, None, f"cannot read: {e.strerror or e}")
+        return None
+    with fh:
         for no, raw in enumerate(fh, 1):
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as e:
-                raise RecordingError(path, no, f"not UTF-8 at byte {e.start}") from None
+                problem(path, no, f"not UTF-8 at byte {e.start}")
+                continue
             if not text.strip():
                 continue
             try:
-                obj = json.loads(text)
+                obj = json.loads(text)  # takes NaN and Infinity: the range checks below refuse them
             except json.JSONDecodeError as e:
-                raise RecordingError(path, no, f"invalid JSON: {e.msg} (column {e.colno})") from None
-            line = _ws_line(path, no, obj)
+                problem(path, no, f"invalid JSON: {e.msg} (column {e.colno})")
+                continue
+            line = _ws_line(obj)
+            if isinstance(line, str):
+                problem(path, no, line)
+                continue
             if line.t < last_t:
-                raise RecordingError(path, no, f'field "t" goes backwards ({line.t} after {last_t})')
-            last_t = line.t
+                # Go on from this line's t: one stray line is one or two problems, not one per line after it.
+                problem(
+                    path,
+                    no,
+                    f'field "t" goes backwards ({line.t} after {last_t} on line {last_no}); t never decreases',
+                )
+            last_t, last_no = line.t, no
             out.append(line)
-    return out
+    return out if len(problem.items) == found else None
 
 
-def _ws_line(path: Path, no: int, obj: object) -> WsLine:
+def _ws_line(obj: object) -> WsLine | str:
+    """One ws.jsonl object as a WsLine, or the message saying what is wrong with it."""
     if not isinstance(obj, dict):
-        raise RecordingError(path, no, "each line must be a JSON object")
+        return "each line must be a JSON object"
+    if not obj.keys() <= WS_KEYS:
+        extra = sorted(k for k in obj if k not in WS_KEYS)[0]
+        return f'unknown field "{extra}" (known: t, dir, text, conn, event, code, reason)'
     t = obj.get("t")
-    if isinstance(t, bool) or not isinstance(t, (int, float)) or t < 0:
-        raise RecordingError(path, no, f'field "t" must be a number of seconds >= 0 (got {t!r})')
+    # Chained comparisons are False for NaN, and exact for ints of any size (no float overflow).
+    if not ((type(t) is float or type(t) is int) and 0 <= t <= MAX_T):
+        return f'field "t" must be a number of seconds from 0 to {MAX_T:.0f} (got {t!r:.40})'
     conn = obj.get("conn", 0)
-    if isinstance(conn, bool) or not isinstance(conn, int) or conn < 0:
-        raise RecordingError(path, no, f'field "conn" must be an integer >= 0 (got {conn!r})')
+    if type(conn) is not int or conn < 0:
+        return f'field "conn" must be an integer >= 0 (got {conn!r:.40})'
     if "event" in obj:
-        event, code = obj["event"], obj.get("code")
+        event, code, reason = obj["event"], obj.get("code"), obj.get("reason")
         if event not in ("open", "close"):
-            raise RecordingError(path, no, f'field "event" must be "open" or "close" (got {event!r})')
-        if code is not None and (isinstance(code, bool) or not isinstance(code, int)):
-            raise RecordingError(path, no, f'field "code" must be an integer close code (got {code!r})')
-        return WsLine(float(t), conn=conn, event=event, code=code, reason=obj.get("reason"))
+            return f'field "event" must be "open" or "close" (got {event!r:.40})'
+        if code is not None and (type(code) is not int or not 1000 <= code <= 4999):
+            return f'field "code" must be a WebSocket close code, 1000 to 4999 (got {code!r:.40})'
+        if reason is not None and not isinstance(reason, str):
+            return f'field "reason" must be a string (got {type(reason).__name__})'
+        return WsLine(float(t), conn=conn, event=event, code=code, reason=reason)
     d, text = obj.get("dir"), obj.get("text")
     if d not in ("recv", "send"):
-        raise RecordingError(path, no, f'field "dir" must be "recv" or "send" (got {d!r})')
+        return f'field "dir" must be "recv" or "send" (got {d!r:.40})'
     if not isinstance(text, str):
-        raise RecordingError(path, no, f'field "text" must be a string (got {type(text).__name__})')
+        return f'field "text" must be a string (got {type(text).__name__})'
     return WsLine(float(t), d, text, conn)
 
 
-def _load_rest(path: Path) -> list[dict[str, object]]:
-    if not path.is_file():
+def _load_rest(path: Path, problem: _Problems) -> list[dict[str, object]] | None:
+    if not path.exists():
         return []
+    if not path.is_file():
+        problem(path, None, "must be a file (the optional vcrpy cassette)")
+        return None
+    text = _read_text(path, problem)
+    if text is None:
+        return None
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as e:
-        raise RecordingError(path, None, f"not UTF-8 ({e.reason})") from None
+        doc = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        raise RecordingError(
-            path, mark.line + 1 if mark else None, f"invalid YAML: {getattr(e, 'problem', e)}"
-        ) from None
+        problem(path, mark.line + 1 if mark else None, f"invalid YAML: {getattr(e, 'problem', e)}")
+        return None
     if doc is None:
         return []
     if not isinstance(doc, dict) or not isinstance(doc.get("interactions"), list):
-        raise RecordingError(path, 1, 'must be a vcrpy cassette: a mapping with an "interactions" list')
+        problem(path, 1, 'must be a vcrpy cassette: a mapping with an "interactions" list')
+        return None
+    found = len(problem.items)
+    interactions: list[dict[str, object]] = []
     for i, it in enumerate(doc["interactions"]):
         ok = (
             isinstance(it, dict)
             and isinstance(it.get("request"), dict)
             and isinstance(it.get("response"), dict)
-            and "uri" in it["request"]
-            and "method" in it["request"]
+            and isinstance(it["request"].get("uri"), str)
+            and isinstance(it["request"].get("method"), str)
             and isinstance(it["response"].get("status"), dict)
+            and type(it["response"]["status"].get("code")) is int
+            and 100 <= it["response"]["status"]["code"] <= 599
         )
         if not ok:
-            raise RecordingError(
-                path, None, f"interaction #{i} needs request.method, request.uri and response.status"
+            problem(
+                path,
+                None,
+                f"interaction #{i} needs request.method and request.uri (strings) and "
+                "response.status.code (an HTTP status, 100 to 599)",
             )
-        t, code = it.get("t", 0), it["response"]["status"].get("code")
-        if isinstance(t, bool) or not isinstance(t, (int, float)) or t < 0:
-            raise RecordingError(path, None, f'interaction #{i}: "t" must be seconds >= 0 (got {t!r})')
-        if isinstance(code, bool) or not isinstance(code, int):
-            raise RecordingError(path, None, f"interaction #{i}: response.status.code must be an integer")
-    return doc["interactions"]
+        else:
+            t = it.get("t", 0)
+            if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t < float("inf"):
+                problem(path, None, f'interaction #{i}: "t" must be seconds >= 0 (got {t!r})')
+            else:
+                interactions.append(it)
+    return interactions if len(problem.items) == found else None
 
 
 def _data_frames(rec: Recording) -> Iterable[TapeFrame]:
@@ -286,7 +450,9 @@ def _data_frames(rec: Recording) -> Iterable[TapeFrame]:
         parts = text.split("|", 3)
         if len(parts) < 4:
             continue  # a malformed frame is still replayed by the fault layer, never routed as data
-        count = int(parts[2]) if parts[2].isdigit() else 1
+        # A count that is not ASCII digits ('²' passes str.isdigit(), int() refuses it) is replayed as
+        # recorded, one record, and `inspect` counts it malformed: real KIS has sent odd frames.
+        count = int(parts[2]) if parts[2].isascii() and parts[2].isdigit() else 1
         yield TapeFrame(ln.t, parts[1], parts[3].split("^", 1)[0], count, text, no)
 
 
@@ -296,17 +462,83 @@ def write(
     lines: Iterable[WsLine],
     rest: list[dict[str, object]] | None = None,
 ) -> Path:
-    root = Path(path)
-    root.mkdir(parents=True, exist_ok=True)
+    """Write a recording all at once: into a temporary folder beside `path`, moved into place at the end,
+    so a failure (a full disk, an exception in `lines`) leaves nothing behind and a retry is not blocked.
+    An existing recording at `path` is replaced; an existing empty folder is filled (the folder itself
+    stays, so `path` may be the current directory); any other non-empty folder is refused."""
+    given = Path(path)
+    root = given.absolute()  # "." has no name to put a temporary folder beside
+    if root.exists() and not _replaceable(root):
+        raise FileExistsError(f"{given} exists and is not an empty folder or a recording; not replacing it")
+    created = _make_parents(root.parent)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".partial", dir=root.parent))
+        try:
+            _write_files(tmp, session, lines, rest)
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a recording is an ordinary folder
+            if not root.exists():
+                tmp.rename(root)
+            elif not any(root.iterdir()):
+                moved: list[Path] = []
+                try:
+                    for part in sorted(tmp.iterdir()):
+                        part.rename(root / part.name)
+                        moved.append(root / part.name)
+                except BaseException:
+                    for done in moved:
+                        done.unlink(missing_ok=True)
+                    raise
+                tmp.rmdir()
+            else:
+                old = root.with_name(f".{root.name}.{tmp.name}.old")
+                root.rename(old)
+                tmp.rename(root)
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    except BaseException:
+        for folder in created:
+            with suppress(OSError):
+                folder.rmdir()
+        raise
+    return given
+
+
+def _replaceable(root: Path) -> bool:
+    return root.is_dir() and (not any(root.iterdir()) or (root / "session.json").is_file())
+
+
+def _make_parents(folder: Path) -> list[Path]:
+    """mkdir -p, returning the folders it created, deepest first (to remove them on failure)."""
+    missing: list[Path] = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for f in reversed(missing):
+        f.mkdir(exist_ok=True)
+    return missing
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _write_files(
+    root: Path, session: dict[str, object], lines: Iterable[WsLine], rest: list[dict[str, object]] | None
+) -> None:
     (root / "session.json").write_text(
-        json.dumps(session, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        json.dumps(session, ensure_ascii=False, indent=2, allow_nan=False) + "\n", encoding="utf-8"
     )
     with (root / "ws.jsonl").open("w", encoding="utf-8") as fh:
         for ln in lines:
-            fh.write(json.dumps(ln.to_json(), ensure_ascii=False, separators=(",", ":")) + "\n")
+            fh.write(
+                json.dumps(ln.to_json(), ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
+            )
     if rest is not None:
         doc = {"interactions": rest, "version": 1}
         (root / "rest.yaml").write_text(
             yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8"
         )
-    return root

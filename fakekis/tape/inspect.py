@@ -38,7 +38,8 @@ def inspect_recording(rec: Recording, gaps: int = 3) -> dict[str, Any]:
                 pings.append(ln.t)
             elif text[:2] in ("0|", "1|"):
                 parts = text.split("|", 3)
-                if len(parts) != 4 or not parts[2].isdigit() or int(parts[2]) == 0:
+                # isascii: '²' passes str.isdigit() and int() refuses it
+                if len(parts) != 4 or not (parts[2].isascii() and parts[2].isdigit()) or int(parts[2]) == 0:
                     malformed += 1
                     continue
                 tr, n = parts[1], int(parts[2])

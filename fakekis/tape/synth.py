@@ -21,6 +21,7 @@ from fakekis.tape.format import FORMAT, VERSION, WsLine
 from fakekis.wire import frames
 
 PLACEHOLDER_APPROVAL = "00000000-0000-4000-8000-000000000000"
+MAX_MINUTES = 720.0  # twelve hours: NXT's 08:00-20:00 day; a full day of three symbols is ~300k lines
 
 
 def _2dp(num: Decimal) -> str:
@@ -230,6 +231,10 @@ def generate(
     """A recording (session.json dict, ws.jsonl lines) of `minutes` of trading from `start` (KST aware)."""
     if start.tzinfo is None:
         raise ValueError("start must carry a UTC offset")
+    if not 0 < minutes <= MAX_MINUTES:  # False for NaN too
+        raise ValueError(f"minutes must be more than 0 and at most {MAX_MINUTES} (got {minutes!r})")
+    if not symbols:
+        raise ValueError("at least one symbol")
     rng = random.Random(seed)
     duration = minutes * 60.0
     subs = [("H0STCNT0", s.code) for s in symbols] + (
@@ -286,7 +291,9 @@ def generate(
             n = 1 + (rng.choice((1, 1, 2, 3)) if rng.random() < batch_probability else 0)
             records = [tapes[code].trade(now) for _ in range(n)]
             lines.append(WsLine(round(at, 3), "recv", frames.data_frame("H0STCNT0", records)))
-    lines.append(WsLine(round(duration, 3), event="close", code=1000, reason="recording ended"))
+    # Many symbols in a short session: the subscriptions alone can outlast `minutes`; t never decreases.
+    end = max(round(duration, 3), lines[-1].t)
+    lines.append(WsLine(end, event="close", code=1000, reason="recording ended"))
 
     session: dict[str, object] = {
         "format": FORMAT,

@@ -15,6 +15,7 @@ import os
 import sys
 import tempfile
 from datetime import datetime
+from typing import Any, cast
 
 import httpx
 
@@ -106,8 +107,9 @@ async def _drive(
         metrics = await _await_stages(http, timeout, STAGES[:5], len(symbols))
         if metrics is None:
             metrics = (await http.get("/v1/metrics/quote")).json()
-            failed = next(s for s in STAGES if not metrics["stages"][s]["reached"])
-            _say(f"FAILED: stage '{failed}' never reached; last_error={metrics['last_error']!r}")
+            failed = next((s for s in STAGES if not metrics["stages"][s]["reached"]), None)
+            what = f"stage '{failed}' never reached" if failed else "not every symbol got a tick"
+            _say(f"FAILED: {what}; last_error={metrics['last_error']!r}")
             for text in logs[-10:]:
                 _say(f"  gateway: {text}")
             print(json.dumps(metrics, indent=2, ensure_ascii=False))
@@ -141,7 +143,7 @@ async def _drive(
 
 async def _await_stages(
     http: httpx.AsyncClient, timeout: float, stages: tuple[str, ...], symbols: int
-) -> dict | None:
+) -> dict[str, Any] | None:
     """Wait until `stages` are reached and every symbol has a cached tick."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -153,6 +155,6 @@ async def _await_stages(
                 reported.add(s)
                 _say(f"stage {s} reached at {metrics['stages'][s]['first_at']}")
         if all(metrics["stages"][s]["reached"] for s in stages) and metrics["cached_symbols"] >= symbols:
-            return metrics
+            return cast("dict[str, Any]", metrics)
         await asyncio.sleep(0.1)  # polling a live service's metrics, bounded by the deadline
     return None

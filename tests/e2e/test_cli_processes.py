@@ -128,6 +128,8 @@ def test_gateway_config_errors_are_one_line(env: dict[str, str], needle: str) ->
 def test_fakekis_bad_arguments_are_one_line(args: list[str], needle: str) -> None:
     proc = subprocess.run([PY, "-m", "fakekis", *args], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr  # argparse's usage block used to come first
+    # (the full table of bad values is tests/e2e/test_cli_bad_input.py)
 
 
 def test_generate_then_validate(tmp_path: Path) -> None:

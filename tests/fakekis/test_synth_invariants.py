@@ -4,9 +4,11 @@ generator and the decoder are held to the same real-world layout from opposite s
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -120,3 +122,28 @@ def test_tick_sizes_and_limits() -> None:
         1_000,
     ]
     assert synth.limit_prices(71_000) == (92_300, 49_700)  # the 005930 example in protocol.md §9.2
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    minutes=st.floats(min_value=1e-6, max_value=0.05),
+    n=st.integers(1, 30),
+    books=st.booleans(),
+    start=st.datetimes(datetime(1990, 1, 1), datetime(2099, 12, 30), timezones=st.just(KST)),
+)
+def test_every_accepted_length_writes_a_loadable_recording(
+    tmp_path_factory: pytest.TempPathFactory, minutes: float, n: int, books: bool, start: datetime
+) -> None:
+    """Issue #12: a short session with many symbols put the close event before its own subscriptions,
+    and the recording `generate` had just written failed to load."""
+    specs = tuple(synth.SymbolSpec(f"{i:06d}", 10_000, 0.8, 100_000_000, 1_000_000) for i in range(1, n + 1))
+    session, lines = synth.generate(start, minutes, specs, seed=1, books=books)
+    root = tape.write(tmp_path_factory.mktemp("gen") / "rec", session, lines)
+    rec = tape.load(root)
+    assert rec.lines[-1].event == "close" and len(rec.subscriptions) == n * (2 if books else 1)
+
+
+@pytest.mark.parametrize("minutes", [0.0, -5.0, math.nan, math.inf, synth.MAX_MINUTES + 1])
+def test_lengths_that_cannot_be_generated(minutes: float) -> None:
+    with pytest.raises(ValueError, match="minutes must be more than 0"):
+        synth.generate(datetime(2026, 11, 25, 10, 0, tzinfo=KST), minutes)

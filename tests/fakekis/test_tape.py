@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import kst, trade, write_recording
 from fakekis import tape
 from fakekis.tape import format as tape_format
+from fakekis.tape.inspect import inspect_recording
 from fakekis.wire import frames
 
 START = kst(2026, 11, 25, 9, 5)
@@ -49,6 +53,20 @@ def test_round_trip(tmp_path: Path) -> None:
         ('{"t": 9, "event": "boom"}', 'field "event"'),
         ('{"t": 9, "dir": "recv", "text": "x", "conn": -2}', 'field "conn"'),
         ("[1, 2]", "JSON object"),
+        # issue #12: what json.loads takes but nothing downstream can serve
+        ('{"t": NaN, "dir": "recv", "text": "x"}', 'field "t" must be a number of seconds from 0 to 604800'),
+        ('{"t": Infinity, "dir": "recv", "text": "x"}', 'field "t"'),
+        ('{"t": 1e999, "dir": "recv", "text": "x"}', 'field "t"'),
+        ('{"t": ' + "9" * 400 + ', "dir": "recv", "text": "x"}', 'field "t"'),  # float() would overflow
+        ('{"t": 604801, "dir": "recv", "text": "x"}', 'field "t"'),
+        ('{"t": "9", "dir": "recv", "text": "x"}', 'field "t"'),
+        ('{"t": true, "dir": "recv", "text": "x"}', 'field "t"'),
+        ('{"t": 9, "dir": "recv", "text": "x", "conn": 1.0}', 'field "conn"'),
+        ('{"t": 9, "event": "close", "code": "1000"}', 'field "code" must be a WebSocket close code'),
+        ('{"t": 9, "event": "close", "code": 999}', 'field "code"'),
+        ('{"t": 9, "event": "close", "code": 5000}', 'field "code"'),
+        ('{"t": 9, "event": "close", "reason": 5}', 'field "reason"'),
+        ('{"t": 9, "dir": "recv", "text": "x", "txt": "y"}', 'unknown field "txt"'),
     ],
 )
 def test_bad_ws_line_names_file_and_line(tmp_path: Path, line: str, message: str) -> None:
@@ -85,6 +103,20 @@ def test_invalid_utf8_and_truncation(tmp_path: Path) -> None:
         ("products", {"5930": {"name": "x"}}, 'field "products"'),
         ("products", {"005930": {"name_eng": "no name"}}, 'field "products"'),
         ("products", {"005930": {"name": "삼성전자", "listed": 19750611}}, 'field "products"'),
+        # issue #12: wrong types that compared equal, ranges, unknown keys, NaN
+        ("version", True, 'field "version" must be 1'),
+        ("version", 1.0, 'field "version" must be 1'),
+        ("start", "1900-01-01T09:00:00+09:00", "between 1990 and 2099"),
+        ("start", 20261125, 'field "start"'),
+        ("subscriptions", [["H0STCNT0", ""]], 'field "subscriptions"'),
+        ("notes", ["a"], 'field "notes"'),
+        ("products", {"005930\n": {"name": "x"}}, 'field "products"'),
+        ("products", {"00593²": {"name": "x"}}, 'field "products"'),
+        ("products", {"005930": {"name": "x", "listed": "1975-06-11"}}, 'field "products"'),
+        ("generator", "fakekis", 'field "generator" must be a JSON object'),
+        ("recorder", [], 'field "recorder"'),
+        ("generator", {"minutes": float("nan")}, "NaN or Infinity"),
+        ("note", "a misspelt notes", 'unknown field "note"'),
     ],
 )
 def test_bad_session_json(tmp_path: Path, key: str, value: object, message: str) -> None:
@@ -95,6 +127,48 @@ def test_bad_session_json(tmp_path: Path, key: str, value: object, message: str)
     with pytest.raises(tape.RecordingError) as err:
         tape.load(root)
     assert str(err.value).startswith(str(root / "session.json") + ":") and message in str(err.value)
+
+
+def test_extension_keys_are_kept(tmp_path: Path) -> None:
+    root = _good(tmp_path)
+    data = json.loads((root / "session.json").read_text())
+    data["x-desk"] = {"team": "equities"}
+    (root / "session.json").write_text(json.dumps(data))
+    assert tape.load(root).session["x-desk"] == {"team": "equities"}
+
+
+def test_check_reports_every_problem_and_a_stray_line_once(tmp_path: Path) -> None:
+    root = _good(tmp_path)
+    with (root / "ws.jsonl").open("a") as fh:
+        fh.write('{"t": 2, "dir": "recv", "text": "a"}\n')
+        fh.write('{"t": 99, "dir": "recv", "text": "stray"}\n')  # line 5: one line far ahead...
+        for t in range(3, 9):  # ...is one problem, naming it, not one per line after it
+            fh.write(f'{{"t": {t}, "dir": "recv", "text": "a"}}\n')
+        fh.write('{"t": NaN, "dir": "recv", "text": "a"}\n')
+    data = json.loads((root / "session.json").read_text())
+    data["env"] = "prod"
+    (root / "session.json").write_text(json.dumps(data, indent=2))
+    rec, problems = tape.check(root)
+    assert rec is None
+    assert [(Path(p.path).name, p.line) for p in problems] == [
+        ("session.json", 4),
+        ("ws.jsonl", 6),
+        ("ws.jsonl", 12),
+    ]
+    assert "(3.0 after 99.0 on line 5)" in problems[1].message
+    with pytest.raises(tape.RecordingError) as first:
+        tape.load(root)
+    assert str(first.value) == str(problems[0])
+    assert tape.check(_good(tmp_path / "fine"))[1] == []
+
+
+def test_check_stops_collecting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tape_format, "MAX_PROBLEMS", 3)
+    root = _good(tmp_path)
+    with (root / "ws.jsonl").open("a") as fh:
+        fh.write("oops\n" * 10)
+    rec, problems = tape.check(root)
+    assert rec is None and len(problems) == 3
 
 
 def test_products_in_session_json(tmp_path: Path) -> None:
@@ -117,6 +191,17 @@ def test_missing_parts(tmp_path: Path) -> None:
         tape.load(root)
     (root / "rest.yaml").write_text("interactions: [\n  : bad\n")
     with pytest.raises(tape.RecordingError, match=r"rest.yaml:\d+: invalid YAML"):
+        tape.load(root)
+    status = "{request: {method: GET, uri: x}, response: {status: {code: %s}}}"
+    (root / "rest.yaml").write_text(f"interactions: [{status % 200}]\n")
+    assert len(tape.load(root).rest) == 1
+    for code in ("'200'", "42", "null"):
+        (root / "rest.yaml").write_text(f"interactions: [{status % code}]\n")
+        with pytest.raises(tape.RecordingError, match=r"rest.yaml: interaction #0 .* 100 to 599"):
+            tape.load(root)
+    (root / "rest.yaml").unlink()
+    (root / "rest.yaml").mkdir()
+    with pytest.raises(tape.RecordingError, match=r"rest.yaml: must be a file"):
         tape.load(root)
 
 
@@ -142,5 +227,131 @@ def test_bundled_works_from_a_source_checkout(monkeypatch: pytest.MonkeyPatch) -
     def missing(name: str):
         raise ModuleNotFoundError(name)
 
-    monkeypatch.setattr(tape_format.resources, "files", missing)
+    monkeypatch.setattr(tape_format.importlib.util, "find_spec", missing)
     assert (tape.bundled() / "session.json").is_file()
+    monkeypatch.setattr(tape_format.importlib.util, "find_spec", lambda name: None)
+    assert (tape.bundled() / "session.json").is_file()
+
+
+def test_bundled_does_not_shadow_the_public_name() -> None:
+    """Importing the `fakekis.bundled` package to find it set `fakekis.bundled` to the package, so after any
+    `tape.bundled()` call the public `fakekis.bundled` was a module, not the function."""
+    import fakekis
+
+    tape.bundled()
+    assert fakekis.bundled is tape.bundled
+
+
+_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
+_json = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+)
+# One field of a good recording set to something odd: random documents alone are refused at the first
+# check and never reach the later ones. The odd values are the ones that compare or parse the wrong way.
+_ODD: dict[str, list[object]] = {
+    "t": [math.nan, math.inf, -1, 2**70, 1e300, "1", True],
+    "text": ["0|H0STCNT0|²|x^y", "0|H0STCNT0|٣|a^b^c", "0|H0STCNT0|000|a", "0|", 5],
+    "dir": ["up", None, 1],
+    "conn": [1.0, -1, True, 2**70, "0"],
+    "code": ["1000", 999, 5000, 1.5, True],
+    "reason": [5, ["x"]],
+    "event": ["boom", None],
+    "version": [True, 1.0, "1", 2],
+    "start": ["2026-11-25T09:05:00", "1900-01-01T00:00:00+09:00", 0, "9999-12-31T23:59:59+09:00"],
+    "subscriptions": [[["H0STCNT0"]], [["H0STCNT0", ""]], "H0STCNT0", [[1, 2]]],
+    "products": [{"005930": {"name": 1}}, {"00593²": {"name": "x"}}, {"005930": {"name": "x", "listed": 1}}],
+    "generator": [math.nan, "x", {"minutes": math.inf}],
+}
+_BASE_LINES = [
+    {"t": 0.0, "event": "open"},
+    {"t": 0.5, "dir": "recv", "text": "0|H0STCNT0|001|005930^090500^71100"},
+    {"t": 1.0, "dir": "send", "text": "{}", "conn": 0},
+    {"t": 2.0, "event": "close", "code": 1000, "reason": "end"},
+]
+_LINE_KEYS = sorted(tape_format.WS_KEYS | {"extra"})
+_SESSION_KEYS = sorted(set(tape_format.SESSION_KEYS) | {"x", "x-y"})
+
+
+def _odd_recording(root: Path, in_session: bool, key: str, value: object, at: int, junk: str | None) -> Path:
+    session = json.loads((root / "session.json").read_text())
+    lines = [dict(x) for x in _BASE_LINES]
+    if in_session:
+        session[key] = value
+    else:
+        lines[3 if key in ("code", "reason", "event") else at][key] = value
+    (root / "session.json").write_text(json.dumps(session))
+    text = "\n".join(json.dumps(x) for x in lines) + "\n" + (junk + "\n" if junk is not None else "")
+    (root / "ws.jsonl").write_text(text, encoding="utf-8", errors="surrogatepass")
+    return root
+
+
+def _loads_or_refuses(root: Path) -> None:
+    """Loading ends in a Recording or a RecordingError, and what loads is servable: typed and in range,
+    data frames split, inspect runs, and its summary is strict JSON (no NaN for /__fakekis/stats)."""
+    try:
+        rec = tape.load(root)
+    except tape.RecordingError as e:
+        assert "\n" not in str(e)
+        assert tape.check(root)[1]  # check agrees that something is wrong
+        return
+    assert tape.check(root)[1] == []
+    assert type(rec.session["version"]) is int and isinstance(rec.synthetic, bool)
+    last = 0.0
+    for ln in rec.lines:
+        assert type(ln.t) is float and last <= ln.t <= tape.MAX_T and type(ln.conn) is int
+        assert ln.code is None or type(ln.code) is int
+        last = ln.t
+    rec.data_frames()
+    json.dumps(inspect_recording(rec), allow_nan=False)
+
+
+_ODD_CASES = [
+    (key in tape_format.SESSION_KEYS, key, value, at)
+    for key, values in _ODD.items()
+    for value in values
+    for at in ((1,) if key in tape_format.SESSION_KEYS else (1, 2, 3))
+]
+
+
+@pytest.mark.parametrize("in_session, key, value, at", _ODD_CASES)
+def test_odd_values_load_or_are_refused(
+    tmp_path: Path, in_session: bool, key: str, value: object, at: int
+) -> None:
+    """Issue #12: the values that compare or parse the wrong way ('²'.isdigit(), True == 1, NaN < 0 is
+    False, 2**70 overflowing float()), each in turn; nothing crashes and nothing unservable loads."""
+    _loads_or_refuses(_odd_recording(_good(tmp_path), in_session, key, value, at, None))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    in_session=st.booleans(),
+    line_key=st.sampled_from(_LINE_KEYS),
+    session_key=st.sampled_from(_SESSION_KEYS),
+    value=_json,
+    at=st.integers(1, 3),
+    junk=st.none() | st.text(max_size=20),
+)
+def test_no_input_crashes_the_loader(
+    tmp_path: Path,
+    in_session: bool,
+    line_key: str,
+    session_key: str,
+    value: object,
+    at: int,
+    junk: str | None,
+) -> None:
+    """The same promise for any JSON value in any field, and a line of any text appended."""
+    key = session_key if in_session else line_key
+    _loads_or_refuses(_odd_recording(_good(tmp_path), in_session, key, value, at, junk))
+
+
+def test_write_into_the_current_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`Path(".").with_name(...)` raises ValueError: write('.') was a traceback."""
+    rec = tape.load(_good(tmp_path / "src"))
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert tape.write(".", rec.session, rec.lines) == Path(".")
+    assert tape.load(here).lines == rec.lines
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["here", "src"]  # nothing left beside it

@@ -1,5 +1,7 @@
 """The asyncio shell: REST (uvicorn) and WebSocket (websockets) servers per environment, the
-PINGPONG heartbeat and the replay player. Logic lives in the sans-I/O cores; this only moves data.
+PINGPONG heartbeat and the replay player. Logic lives in the sans-I/O cores; this only moves data: the
+exchange decides (who gets a frame, what a fault does to it, what a request is answered) in typed actions,
+and `_send` encodes each one to text once, at the socket.
 
 Usage (tests, the demo, the CLI)::
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections.abc import Callable
@@ -24,15 +27,17 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Opcode
 
+from fakekis.exchange.actions import Action, Close, Data, Drop, Heartbeat, Raw, Reply, encode
 from fakekis.exchange.auth import Registry
 from fakekis.exchange.market import MarketState
 from fakekis.exchange.products import Catalogue
-from fakekis.exchange.sessions import Action, Close, Drop, Exchange, Send, SendRaw, Session
+from fakekis.exchange.sessions import Exchange, Session
 from fakekis.faults import Scenario
 from fakekis.serve.listen import start_rest
 from fakekis.serve.player import Player
 from fakekis.serve.rest import create_app
 from fakekis.tape.format import Recording, TapeFrame
+from fakekis.wire.frames import split_frame
 from kisclock import KST, Clock, WallClock
 
 log = logging.getLogger("fakekis")
@@ -86,6 +91,7 @@ class FakeKis:
             raise ValueError("start_on must be 'subscribe', 'ready' or 'manual' (kis.player.start())")
         self.recording = recording
         self.scenario = scenario or Scenario()
+        self.faults = self.scenario.run()  # one run (fault state) shared by every environment and REST
         self.clock: Clock = clock or WallClock()
         self.host, self.ping_interval, self.start_on = host, ping_interval, start_on
         self.ports = ports or {}
@@ -95,14 +101,15 @@ class FakeKis:
         for name in envs:
             reg = Registry(name, rng=random.Random(rng.getrandbits(64)), rest_rps=rps[name])
             exch = Exchange(
-                reg, max_registrations=max_registrations, seed=rng.getrandbits(32), scenario=self.scenario
+                reg, max_registrations=max_registrations, seed=rng.getrandbits(32), scenario=self.faults
             )
             self.envs[name] = Environment(name, reg, exch)
         self.market = MarketState()
         frames = recording.data_frames() if recording else []
         for f in frames:  # each symbol's first trade tells REST its previous close
-            if f.tr_id == "H0STCNT0" and f.tr_key not in self.market.prev_close:
-                self.market.prime(f.text.split("|", 3)[3].split("^", 46)[:46])
+            parts = split_frame(f.text)
+            if f.tr_id == "H0STCNT0" and f.tr_key not in self.market.prev_close and parts:
+                self.market.prime(parts[3].split("^", 46)[:46])
         traded = {f.tr_key for f in frames} | {
             key for _, key in (recording.subscriptions if recording else [])
         }
@@ -133,15 +140,15 @@ class FakeKis:
                 self.clock,
                 products=self.products,
                 other_registries=others,
-                stats=lambda env=env: self.stats(env.name),
-                scenario=self.scenario,
+                stats=functools.partial(self.stats, env.name),
+                scenario=self.faults,
             )
             server, task, env.rest_url = start_rest(app, self.host, rest_port)
             task.set_name(f"rest-{env.name}")
             self._rest.append(server)
             self._tasks.append(task)
             ws = await serve(
-                lambda conn, env=env: self._handle(env, conn),
+                functools.partial(self._handle, env),
                 self.host,
                 ws_port,
                 ping_interval=None,
@@ -215,12 +222,12 @@ class FakeKis:
         for conn in conns:
             conn.transport.abort()
         # counted here: these drops bypass the action path
-        self.envs[env].exchange.stats.drops["manual"] += len(conns)
+        self.envs[env].exchange.dropped("manual", len(conns))
         return len(conns)
 
     # -- WebSocket ---------------------------------------------------------------------------
     def _admit(self, conn: ServerConnection, request: Any) -> Any:
-        if self.scenario.admit(self.clock.now()):
+        if self.faults.admit(self.clock.now()):
             return None
         return conn.respond(HTTPStatus.FORBIDDEN, "blocked: too many connections (reconnect storm)\n")
 
@@ -232,15 +239,17 @@ class FakeKis:
         env.conns[session] = conn
         tasks = [
             asyncio.create_task(self._heartbeat(env, session, conn)),
-            asyncio.create_task(self._fault_timers(session, conn)),
+            asyncio.create_task(self._fault_timers(env, session, conn)),
         ]
-        conn.on_client_ping = lambda: self._on_client_ping(session, conn, tasks)
+        conn.on_client_ping = lambda: self._on_client_ping(env, session, conn, tasks)
         try:
             async for message in conn:
                 text = message if isinstance(message, str) else message.decode("utf-8", "replace")
-                if not await self._do(session, conn, session.receive(text, self.clock.now())):
+                if not await self._do(
+                    env, session, conn, env.exchange.receive(session, text, self.clock.now())
+                ):
                     return
-                if self.start_on == "subscribe" and env.exchange.stats.acks["OPSP0000"]:
+                if self.start_on == "subscribe" and env.exchange.acked_any:
                     self.player.start()
         except ConnectionClosed:
             pass
@@ -252,29 +261,32 @@ class FakeKis:
             env.exchange.closed(session)
 
     @staticmethod
-    async def _send(session: Session, conn: ServerConnection, data: str | bytes) -> bool:
-        """The one place a text frame goes out (str, or raw bytes a fault made) and is counted.
-        False if nothing was sent: the session is silenced (half-open) or the socket is gone."""
+    async def _send(
+        session: Session, conn: ServerConnection, message: Reply | Data | Heartbeat | Raw
+    ) -> bool:
+        """The one place a text frame is encoded, goes out (raw bytes only from byte-level faults) and is
+        counted. False if nothing was sent: the session is silenced (half-open) or the socket is gone."""
         if session.silenced:
             return False
         try:
-            await conn.send(data, text=True)
+            await conn.send(encode(message), text=True)
         except ConnectionClosed:
             return False
         session.texts_sent += 1
         return True
 
-    async def _do(self, session: Session, conn: ServerConnection, actions: list[Action]) -> bool:
+    async def _do(
+        self, env: Environment, session: Session, conn: ServerConnection, actions: list[Action]
+    ) -> bool:
         """Carry out actions on one connection; False once it is gone."""
         for action in actions:
             try:
-                if isinstance(action, (Send, SendRaw)):
-                    data = action.text if isinstance(action, Send) else action.data
-                    if not await self._send(session, conn, data) and not session.silenced:
+                if isinstance(action, (Reply, Data, Heartbeat, Raw)):
+                    if not await self._send(session, conn, action) and not session.silenced:
                         return False  # the socket is gone
                 elif isinstance(action, Drop):
                     log.info("dropping session %d: %s", session.number, action.reason)
-                    session.exchange.stats.drops[action.reason] += 1
+                    env.exchange.dropped(action.reason)
                     await self._drop(session, conn)
                     return False
                 elif isinstance(action, Close):
@@ -299,22 +311,22 @@ class FakeKis:
         transport.abort()
 
     def _on_client_ping(
-        self, session: Session, conn: ServerConnection, tasks: list[asyncio.Task[Any]]
+        self, env: Environment, session: Session, conn: ServerConnection, tasks: list[asyncio.Task[Any]]
     ) -> None:
-        actions = self.scenario.client_ping(session)
+        actions = env.exchange.client_ping(session)
         if actions:
-            tasks.append(asyncio.create_task(self._do(session, conn, actions)))
+            tasks.append(asyncio.create_task(self._do(env, session, conn, actions)))
 
-    async def _fault_timers(self, session: Session, conn: ServerConnection) -> None:
+    async def _fault_timers(self, env: Environment, session: Session, conn: ServerConnection) -> None:
         """Wake at each fault deadline of this connection (drop after N s, PINGPONG timeout, ...)."""
         while True:
-            deadline = self.scenario.deadline(session)
+            deadline = env.exchange.deadline(session)
             if deadline is None:
                 # Re-check after each heartbeat: a PINGPONG can create a new deadline.
                 deadline = self.clock.now() + self.ping_interval
             await self.clock.sleep_until(deadline)
-            actions = self.scenario.due(session, self.clock.now())
-            if actions and not await self._do(session, conn, actions):
+            actions = env.exchange.due(session, self.clock.now())
+            if actions and not await self._do(env, session, conn, actions):
                 return
 
     async def _heartbeat(self, env: Environment, session: Session, conn: ServerConnection) -> None:
@@ -324,46 +336,32 @@ class FakeKis:
             await self.clock.sleep_until(next_at)
             next_at += self.ping_interval
             stamp = datetime.fromtimestamp(self.player.market_now(), KST).strftime("%Y%m%d%H%M%S")
-            if await self._send(session, conn, '{"header":{"tr_id":"PINGPONG","datetime":"' + stamp + '"}}'):
+            if await self._send(session, conn, Heartbeat(stamp)):
                 env.exchange.heartbeat_sent(session, self.clock.now())
             elif not session.silenced:
                 return  # the socket is gone
             self._heartbeat_due[conn] = next_at
 
     async def _emit(self, frame: TapeFrame) -> None:
+        """The player's callback: note the trade for REST, then send each environment's deliveries."""
         self.market.apply(frame.tr_id, frame.text, frame.records, frame.tr_key)
-        if not self.scenario:  # the hot path: no faults, the recorded text as it is
-            for env in self.envs.values():
-                for session in env.exchange.route(frame.tr_id, frame.tr_key):
-                    conn = env.conns.get(session)
-                    if conn is not None and await self._send(session, conn, frame.text):
-                        env.exchange.sent(session, frame.records)
-            return
-        for tr_id in self.scenario.reroute(frame.tr_id):
-            text = (
-                frame.text
-                if tr_id == frame.tr_id
-                else frame.text.replace(f"|{frame.tr_id}|", f"|{tr_id}|", 1)
-            )
-            for env in self.envs.values():
-                for session in env.exchange.route(tr_id, frame.tr_key):
-                    conn = env.conns.get(session)
-                    if conn is None or session.silenced:
-                        continue
-                    actions = (
-                        self.scenario.data(session, text, tr_id, self.clock.now())
-                        if self.scenario
-                        else [Send(text)]
-                    )
-                    for action in actions:
-                        if not await self._do(session, conn, [action]):
-                            break
-                        if isinstance(action, (Send, SendRaw)):
-                            env.exchange.sent(session, _records(action))
+        data = Data(frame.tr_id, frame.records, frame.text)
+        now = self.clock.now()
+        for env in self.envs.values():
+            deliveries = env.exchange.deliver(data, frame.tr_key, now)
+            if deliveries:
+                await self._deliver(env, deliveries)
 
-
-def _records(action: Send | SendRaw) -> int:
-    """The record count a data frame declares (0 when a fault broke the header)."""
-    head = action.text[:24] if isinstance(action, Send) else action.data[:24].decode("ascii", "replace")
-    parts = head.split("|", 3)
-    return int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 0
+    async def _deliver(self, env: Environment, deliveries: list[tuple[Session, Action]]) -> None:
+        gone: set[Session] = set()  # a session whose socket went away gets nothing more of this frame
+        for session, action in deliveries:
+            conn = env.conns.get(session)
+            if conn is None or session in gone:
+                continue
+            if type(action) is Data or isinstance(action, Raw):
+                if await self._send(session, conn, action):
+                    env.exchange.sent(session, action.count)
+                elif not session.silenced:
+                    gone.add(session)
+            elif not await self._do(env, session, conn, [action]):
+                gone.add(session)

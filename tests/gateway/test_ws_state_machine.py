@@ -22,8 +22,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from conftest import kst, trade
 from fakekis import faults
+from fakekis.exchange.actions import Close, Drop, encode
 from fakekis.exchange.auth import Registry
-from fakekis.exchange.sessions import Close, Drop, Send, SendRaw
 from fakekis.wire import frames
 from gateway.cache import QuoteCache
 from gateway.config import from_env
@@ -100,13 +100,11 @@ class KisPair(RuleBasedStateMachine):
 
     def _to_server(self, text: str) -> None:
         for action in self.sx.receive(text, self.clock.now()):
-            if isinstance(action, Send):
-                self._to_client(action.text)
-            elif isinstance(action, SendRaw):
-                self._to_client(action.data.decode("utf-8", "replace"))
-            elif isinstance(action, (Drop, Close)):
+            if isinstance(action, (Drop, Close)):
                 self._close()
                 return
+            out = encode(action)
+            self._to_client(out if isinstance(out, str) else out.decode("utf-8", "replace"))
 
     def _close(self) -> None:
         self.exchange.closed(self.sx)

@@ -45,10 +45,11 @@ def parse_error(msg_cd: str, msg1: str) -> Reply:
     return Reply("", "", "9", msg_cd, msg1)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one is made per replayed frame, and a frozen __init__ costs ~3x
 class Data:
     """A data frame of `count` records of `tr_id`. `text` is its wire form, made once: the recorded text
-    on replay (passed through untouched: the hot path), or `Data.of(...)` when a fault builds records."""
+    on replay (passed through untouched: the hot path), or `Data.of(...)` when a fault builds records.
+    Treat it as immutable (faults make new ones)."""
 
     tr_id: str
     count: int

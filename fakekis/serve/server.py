@@ -1,7 +1,8 @@
 """The asyncio shell: REST (uvicorn) and WebSocket (websockets) servers per environment, the
 PINGPONG heartbeat and the replay player. Logic lives in the sans-I/O cores; this only moves data: the
-exchange decides (who gets a frame, what a fault does to it, what a request is answered) in typed actions,
-and `_send` encodes each one to text once, at the socket.
+exchange decides (who gets a frame, what a fault does to it, what a request is answered) in typed actions;
+`connection.py` runs each WebSocket and encodes each action to text once, at the socket. The no-fault
+replay path sends the recorded text as it is (no action object per frame: see BENCHMARKS.md).
 
 Usage (tests, the demo, the CLI)::
 
@@ -16,7 +17,6 @@ import contextlib
 import functools
 import logging
 import random
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
@@ -24,15 +24,14 @@ from typing import Any
 
 import uvicorn
 from websockets.asyncio.server import Server, ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
-from websockets.frames import Opcode
 
-from fakekis.exchange.actions import Action, Close, Data, Drop, Heartbeat, Raw, Reply, encode
+from fakekis.exchange.actions import Action, Data, Raw
 from fakekis.exchange.auth import Registry
 from fakekis.exchange.market import MarketState
 from fakekis.exchange.products import Catalogue
 from fakekis.exchange.sessions import Exchange, Session
 from fakekis.faults import Scenario
+from fakekis.serve.connection import KisConnection, Shell, send, send_text
 from fakekis.serve.listen import start_rest
 from fakekis.serve.player import Player
 from fakekis.serve.rest import create_app
@@ -44,22 +43,6 @@ log = logging.getLogger("fakekis")
 DEFAULT_REST_RPS = {"live": 20, "mock": 2}
 
 
-class _KisConnection(ServerConnection):
-    """Sees control frames: pongs (the official samples' PINGPONG answer) and client pings (F3)."""
-
-    kis_session: Session | None = None
-    kis_now: Callable[[], float] = staticmethod(lambda: 0.0)
-    on_client_ping: Callable[[], None] | None = None
-
-    def process_event(self, event: Any) -> None:
-        opcode = getattr(event, "opcode", None)
-        if opcode is Opcode.PONG and self.kis_session is not None:
-            self.kis_session.pong_frame(self.kis_now())
-        elif opcode is Opcode.PING and self.on_client_ping is not None:
-            self.on_client_ping()
-        super().process_event(event)
-
-
 @dataclass
 class Environment:
     name: str
@@ -67,7 +50,7 @@ class Environment:
     exchange: Exchange
     rest_url: str = ""
     ws_url: str = ""
-    conns: dict[Session, ServerConnection] = field(default_factory=dict)
+    conns: dict[Session, Shell] = field(default_factory=dict)
 
 
 class FakeKis:
@@ -153,7 +136,7 @@ class FakeKis:
                 ws_port,
                 ping_interval=None,
                 compression=None,
-                create_connection=_KisConnection,
+                create_connection=KisConnection,
                 max_size=2**20,
                 process_request=self._admit,
             )
@@ -219,8 +202,8 @@ class FakeKis:
     def drop_connections(self, env: str) -> int:
         """Abort every WebSocket of `env` without a close frame (clients see 1006, failure mode F1)."""
         conns = list(self.envs[env].conns.values())
-        for conn in conns:
-            conn.transport.abort()
+        for shell in conns:
+            shell.conn.transport.abort()
         # counted here: these drops bypass the action path
         self.envs[env].exchange.dropped("manual", len(conns))
         return len(conns)
@@ -232,136 +215,46 @@ class FakeKis:
         return conn.respond(HTTPStatus.FORBIDDEN, "blocked: too many connections (reconnect storm)\n")
 
     async def _handle(self, env: Environment, conn: ServerConnection) -> None:
-        session = env.exchange.open(self.clock.now())
-        assert isinstance(conn, _KisConnection)
-        conn.kis_session = session
-        conn.kis_now = self.clock.now
-        env.conns[session] = conn
-        tasks = [
-            asyncio.create_task(self._heartbeat(env, session, conn)),
-            asyncio.create_task(self._fault_timers(env, session, conn)),
-        ]
-        conn.on_client_ping = lambda: self._on_client_ping(env, session, conn, tasks)
+        shell = Shell(env.exchange, conn, self.clock, self.ping_interval, self._stamp, self._heartbeat_due)
+        env.conns[shell.session] = shell
         try:
-            async for message in conn:
-                text = message if isinstance(message, str) else message.decode("utf-8", "replace")
-                if not await self._do(
-                    env, session, conn, env.exchange.receive(session, text, self.clock.now())
-                ):
-                    return
-                if self.start_on == "subscribe" and env.exchange.acked_any:
-                    self.player.start()
-        except ConnectionClosed:
-            pass
+            await shell.run(lambda: self._after_request(env))
         finally:
-            for task in tasks:
-                task.cancel()
-            self._heartbeat_due.pop(conn, None)
-            env.conns.pop(session, None)
-            env.exchange.closed(session)
+            env.conns.pop(shell.session, None)
+            env.exchange.closed(shell.session)
 
-    @staticmethod
-    async def _send(
-        session: Session, conn: ServerConnection, message: Reply | Data | Heartbeat | Raw
-    ) -> bool:
-        """The one place a text frame is encoded, goes out (raw bytes only from byte-level faults) and is
-        counted. False if nothing was sent: the session is silenced (half-open) or the socket is gone."""
-        if session.silenced:
-            return False
-        try:
-            await conn.send(encode(message), text=True)
-        except ConnectionClosed:
-            return False
-        session.texts_sent += 1
-        return True
+    def _after_request(self, env: Environment) -> None:
+        if self.start_on == "subscribe" and env.exchange.acked_any:
+            self.player.start()
 
-    async def _do(
-        self, env: Environment, session: Session, conn: ServerConnection, actions: list[Action]
-    ) -> bool:
-        """Carry out actions on one connection; False once it is gone."""
-        for action in actions:
-            try:
-                if isinstance(action, (Reply, Data, Heartbeat, Raw)):
-                    if not await self._send(session, conn, action) and not session.silenced:
-                        return False  # the socket is gone
-                elif isinstance(action, Drop):
-                    log.info("dropping session %d: %s", session.number, action.reason)
-                    env.exchange.dropped(action.reason)
-                    await self._drop(session, conn)
-                    return False
-                elif isinstance(action, Close):
-                    await conn.close(action.code or 1000)
-                    return False
-            except ConnectionClosed:
-                return False
-        return True
-
-    async def _drop(self, session: Session, conn: ServerConnection) -> None:
-        """Drop without a close frame, but after what was already sent: KIS says why (OPSP8996, OPSP0011)
-        and then the socket goes. A TCP half-close delivers the buffered reply, then EOF (the client sees
-        1006); an abort right away could discard that last message."""
-        session.silenced = True  # nothing more goes out on this socket
-        transport = conn.transport
-        if transport.can_write_eof():
-            transport.write_eof()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(
-                    conn.wait_closed(), 2.0
-                )  # the client closes on EOF; bounded in real time
-        transport.abort()
-
-    def _on_client_ping(
-        self, env: Environment, session: Session, conn: ServerConnection, tasks: list[asyncio.Task[Any]]
-    ) -> None:
-        actions = env.exchange.client_ping(session)
-        if actions:
-            tasks.append(asyncio.create_task(self._do(env, session, conn, actions)))
-
-    async def _fault_timers(self, env: Environment, session: Session, conn: ServerConnection) -> None:
-        """Wake at each fault deadline of this connection (drop after N s, PINGPONG timeout, ...)."""
-        while True:
-            deadline = env.exchange.deadline(session)
-            if deadline is None:
-                # Re-check after each heartbeat: a PINGPONG can create a new deadline.
-                deadline = self.clock.now() + self.ping_interval
-            await self.clock.sleep_until(deadline)
-            actions = env.exchange.due(session, self.clock.now())
-            if actions and not await self._do(env, session, conn, actions):
-                return
-
-    async def _heartbeat(self, env: Environment, session: Session, conn: ServerConnection) -> None:
-        """PINGPONG every `ping_interval` seconds of the clock, market open or not (§4.4)."""
-        next_at = self._heartbeat_due[conn] = self.clock.now() + self.ping_interval
-        while True:
-            await self.clock.sleep_until(next_at)
-            next_at += self.ping_interval
-            stamp = datetime.fromtimestamp(self.player.market_now(), KST).strftime("%Y%m%d%H%M%S")
-            if await self._send(session, conn, Heartbeat(stamp)):
-                env.exchange.heartbeat_sent(session, self.clock.now())
-            elif not session.silenced:
-                return  # the socket is gone
-            self._heartbeat_due[conn] = next_at
+    def _stamp(self) -> str:
+        """The exchange's KST time for PINGPONG: where the replay is."""
+        return datetime.fromtimestamp(self.player.market_now(), KST).strftime("%Y%m%d%H%M%S")
 
     async def _emit(self, frame: TapeFrame) -> None:
-        """The player's callback: note the trade for REST, then send each environment's deliveries."""
+        """The player's callback: note the trade for REST, then carry out each environment's deliveries."""
         self.market.apply(frame.tr_id, frame.text, frame.records, frame.tr_key)
-        data = Data(frame.tr_id, frame.records, frame.text)
-        now = self.clock.now()
         for env in self.envs.values():
-            deliveries = env.exchange.deliver(data, frame.tr_key, now)
-            if deliveries:
-                await self._deliver(env, deliveries)
+            exchange = env.exchange
+            if exchange.faults is None:  # the hot path: the recorded text as it is, to whoever registered
+                for session in exchange.route(frame.tr_id, frame.tr_key):
+                    shell = env.conns.get(session)
+                    if shell is not None and await send_text(session, shell.conn, frame.text):
+                        exchange.sent(session, frame.records)
+            else:
+                data = Data(frame.tr_id, frame.records, frame.text)
+                await self._deliver(env, exchange.deliver(data, frame.tr_key, self.clock.now()))
 
     async def _deliver(self, env: Environment, deliveries: list[tuple[Session, Action]]) -> None:
         gone: set[Session] = set()  # a session whose socket went away gets nothing more of this frame
         for session, action in deliveries:
-            conn = env.conns.get(session)
-            if conn is None or session in gone:
+            shell = env.conns.get(session)
+            if shell is None or session in gone:
                 continue
-            if type(action) is Data or isinstance(action, Raw):
-                if await self._send(session, conn, action):
+            if isinstance(action, (Data, Raw)):
+                if await send(session, shell.conn, action):
                     env.exchange.sent(session, action.count)
                 elif not session.silenced:
                     gone.add(session)
-            elif not await self._do(env, session, conn, [action]):
+            elif not await shell.do([action]):
                 gone.add(session)

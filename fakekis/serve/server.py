@@ -1,8 +1,8 @@
-"""The asyncio shell: REST (uvicorn) and WebSocket (websockets) servers per environment, the
-PINGPONG heartbeat and the replay player. Logic lives in the sans-I/O cores; this only moves data: the
+"""The asyncio shell: REST (uvicorn) and WebSocket (websockets) servers per environment, and the replay
+player's fan-out. Logic lives in the sans-I/O cores; this only moves data: the
 exchange decides (who gets a frame, what a fault does to it, what a request is answered) in typed actions;
 `connection.py` runs each WebSocket and encodes each action to text once, at the socket. The no-fault
-replay path sends the recorded text as it is (no action object per frame: see BENCHMARKS.md).
+replay path sends the recorded text as it is: an action object per frame cost ~30% of replay throughput.
 
 Usage (tests, the demo, the CLI)::
 

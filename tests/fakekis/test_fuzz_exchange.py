@@ -21,9 +21,9 @@ from fakekis.exchange.auth import Registry
 from fakekis.exchange.sessions import Exchange
 from fakekis.wire import frames
 
-pytestmark = pytest.mark.fuzz
-
 EXAMPLES = int(os.environ.get("KIS_HARNESS_FUZZ_EXAMPLES", "200"))
+# the long run is bounded by its example count, not by the suite's per-test timeout
+pytestmark = [pytest.mark.fuzz, pytest.mark.timeout(0 if EXAMPLES > 200 else 120)]
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 
 # the values a wrong client puts where strings belong

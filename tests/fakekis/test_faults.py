@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -118,7 +119,7 @@ def test_a_run_has_its_own_state_and_describe_stays_true() -> None:
 # -- through the exchange ----------------------------------------------------------------------
 
 
-def _exchange(*fault_list: faults.Fault) -> tuple[Exchange, Session]:
+def _exchange(*fault_list: faults.Fault[Any]) -> tuple[Exchange, Session]:
     reg = Registry("mock")
     key = str(
         reg.issue_approval({"grant_type": "client_credentials", "appkey": "A" * 36, "secretkey": "s" * 180})[

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -158,7 +159,7 @@ frame_text = st.one_of(
     ),
 )
 
-DATA_FAULTS = [
+DATA_FAULTS: list[faults.Fault[Any]] = [
     faults.FieldDrift(),
     faults.BurstBatching(size=2),
     faults.Malformed(every=2, mode="count"),

@@ -2,8 +2,10 @@
 
 `Exchange` holds the rules of one environment: who owns which appkey (one session per appkey),
 which (tr_id, tr_key) each connection has registered (41 per session), and where a data frame goes
-(only to connections with an acked registration). The asyncio shell in `server.py` feeds it text
-and carries out the `Send`/`Drop` actions it returns.
+(only to connections with an acked registration). It owns delivery: `deliver` fans a replayed frame out
+to the sessions that registered it, through the running scenario's faults, and returns typed actions
+(`actions.py`) that the asyncio shell (`serve/server.py`) encodes and carries out; the shell reports
+back what actually went out (`sent`, `heartbeat_sent`, `dropped`).
 """
 
 from __future__ import annotations
@@ -12,41 +14,27 @@ import random
 import string
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
+from fakekis.exchange.actions import (
+    Action,
+    Close,
+    Data,
+    Drop,
+    FaultPlugs,
+    Raw,
+    Reply,
+    Runnable,
+    Silence,
+    ack,
+    parse_error,
+    session_error,
+)
 from fakekis.exchange.auth import Registry
 from fakekis.wire import frames
 
+__all__ = ["MAX_REGISTRATIONS", "Action", "Close", "Data", "Drop", "Exchange", "Raw", "Reply", "Session"]
+
 MAX_REGISTRATIONS = 41
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class SendRaw:
-    """A text frame with exactly these bytes (they may not be valid UTF-8: a fault)."""
-
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Drop:
-    """Abort the TCP connection without a close frame (the client sees 1006)."""
-
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class Close:
-    """A clean close with this code (1000 normal, 1001 going away)."""
-
-    code: int | None
-
-
-Action = Send | SendRaw | Drop | Close
 
 
 @dataclass
@@ -98,7 +86,7 @@ class Session:
         self.silenced = False  # half-open: nothing more is sent, the socket stays
 
     def receive(self, text: str, now: float = 0.0) -> list[Action]:
-        return self.exchange._receive(self, text, now)
+        return self.exchange.receive(self, text, now)
 
     def pong_frame(self, now: float = 0.0) -> None:
         self.exchange.stats.pong_frames += 1
@@ -117,10 +105,13 @@ class Exchange:
         max_registrations: int = MAX_REGISTRATIONS,
         drop_on_invalid_approval: bool = True,
         seed: int = 0,
-        scenario: Any = None,
+        scenario: Runnable | None = None,
     ) -> None:
         self.registry = registry
-        self.scenario = scenario  # fakekis.faults.Scenario; consulted before/after each request
+        # The running scenario's faults (a Scenario makes a fresh run; FakeKis passes one run shared by
+        # its environments and REST apps). None when there are none: the hot path checks only that.
+        run = scenario.run() if scenario is not None else None
+        self.faults: FaultPlugs | None = run if run else None
         self.max_registrations = max_registrations
         self.drop_on_invalid_approval = drop_on_invalid_approval
         self.rng = random.Random(seed)
@@ -151,8 +142,15 @@ class Exchange:
             self._unroute(sub, session)
         session.registered.clear()
 
+    @property
+    def acked_any(self) -> bool:
+        """Some subscription was acked OPSP0000: the replay may start (start_on="subscribe")."""
+        return bool(self.stats.acks["OPSP0000"])
+
     # -- requests ----------------------------------------------------------------------------
-    def _receive(self, session: Session, text: str, now: float) -> list[Action]:
+    def receive(self, session: Session, text: str, now: float = 0.0) -> list[Action]:
+        """A client's text -> the actions that answer it. Never raises: a bad request is KIS's parse-error
+        reply (rt_cd 9) and a count in `stats.parse_errors`."""
         req = frames.parse_request(text)
         if isinstance(req, frames.PingEcho):
             self.stats.ping_echoes += 1
@@ -160,20 +158,27 @@ class Exchange:
             return []
         if isinstance(req, frames.Reject):
             self.stats.parse_errors += 1
-            return [Send(req.reply)]
-        if self.scenario:
-            forced = self.scenario.before(session, req, now)
+            return [parse_error(req.msg_cd, req.msg1)]
+        faults = self.faults
+        if faults is not None:
+            forced = faults.before(session, req, now)
             actions = (
-                forced
-                if forced is not None
-                else self.scenario.after(session, req, self._request(session, req))
+                forced if forced is not None else faults.after(session, req, self._request(session, req))
             )
         else:
             actions = self._request(session, req)
-        for a in actions:  # count what is actually replied, whoever wrote it
-            if isinstance(a, Send) and a.text.startswith("{"):
-                self.stats.acks[a.text.partition('"msg_cd":"')[2][:8]] += 1
-        return actions
+        return self._apply(session, actions, replies=True)
+
+    def _apply(self, session: Session, actions: list[Action], replies: bool = False) -> list[Action]:
+        """Count the replies that go out, whoever wrote them, and apply what the exchange does itself."""
+        out = actions
+        for a in actions:
+            if replies and isinstance(a, Reply):
+                self.stats.acks[a.msg_cd] += 1
+            elif isinstance(a, Silence):
+                session.silenced = True
+                out = [b for b in actions if not isinstance(b, Silence)]
+        return out
 
     def _request(self, session: Session, req: frames.Request) -> list[Action]:
         appkey = self.registry.appkey_for_approval(req.approval_key)
@@ -181,40 +186,40 @@ class Exchange:
             return self._reply_and_maybe_drop(req, "OPSP0011", "invalid approval : NOT FOUND")
         owner = self.owners.get(appkey)
         if owner is not None and owner is not session:
-            return [Send(frames.session_error("OPSP8996", "ALREADY IN USE appkey")), Drop("OPSP8996")]
+            return [session_error("OPSP8996", "ALREADY IN USE appkey"), Drop("OPSP8996")]
         if session.appkey is None:
             session.appkey = appkey
             self.owners[appkey] = session
         sub = (req.tr_id, req.tr_key)
         if req.tr_type == "1":
-            return [Send(self._register(session, sub))]
-        return [Send(self._unregister(session, sub))]
+            return [self._register(session, sub)]
+        return [self._unregister(session, sub)]
 
     def _reply_and_maybe_drop(self, req: frames.Request, code: str, msg: str) -> list[Action]:
-        actions: list[Action] = [Send(frames.control(req.tr_id, req.tr_key, "1", code, msg))]
+        actions: list[Action] = [ack(req.tr_id, req.tr_key, "1", code, msg)]
         if self.drop_on_invalid_approval:
             actions.append(Drop(code))
         return actions
 
-    def _register(self, session: Session, sub: tuple[str, str]) -> str:
+    def _register(self, session: Session, sub: tuple[str, str]) -> Reply:
         tr_id, tr_key = sub
         if sub in session.registered:
-            return frames.control(tr_id, tr_key, "1", "OPSP0002", "ALREADY IN SUBSCRIBE")
+            return ack(tr_id, tr_key, "1", "OPSP0002", "ALREADY IN SUBSCRIBE")
         if len(session.registered) >= self.max_registrations:
-            return frames.control(tr_id, tr_key, "1", "OPSP0008", "MAX SUBSCRIBE OVER")
+            return ack(tr_id, tr_key, "1", "OPSP0008", "MAX SUBSCRIBE OVER")
         iv, key = session.keys.get(tr_id) or self._new_key()
         session.keys[tr_id] = (iv, key)
         session.registered[sub] = None
         self.routes.setdefault(sub, []).append(session)
-        return frames.control(tr_id, tr_key, "0", "OPSP0000", "SUBSCRIBE SUCCESS", {"iv": iv, "key": key})
+        return ack(tr_id, tr_key, "0", "OPSP0000", "SUBSCRIBE SUCCESS", {"iv": iv, "key": key})
 
-    def _unregister(self, session: Session, sub: tuple[str, str]) -> str:
+    def _unregister(self, session: Session, sub: tuple[str, str]) -> Reply:
         tr_id, tr_key = sub
         if sub not in session.registered:
-            return frames.control(tr_id, tr_key, "1", "OPSP0003", "UNSUBSCRIBE ERROR(not found!)")
+            return ack(tr_id, tr_key, "1", "OPSP0003", "UNSUBSCRIBE ERROR(not found!)")
         del session.registered[sub]
         self._unroute(sub, session)
-        return frames.control(tr_id, tr_key, "0", "OPSP0001", "UNSUBSCRIBE SUCCESS")
+        return ack(tr_id, tr_key, "0", "OPSP0001", "UNSUBSCRIBE SUCCESS")
 
     def _unroute(self, sub: tuple[str, str], session: Session) -> None:
         targets = self.routes.get(sub)
@@ -235,6 +240,22 @@ class Exchange:
         targets = self.routes.get((tr_id, tr_key))
         return list(targets) if targets else []
 
+    def deliver(self, data: Data, tr_key: str, now: float) -> list[tuple[Session, Action]]:
+        """Where a replayed frame goes and what each session gets: the registered sessions, through the
+        scenario's reroute and data faults. Nothing is sent or counted here; the shell sends each action
+        and reports `sent` for what went out."""
+        faults = self.faults
+        if faults is None:  # the hot path: no faults, the recorded text as it is
+            targets = self.routes.get((data.tr_id, tr_key))
+            return [(s, data) for s in targets] if targets else []
+        out: list[tuple[Session, Action]] = []
+        for tr_id in faults.reroute(data.tr_id):
+            frame = data.retagged(tr_id)
+            for session in self.route(tr_id, tr_key):
+                if not session.silenced:
+                    out.extend((session, a) for a in self._apply(session, faults.data(session, frame, now)))
+        return out
+
     def sent(self, session: Session, records: int) -> None:
         """A data frame of `records` records actually went out to `session`."""
         session.frames_sent += 1
@@ -245,3 +266,20 @@ class Exchange:
         self.stats.pingpongs_sent += 1
         session.pingpongs_sent += 1
         session.last_ping = now
+
+    # -- per-connection timers and control frames ----------------------------------------------
+    def deadline(self, session: Session) -> float | None:
+        """When a fault next wants to act on this session (drop, half-open, PINGPONG timeout), or None."""
+        return self.faults.deadline(session) if self.faults is not None else None
+
+    def due(self, session: Session, now: float) -> list[Action]:
+        return self._apply(session, self.faults.due(session, now)) if self.faults is not None else []
+
+    def client_ping(self, session: Session) -> list[Action]:
+        """What a WebSocket-level ping from the client provokes (nothing, unless a fault says so)."""
+        forced = self.faults.client_ping(session) if self.faults is not None else None
+        return self._apply(session, forced) if forced else []
+
+    def dropped(self, reason: str, n: int = 1) -> None:
+        """The shell dropped `n` connections for `reason` (a fault's name, a KIS code, or "manual")."""
+        self.stats.drops[reason] += n

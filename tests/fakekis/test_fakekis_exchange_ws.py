@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 
+from fakekis.exchange.actions import Drop, Reply, encode
 from fakekis.exchange.auth import Registry
-from fakekis.exchange.sessions import Drop, Exchange, Send
+from fakekis.exchange.sessions import Exchange
 from gateway.session import subscribe_message
 
 
@@ -18,8 +19,8 @@ def _exchange(**kw) -> tuple[Exchange, str]:
 
 
 def _body(action) -> dict:
-    assert isinstance(action, Send)
-    return json.loads(action.text)
+    assert isinstance(action, Reply)
+    return json.loads(encode(action))
 
 
 def test_subscribe_ack_duplicate_unsubscribe_and_unknown_unsubscribe() -> None:

@@ -29,8 +29,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from conftest import kst, trade
 from fakekis import faults
+from fakekis.exchange.actions import Close, Drop, encode
 from fakekis.exchange.auth import Registry
-from fakekis.exchange.sessions import Close, Drop, Send, SendRaw, Session
+from fakekis.exchange.sessions import Session
 from fakekis.wire import frames
 from gateway.cache import QuoteCache
 from gateway.config import from_env
@@ -139,16 +140,14 @@ class KisPair(RuleBasedStateMachine):
         for action in self.sx.receive(text, self.clock.now()):
             if self.sx is None:
                 return
-            if isinstance(action, Send):
-                self._to_client(action.text)
-            elif isinstance(action, SendRaw):
-                self._to_client(action.data.decode("utf-8", "replace"))
-            elif isinstance(action, Drop):
+            if isinstance(action, Drop):
                 self._close(1006)
                 return
-            elif isinstance(action, Close):
+            if isinstance(action, Close):
                 self._close(action.code)
                 return
+            out = encode(action)
+            self._to_client(out if isinstance(out, str) else out.decode("utf-8", "replace"))
 
     def _acks(self) -> int:
         acks = self.exchange.stats.acks

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
+import math
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from gateway.cache import QuoteCache
-from gateway.config import Config, ConfigError
+from gateway.config import SYMBOL, Config, ConfigError
 from gateway.market import KrxCalendar
 from gateway.metrics import Metrics
 from gateway.quotes import select
@@ -29,8 +29,6 @@ from gateway.redact import Redactor, StageLog
 from gateway.rest import RestClient, RestError
 from gateway.worker import QuoteWorker, supervise
 from kisclock import Clock, RemoteClock, ShiftedClock, WallClock, iso_ms
-
-_SYMBOL = re.compile(r"^(?:\d{6}|Q\d{6})$")
 
 
 @dataclass
@@ -48,9 +46,12 @@ class Gateway:
 
 def _remote_now(url: str) -> float:
     try:
-        return float(httpx.get(url, timeout=10).json()["epoch"])
-    except (httpx.HTTPError, ValueError, KeyError) as e:
+        epoch = float(httpx.get(url, timeout=10).json()["epoch"])
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError, KeyError, TypeError) as e:
         raise ConfigError(f"GATEWAY_CLOCK_URL={url!r}: cannot read the clock ({type(e).__name__})") from None
+    if not math.isfinite(epoch):
+        raise ConfigError(f"GATEWAY_CLOCK_URL={url!r}: the clock answered a non-finite epoch")
+    return epoch
 
 
 def build(
@@ -102,7 +103,7 @@ def create_app(
 
     async def quote(request: Request) -> JSONResponse:
         symbol = request.path_params["symbol"]
-        if not _SYMBOL.match(symbol):
+        if not SYMBOL.fullmatch(symbol):
             return JSONResponse(
                 {
                     "error": "invalid symbol",

@@ -20,6 +20,7 @@ from typing import Any, NoReturn, TextIO
 
 from gateway import codec
 from gateway.config import Config, ConfigError, check_url, from_env
+from gateway.redact import Redactor
 
 ENV_HELP = """environment (the gateway's configuration):
   KIS_ENV                mock | live (default mock)
@@ -235,7 +236,18 @@ def _silence_stdout(stdout: TextIO) -> None:
         os.dup2(devnull, stdout.fileno())
 
 
+def _env_secrets() -> list[str]:
+    """Secrets the user configured, masked in decode output too (decode needs no configuration, so they
+    are read as they are, unchecked)."""
+    env = os.environ
+    account = env.get("KIS_ACCOUNT_NO", "").strip()
+    cano = env.get("KIS_CANO", "").strip()
+    values = [env.get("KIS_APP_KEY", ""), env.get("KIS_APP_SECRET", ""), account, account.replace("-", "")]
+    return [v.strip() for v in [*values, account[:8], cano] if v.strip()]
+
+
 def _decode_lines(stdin: TextIO, stdout: TextIO, keys: dict[str, tuple[str, str]]) -> None:
+    redact = Redactor(_env_secrets())
     for no, line in enumerate(stdin, 1):
         text = line.rstrip("\r\n")
         if not text.strip():
@@ -251,7 +263,7 @@ def _decode_lines(stdin: TextIO, stdout: TextIO, keys: dict[str, tuple[str, str]
         for obj in codec.to_json_lines(event):
             if "error" in obj:
                 obj = {"line": no, **obj}
-            stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+            stdout.write(redact(json.dumps(obj, ensure_ascii=False)) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -77,6 +77,9 @@ KNOWN_WIDTHS: dict[str, tuple[int, ...]] = {
 }
 # Credentials never printed in a decoded fill notice.
 PRIVATE_FIELDS = frozenset({"CUST_ID", "ACNT_NO", "ACNT_NAME"})
+# Every KIS notice layout (domestic H0STCNI0/9, overseas H0GSCNI0/9, futures H0IFCNI0/9) opens with the
+# HTS ID and the account number, so for a notice TR whose layout we do not know these positions are masked.
+PRIVATE_POSITIONS = (0, 1)
 
 # A KIS control message (ack, error, PINGPONG) is a few hundred characters, three objects deep
 # ({"header": ..., "body": {"output": ...}}). Anything longer or deeper is not KIS and is refused
@@ -308,11 +311,12 @@ def _control(text: str) -> Control | PingPong | DecodeError:
 def to_json_lines(event: Event) -> list[dict[str, object]]:
     """The `kis-gateway decode` view of one event: one object per trade record, ack, ping or error."""
     if isinstance(event, Frame):
+        notice = is_notice(event.tr_id)
         lines: list[dict[str, object]] = []
         for i in range(event.count):
             named = event.named(i)
-            if event.tr_id in ("H0STCNI0", "H0STCNI9"):
-                named = {k: ("***" if k in PRIVATE_FIELDS and v else v) for k, v in named.items()}
+            if notice:
+                named = mask_notice(named)
             lines.append(
                 {
                     "type": "record",
@@ -329,18 +333,48 @@ def to_json_lines(event: Event) -> list[dict[str, object]]:
             lines.append({"error": event.error, "tr_id": event.tr_id, "recovered_records": event.count})
         return lines
     if isinstance(event, Control):
+        msg1, hts_id = event.msg1, event.tr_key if is_notice(event.tr_id) else ""
+        if hts_id:  # a notice's tr_key is the HTS ID; the server may quote it back in msg1
+            msg1 = msg1.replace(hts_id, "***")
         out: dict[str, object] = {
             "type": "control",
             "tr_id": event.tr_id,
-            "tr_key": event.tr_key,
+            "tr_key": "***" if hts_id else event.tr_key,
             "encrypt": event.encrypt,
             "rt_cd": event.rt_cd,
             "msg_cd": event.msg_cd,
-            "msg1": event.msg1,
+            "msg1": msg1,
         }
         if event.iv is not None:
             out["iv"], out["key"] = event.iv, event.key
         return [out]
     if isinstance(event, PingPong):
         return [{"type": "pingpong", "datetime": event.datetime}]
+    if is_notice(event.text):  # a notice we could not split may hold an account number anywhere
+        return [{"error": event.reason, "text": "(not shown: a fill notice may hold account numbers)"}]
     return [{"error": event.reason, "text": event.text[:200]}]
+
+
+def is_notice(text: str) -> bool:
+    """Fill/order notices (`...CNI...` TRs: H0STCNI0/9, H0GSCNI0/9, H0IFCNI0/9 and any new one) carry the
+    HTS ID and the account number."""
+    return "CNI" in text
+
+
+def mask_notice(named: dict[str, str]) -> dict[str, str]:
+    """The decode view of one notice record: the HTS ID, account number and account name become `***`,
+    wherever else they are repeated in the record too."""
+    private = {k for j, k in enumerate(named) if k in PRIVATE_FIELDS or j in PRIVATE_POSITIONS}
+    secrets = {named[k] for k in private if len(named[k]) >= 4}
+    secrets |= {v[:8] for v in secrets if len(v) >= 10 and v[:8].isdigit()}  # CANO inside CANO+PRDT
+    ordered = sorted(secrets, key=len, reverse=True)
+    out: dict[str, str] = {}
+    for k, v in named.items():
+        if k in private:
+            out[k] = "***" if v else v
+            continue
+        for secret in ordered:
+            if secret in v:
+                v = v.replace(secret, "***")
+        out[k] = v
+    return out

@@ -152,7 +152,7 @@ def create_app(
                 "change_rate": out["prdy_ctrt"],
                 "volume": int(out["acml_vol"]),
             }
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, TypeError):  # a field missing, not a number, or null
             return JSONResponse(
                 {
                     "error": "upstream unavailable",

@@ -16,9 +16,11 @@ from typing import Any
 import httpx
 import websockets
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.cache import QuoteCache
 from gateway.config import SYMBOL, Config, ConfigError
@@ -29,6 +31,64 @@ from gateway.redact import Redactor, StageLog
 from gateway.rest import RestClient, RestError
 from gateway.worker import QuoteWorker, supervise
 from kisclock import Clock, RemoteClock, ShiftedClock, WallClock, iso_ms
+
+# The API is GET-only: a request body is never read. One larger than this is refused (413) before routing,
+# so a client cannot make the server buffer uploads (docs/security.md, "Gateway limits").
+MAX_BODY_BYTES = 4_096
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a declared Content-Length over `limit`, or a chunked body that grows past
+    it. Requests without a body (every real one) pass with one scan of their headers."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length: bytes | None = None
+        chunked = False
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                length = value
+            elif name == b"transfer-encoding":
+                chunked = True
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await self._refuse(scope, receive, send)
+            return
+        if chunked and length is None:
+            messages: list[Message] = []
+            size = 0
+            while True:
+                message = await receive()
+                messages.append(message)
+                size += len(message.get("body", b""))
+                if size > self.limit:
+                    await self._refuse(scope, receive, send)
+                    return
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    break
+
+            async def replay() -> Message:
+                return messages.pop(0) if messages else await receive()
+
+            await self.app(scope, replay, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            {
+                "error": "request body too large",
+                "limit_bytes": self.limit,
+                "detail": "the API takes GET only",
+            },
+            413,
+            headers={"connection": "close"},
+        )
+        await response(scope, receive, send)
 
 
 @dataclass
@@ -198,6 +258,7 @@ def create_app(
         routes=[Route("/v1/quotes/{symbol}", quote), Route("/v1/metrics/quote", metrics)],
         lifespan=lifespan,
         exception_handlers={404: not_found, Exception: crashed},
+        middleware=[Middleware(BodyLimit)],
     )
     app.state.gateway = gw
     return app

@@ -130,6 +130,7 @@ async def _run_server(cfg: Config, sock: socket.socket) -> int:
     """uvicorn under our own SIGINT/SIGTERM handling, so a stop request ends in exit status 0."""
     import uvicorn
 
+    from gateway import httpserver
     from gateway.app import create_app
 
     class Server(uvicorn.Server):
@@ -145,7 +146,7 @@ async def _run_server(cfg: Config, sock: socket.socket) -> int:
             flush=True,
         )
 
-    server = Server(uvicorn.Config(create_app(cfg, on_ready=ready), log_level="warning", access_log=False))
+    server = Server(httpserver.config(create_app(cfg, on_ready=ready)))
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
+import math
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,12 +16,14 @@ from typing import Any
 import httpx
 import websockets
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.cache import QuoteCache
-from gateway.config import Config, ConfigError
+from gateway.config import SYMBOL, Config, ConfigError
 from gateway.market import KrxCalendar
 from gateway.metrics import Metrics
 from gateway.quotes import select
@@ -30,7 +32,63 @@ from gateway.rest import RestClient, RestError
 from gateway.worker import QuoteWorker, supervise
 from kisclock import Clock, RemoteClock, ShiftedClock, WallClock, iso_ms
 
-_SYMBOL = re.compile(r"^(?:\d{6}|Q\d{6})$")
+# The API is GET-only: a request body is never read. One larger than this is refused (413) before routing,
+# so a client cannot make the server buffer uploads (docs/security.md, "Gateway limits").
+MAX_BODY_BYTES = 4_096
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a declared Content-Length over `limit`, or a chunked body that grows past
+    it. Requests without a body (every real one) pass with one scan of their headers."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length: bytes | None = None
+        chunked = False
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                length = value
+            elif name == b"transfer-encoding":
+                chunked = True
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await self._refuse(scope, receive, send)
+            return
+        if chunked and length is None:
+            messages: list[Message] = []
+            size = 0
+            while True:
+                message = await receive()
+                messages.append(message)
+                size += len(message.get("body", b""))
+                if size > self.limit:
+                    await self._refuse(scope, receive, send)
+                    return
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    break
+
+            async def replay() -> Message:
+                return messages.pop(0) if messages else await receive()
+
+            await self.app(scope, replay, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            {
+                "error": "request body too large",
+                "limit_bytes": self.limit,
+                "detail": "the API takes GET only",
+            },
+            413,
+            headers={"connection": "close"},
+        )
+        await response(scope, receive, send)
 
 
 @dataclass
@@ -48,9 +106,12 @@ class Gateway:
 
 def _remote_now(url: str) -> float:
     try:
-        return float(httpx.get(url, timeout=10).json()["epoch"])
-    except (httpx.HTTPError, ValueError, KeyError) as e:
+        epoch = float(httpx.get(url, timeout=10).json()["epoch"])
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError, KeyError, TypeError) as e:
         raise ConfigError(f"GATEWAY_CLOCK_URL={url!r}: cannot read the clock ({type(e).__name__})") from None
+    if not math.isfinite(epoch):
+        raise ConfigError(f"GATEWAY_CLOCK_URL={url!r}: the clock answered a non-finite epoch")
+    return epoch
 
 
 def build(
@@ -102,7 +163,7 @@ def create_app(
 
     async def quote(request: Request) -> JSONResponse:
         symbol = request.path_params["symbol"]
-        if not _SYMBOL.match(symbol):
+        if not SYMBOL.fullmatch(symbol):
             return JSONResponse(
                 {
                     "error": "invalid symbol",
@@ -151,7 +212,7 @@ def create_app(
                 "change_rate": out["prdy_ctrt"],
                 "volume": int(out["acml_vol"]),
             }
-        except (KeyError, ValueError):
+        except (KeyError, ValueError, TypeError):  # a field missing, not a number, or null
             return JSONResponse(
                 {
                     "error": "upstream unavailable",
@@ -197,6 +258,7 @@ def create_app(
         routes=[Route("/v1/quotes/{symbol}", quote), Route("/v1/metrics/quote", metrics)],
         lifespan=lifespan,
         exception_handlers={404: not_found, Exception: crashed},
+        middleware=[Middleware(BodyLimit)],
     )
     app.state.gateway = gw
     return app

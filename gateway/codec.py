@@ -8,6 +8,10 @@ Width is never hard-coded: it is `fields / count` (KIS has shipped 46- and 47-fi
 59/62/63-field H0STASP0). When the count and the field total disagree (truncated copies, hand-edited
 headers) the known widths of the TR are used to recover the whole records, and what is left over
 is reported in `Frame.error`; the well-formed records around a bad one are never lost.
+
+Nothing here raises on bad input: every text, however hostile, becomes one of the four events. JSON is
+parsed only after a cheap scan has checked its length and nesting (`MAX_CONTROL_CHARS`,
+`MAX_JSON_DEPTH`), so a deeply nested message cannot reach the recursive parser.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -72,6 +77,20 @@ KNOWN_WIDTHS: dict[str, tuple[int, ...]] = {
 }
 # Credentials never printed in a decoded fill notice.
 PRIVATE_FIELDS = frozenset({"CUST_ID", "ACNT_NO", "ACNT_NAME"})
+# Every KIS notice layout (domestic H0STCNI0/9, overseas H0GSCNI0/9, futures H0IFCNI0/9) opens with the
+# HTS ID and the account number, so for a notice TR whose layout we do not know these positions are masked.
+PRIVATE_POSITIONS = (0, 1)
+
+# A KIS control message (ack, error, PINGPONG) is a few hundred characters, three objects deep
+# ({"header": ..., "body": {"output": ...}}). Anything longer or deeper is not KIS and is refused
+# before `json.loads` sees it (the C parser recurses once per level: ~1,000 levels is a RecursionError).
+MAX_CONTROL_CHARS = 16_384
+MAX_JSON_DEPTH = 16
+# The NNN record count: KIS sends three digits; more than this many is not a count.
+MAX_COUNT_DIGITS = 9
+_COUNTS = {**{str(i): i for i in range(1000)}, **{f"{i:03d}": i for i in range(1000)}}
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
 
 
 @dataclass(slots=True)
@@ -145,10 +164,18 @@ def _data(text: str, keys: Mapping[str, tuple[str, str]] | None) -> Frame | Deco
     if len(parts) != 4:
         return DecodeError(f"data frame has {len(parts)} of 4 '|' parts", text)
     flag, tr_id, count_text, payload = parts
-    if not count_text.isdigit():
-        return DecodeError(f"record count {count_text!r} is not a number", text)
-    declared = int(count_text)
     encrypted = flag == "1"
+    if not encrypted and flag != "0":
+        return DecodeError(f"encryption flag {flag[:20]!r} is not 0 or 1", text)
+    known = KNOWN_WIDTHS.get(tr_id)
+    if known is None and not (tr_id.isascii() and tr_id.isalnum()):
+        return DecodeError(f"TR id {tr_id[:20]!r} is not ASCII letters and digits", text)
+    declared = _COUNTS.get(count_text)  # "001": one lookup instead of a digit check and int()
+    if declared is None:
+        # ASCII digits only: str.isdigit() also accepts "²" and "٣", which int() refuses or misreads.
+        if not (count_text.isascii() and count_text.isdigit() and len(count_text) <= MAX_COUNT_DIGITS):
+            return DecodeError(f"record count {count_text[:20]!r} is not 1-9 ASCII digits", text)
+        declared = int(count_text)
     if encrypted:
         pair = (keys or {}).get(tr_id)
         if pair is None:
@@ -161,7 +188,6 @@ def _data(text: str, keys: Mapping[str, tuple[str, str]] | None) -> Frame | Deco
     total = len(fields)
     if declared > 0 and total % declared == 0:
         width = total // declared
-        known = KNOWN_WIDTHS.get(tr_id)
         if not known or width in known:
             return Frame(tr_id, encrypted, declared, fields, width, declared)
         for w in known:  # e.g. "001" holding three 46-field records
@@ -176,7 +202,6 @@ def _data(text: str, keys: Mapping[str, tuple[str, str]] | None) -> Frame | Deco
                     f"header says {declared} record(s) but {total} fields hold {total // w} of width {w}",
                 )
         return Frame(tr_id, encrypted, declared, fields, width, declared)
-    known = KNOWN_WIDTHS.get(tr_id)
     if known:
         # Every record starts with its key (field 0), so a width is right when the next record starts
         # with the same key; otherwise fall back to the documented (first) width.
@@ -197,7 +222,9 @@ def _data(text: str, keys: Mapping[str, tuple[str, str]] | None) -> Frame | Deco
     return DecodeError(f"{total} fields do not split into {declared} record(s)", text)
 
 
-def _decrypt(payload: str, key: str, iv: str) -> str | None:
+def _decrypt(payload: str, key: object, iv: object) -> str | None:
+    if not isinstance(key, str) or not isinstance(iv, str):
+        return None
     try:
         blob = base64.b64decode(payload, validate=True)
         dec = Cipher(algorithms.AES(key.encode()), modes.CBC(iv.encode())).decryptor()
@@ -208,41 +235,88 @@ def _decrypt(payload: str, key: str, iv: str) -> str | None:
         return None
 
 
+def _too_deep(text: str) -> bool:
+    """Nesting beyond MAX_JSON_DEPTH, counted without parsing. Brackets inside strings do not count;
+    a real ack has three `{` in all, so the scan is skipped for it."""
+    if text.count("{") + text.count("[") <= MAX_JSON_DEPTH:
+        return False
+    depth = 0
+    for b in _JSON_BRACKET.findall(_JSON_STRING.sub("", text)):
+        if b == "{" or b == "[":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+def _scalar(obj: dict[str, object], name: str) -> str | None:
+    """A header/body field as text; None when it is an object or a list (not a KIS field)."""
+    v = obj.get(name)
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (bool, int, float)):
+        return str(v)
+    return None
+
+
 def _control(text: str) -> Control | PingPong | DecodeError:
+    if len(text) > MAX_CONTROL_CHARS:
+        return DecodeError(
+            f"JSON message of {len(text)} chars (control messages are at most {MAX_CONTROL_CHARS})", text
+        )
+    if _too_deep(text):
+        return DecodeError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels", text)
     try:
         msg = json.loads(text)
-    except ValueError as e:
+    except ValueError as e:  # includes UnicodeDecodeError and over-long integers
         return DecodeError(f"invalid JSON: {e}", text)
     if not isinstance(msg, dict):
         return DecodeError("JSON message is not an object", text)
-    header = msg.get("header") if isinstance(msg.get("header"), dict) else {}
-    tr_id = str(header.get("tr_id", ""))
+    raw_header = msg.get("header")
+    header: dict[str, object] = raw_header if isinstance(raw_header, dict) else {}
+    tr_id = _scalar(header, "tr_id")
+    if tr_id is None:
+        return DecodeError("header.tr_id is not a string", text)
     if tr_id == "PINGPONG":
-        return PingPong(text, str(header.get("datetime", "")))
+        when = _scalar(header, "datetime")
+        return PingPong(text, when if when is not None else "")
     body = msg.get("body")
     if not isinstance(body, dict):
         return DecodeError("control message without a body", text)
-    out = body.get("output") if isinstance(body.get("output"), dict) else {}
-    return Control(
-        tr_id,
-        str(header.get("tr_key", "")),
-        str(header.get("encrypt", "")),
-        str(body.get("rt_cd", "")),
-        str(body.get("msg_cd", "")),
-        str(body.get("msg1", "")),
-        out.get("iv"),
-        out.get("key"),
-    )
+    values: list[str] = []
+    for where, obj, name in (
+        ("header", header, "tr_key"),
+        ("header", header, "encrypt"),
+        ("body", body, "rt_cd"),
+        ("body", body, "msg_cd"),
+        ("body", body, "msg1"),
+    ):
+        v = _scalar(obj, name)
+        if v is None:
+            return DecodeError(f"{where}.{name} is not a string", text)
+        values.append(v)
+    raw_out = body.get("output")
+    out: dict[str, object] = raw_out if isinstance(raw_out, dict) else {}
+    iv, key = out.get("iv"), out.get("key")
+    if not isinstance(iv, (str, type(None))) or not isinstance(key, (str, type(None))):
+        return DecodeError("body.output iv/key are not strings (the AES iv/key of the ack)", text)
+    tr_key, encrypt, rt_cd, msg_cd, msg1 = values
+    return Control(tr_id, tr_key, encrypt, rt_cd, msg_cd, msg1, iv, key)
 
 
 def to_json_lines(event: Event) -> list[dict[str, object]]:
     """The `kis-gateway decode` view of one event: one object per trade record, ack, ping or error."""
     if isinstance(event, Frame):
+        notice = is_notice(event.tr_id)
         lines: list[dict[str, object]] = []
         for i in range(event.count):
             named = event.named(i)
-            if event.tr_id in ("H0STCNI0", "H0STCNI9"):
-                named = {k: ("***" if k in PRIVATE_FIELDS and v else v) for k, v in named.items()}
+            if notice:
+                named = mask_notice(named)
             lines.append(
                 {
                     "type": "record",
@@ -259,18 +333,48 @@ def to_json_lines(event: Event) -> list[dict[str, object]]:
             lines.append({"error": event.error, "tr_id": event.tr_id, "recovered_records": event.count})
         return lines
     if isinstance(event, Control):
+        msg1, hts_id = event.msg1, event.tr_key if is_notice(event.tr_id) else ""
+        if hts_id:  # a notice's tr_key is the HTS ID; the server may quote it back in msg1
+            msg1 = msg1.replace(hts_id, "***")
         out: dict[str, object] = {
             "type": "control",
             "tr_id": event.tr_id,
-            "tr_key": event.tr_key,
+            "tr_key": "***" if hts_id else event.tr_key,
             "encrypt": event.encrypt,
             "rt_cd": event.rt_cd,
             "msg_cd": event.msg_cd,
-            "msg1": event.msg1,
+            "msg1": msg1,
         }
         if event.iv is not None:
             out["iv"], out["key"] = event.iv, event.key
         return [out]
     if isinstance(event, PingPong):
         return [{"type": "pingpong", "datetime": event.datetime}]
+    if is_notice(event.text):  # a notice we could not split may hold an account number anywhere
+        return [{"error": event.reason, "text": "(not shown: a fill notice may hold account numbers)"}]
     return [{"error": event.reason, "text": event.text[:200]}]
+
+
+def is_notice(text: str) -> bool:
+    """Fill/order notices (`...CNI...` TRs: H0STCNI0/9, H0GSCNI0/9, H0IFCNI0/9 and any new one) carry the
+    HTS ID and the account number."""
+    return "CNI" in text
+
+
+def mask_notice(named: dict[str, str]) -> dict[str, str]:
+    """The decode view of one notice record: the HTS ID, account number and account name become `***`,
+    wherever else they are repeated in the record too."""
+    private = {k for j, k in enumerate(named) if k in PRIVATE_FIELDS or j in PRIVATE_POSITIONS}
+    secrets = {named[k] for k in private if len(named[k]) >= 4}
+    secrets |= {v[:8] for v in secrets if len(v) >= 10 and v[:8].isdigit()}  # CANO inside CANO+PRDT
+    ordered = sorted(secrets, key=len, reverse=True)
+    out: dict[str, str] = {}
+    for k, v in named.items():
+        if k in private:
+            out[k] = "***" if v else v
+            continue
+        for secret in ordered:
+            if secret in v:
+                v = v.replace(secret, "***")
+        out[k] = v
+    return out

@@ -10,12 +10,22 @@ KIS limits are respected here even when the server is lenient:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
+import math
 import os
+import tempfile
 from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; the in-process guard still holds
+    fcntl = None  # type: ignore[assignment]
 
 import httpx
 
@@ -63,27 +73,154 @@ class Pacer:
             await self.clock.sleep_until(slot)
 
 
-class TokenStore:
-    """`{access_token, expires_at, attempt_at}` on disk, mode 0600, written atomically."""
+@dataclass(frozen=True, slots=True)
+class Cached:
+    """What the token file holds, with every field that is missing or of the wrong type dropped."""
 
-    def __init__(self, cfg: Config) -> None:
+    token: str | None = None
+    expires_at: float = 0.0
+    attempt_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The outcome of `TokenStore.claim`: a usable cached token, or the right to issue one (this caller
+    wrote attempt_at), or how long until an issuance is allowed."""
+
+    cached: Cached
+    issue: bool
+    wait: float = 0.0
+
+
+def _finite(v: object) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        return None
+    return float(v)
+
+
+class TokenStore:
+    """`{access_token, expires_at, attempt_at}` on disk, mode 0600, one file per environment, appkey
+    and REST host. Several gateways on one host share it:
+
+    - writes go to a unique temporary file in the same folder, then `os.replace` (atomic; no two
+      writers ever share a temporary name);
+    - read-check-write of `attempt_at` happens under `fcntl.flock` on `<file>.lock`, so two processes
+      issue at most one token per minute per appkey;
+    - a file that is unreadable, not JSON, of the wrong shape, or a directory counts as absent (reported
+      once through `on_problem`, never with its content); an `attempt_at` more than `SKEW` seconds in the
+      future (written by another clock) is ignored.
+    """
+
+    SKEW = 5.0
+
+    def __init__(self, cfg: Config, on_problem: Callable[[str], None] | None = None) -> None:
         ident = hashlib.sha256(f"{cfg.env}\0{cfg.app_key}\0{cfg.rest_url}".encode()).hexdigest()[:16]
         self.path = Path(cfg.token_dir) / f"token-{cfg.env}-{ident}.json"
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
+        self._on_problem = on_problem
+        self._reported: set[str] = set()
 
-    def load(self) -> dict[str, Any]:
+    def _problem(self, kind: str, text: str) -> None:
+        if kind not in self._reported:
+            self._reported.add(kind)
+            if self._on_problem:
+                self._on_problem(f"{self.path.name}: {text}")
+
+    def load(self) -> Cached:
         try:
-            data = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+            raw = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return Cached()
+        except (OSError, ValueError) as e:  # a directory, no permission, not UTF-8
+            self._problem("unreadable", f"unreadable ({type(e).__name__}); treated as absent")
+            return Cached()
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):  # not JSON, or hostile JSON nested thousands deep
+            self._problem("json", "not JSON; treated as absent")
+            return Cached()
+        if not isinstance(data, dict):
+            self._problem("shape", "not a JSON object; treated as absent")
+            return Cached()
+        token = data.get("access_token")
+        expires_at = _finite(data.get("expires_at"))
+        attempt_at = _finite(data.get("attempt_at"))
+        bad = [
+            name
+            for name, ok in (
+                ("access_token", token is None or (isinstance(token, str) and token != "")),
+                ("expires_at", data.get("expires_at") is None or expires_at is not None),
+                ("attempt_at", data.get("attempt_at") is None or attempt_at is not None),
+            )
+            if not ok
+        ]
+        if bad:
+            self._problem("fields", f"wrong type in {', '.join(bad)}; treated as absent")
+            return Cached()
+        return Cached(token if isinstance(token, str) else None, expires_at or 0.0, attempt_at)
 
-    def save(self, data: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh)
-        os.replace(tmp, self.path)
+    def save(self, cached: Cached) -> bool:
+        """Atomically replace the file; False (reported once) when the folder or the name is unusable."""
+        data = {
+            "access_token": cached.token,
+            "expires_at": cached.expires_at,
+            "attempt_at": cached.attempt_at,
+        }
+        tmp: str | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".tmp")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:  # mkstemp: mode 0600
+                json.dump(data, fh)
+            os.replace(tmp, self.path)
+            return True
+        except OSError as e:
+            self._problem(
+                "write", f"cannot be written ({type(e).__name__}: {e.strerror}); token kept in memory"
+            )
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            return False
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """An exclusive lock across processes on this host (none where flock is missing or fails)."""
+        fd = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as e:
+            self._problem("lock", f"lock file unusable ({type(e).__name__}); going on without it")
+            if fd is not None:
+                os.close(fd)
+                fd = None
+        try:
+            yield
+        finally:
+            if fd is not None:
+                os.close(fd)  # closing releases the flock
+
+    def claim(self, now: float, margin: float, not_before: float | None = None) -> Claim:
+        """Read-check-write under the lock: a cached token valid for more than `margin`, or the right to
+        issue (attempt_at=now is written first), or the wait. `not_before` is this process's own last
+        attempt, which counts even when the file cannot be written."""
+        with self.locked():
+            cached = self.load()
+            if cached.token and cached.expires_at - now > margin:
+                return Claim(cached, False)
+            last = cached.attempt_at
+            if last is not None and last > now + self.SKEW:
+                self._problem("future", "attempt_at lies in the future (another clock?); ignored")
+                last = None
+            if not_before is not None:
+                last = not_before if last is None else max(last, not_before)
+            if last is not None and now - last < ISSUE_INTERVAL:
+                return Claim(cached, False, ISSUE_INTERVAL - (now - last))
+            self.save(Cached(cached.token, cached.expires_at, now))
+            return Claim(cached, True)
 
 
 class RestClient:
@@ -98,11 +235,15 @@ class RestClient:
         self.cfg, self.clock, self.metrics, self.log = cfg, clock, metrics, log
         self.http = http or httpx.AsyncClient(base_url=cfg.rest_url, timeout=10.0)
         self.pacer = Pacer(cfg.rest_rps, clock)
-        self.store = TokenStore(cfg)
+        self.store = TokenStore(cfg, self._cache_problem)
+        self._last_attempt: float | None = None  # this process's last issuance attempt
         self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
         self._approval: str | None = None
+
+    def _cache_problem(self, problem: str) -> None:
+        self.log.event("rest_token_cache_bad", problem=problem)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -140,33 +281,30 @@ class RestClient:
 
     # -- access token (REST) ----------------------------------------------------------------
     def drop_token(self) -> None:
-        self._token = None
-        self._token_expires = 0.0
-        data = self.store.load()
-        data.pop("access_token", None)
-        data.pop("expires_at", None)
-        self.store.save(data)
+        """Forget a token KIS refused; in the file too, unless another process has replaced it since."""
+        dropped, self._token, self._token_expires = self._token, None, 0.0
+        with self.store.locked():
+            cached = self.store.load()
+            if cached.token is not None and cached.token == dropped:
+                self.store.save(Cached(None, 0.0, cached.attempt_at))
 
     async def access_token(self) -> str:
         async with self._token_lock:
             now = self.clock.now()
             if self._token and self._token_expires - now > REFRESH_MARGIN:
                 return self._token
-            data = self.store.load()
-            tok, exp = data.get("access_token"), float(data.get("expires_at") or 0)
-            if isinstance(tok, str) and tok and exp - now > REFRESH_MARGIN:
+            claim = self.store.claim(now, REFRESH_MARGIN, self._last_attempt)
+            tok = claim.cached.token
+            if not claim.issue and tok is not None and claim.cached.expires_at - now > REFRESH_MARGIN:
                 self.log.redact.add(tok)
-                self._token, self._token_expires = tok, exp
+                self._token, self._token_expires = tok, claim.cached.expires_at
                 return tok
-            attempt = float(data.get("attempt_at") or 0)
-            if now - attempt < ISSUE_INTERVAL:
+            if not claim.issue:
                 raise RestError(
                     "EGW00133",
-                    f"token issuance held back {ISSUE_INTERVAL - (now - attempt):.0f}s "
-                    "more (KIS allows one per minute per appkey)",
+                    f"token issuance held back {claim.wait:.0f}s more (KIS allows one per minute per appkey)",
                 )
-            data["attempt_at"] = now
-            self.store.save(data)
+            self._last_attempt = now
             status, body = await self._post(
                 "/oauth2/tokenP",
                 {
@@ -183,15 +321,16 @@ class RestClient:
                 )
             self.log.redact.add(tok)
             self.metrics.token_issuances += 1
-            expires_in = body.get("expires_in")
-            exp = now + (float(expires_in) if isinstance(expires_in, (int, float)) else 86_400.0)
+            expires_in = _finite(body.get("expires_in"))
+            exp = now + (expires_in if expires_in is not None and expires_in > 0 else 86_400.0)
             self._token, self._token_expires = tok, exp
-            self.store.save({"access_token": tok, "expires_at": exp, "attempt_at": now})
-            self.log.event("rest_token_issued", env=self.cfg.env, expires_in=expires_in)
+            with self.store.locked():
+                self.store.save(Cached(tok, exp, now))
+            self.log.event("rest_token_issued", env=self.cfg.env, expires_in=body.get("expires_in"))
             return tok
 
     # -- inquire-price ----------------------------------------------------------------------
-    async def inquire_price(self, symbol: str) -> dict[str, str]:
+    async def inquire_price(self, symbol: str) -> dict[str, Any]:
         for attempt in (1, 2):
             await self.pacer.acquire()
             token = await self.access_token()
@@ -217,9 +356,12 @@ class RestClient:
                 raise RestError(
                     "bad-response", f"inquire-price: HTTP {r.status_code}, body is not JSON"
                 ) from None
+            if not isinstance(body, dict):
+                raise RestError("bad-response", f"inquire-price: HTTP {r.status_code}, body is not an object")
             # KIS signals errors in rt_cd whatever the HTTP status (500 mostly, sometimes 200).
-            if body.get("rt_cd") == "0" and isinstance(body.get("output"), dict):
-                return body["output"]
+            output = body.get("output")
+            if body.get("rt_cd") == "0" and isinstance(output, dict):
+                return output
             code, msg = str(body.get("msg_cd", f"HTTP {r.status_code}")), str(body.get("msg1", ""))
             self.metrics.rest_errors[code] += 1
             if code in ("EGW00121", "EGW00123") and attempt == 1:

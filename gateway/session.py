@@ -73,6 +73,8 @@ class Heartbeat:
 
 @dataclass(slots=True)
 class Malformed:
+    """A message that is not KIS (codec.DecodeError), or a data frame with records lost (Frame.error)."""
+
     reason: str
 
 
@@ -95,8 +97,9 @@ class ClientSession:
         ]
 
     def receive(self, text: str) -> list[Outcome]:
+        """Never raises: whatever arrives, a bad message is a `Malformed` outcome the worker counts."""
         event = codec.decode(text, self.keys)
-        if type(event) is codec.Frame:
+        if isinstance(event, codec.Frame):
             return [event] if event.error is None else [event, Malformed(event.error)]
         if isinstance(event, codec.PingPong):
             # Echo the exact text back as a text frame (python-kis, the 2025 official sample).

@@ -26,7 +26,7 @@ import yaml
 
 from fakekis.exchange.auth import gateway_error
 from fakekis.exchange.sessions import Action, Close, Drop, Send, SendRaw, Session
-from fakekis.wire import frames
+from fakekis.wire import frames, layouts
 
 
 class ScenarioError(ValueError):
@@ -343,7 +343,7 @@ class KrxSilentNxtTrades(Fault):
 @dataclass
 class FieldDrift(Fault):
     name, f = "field-drift", "F9"
-    summary = "H0STCNT0 records carry a 47th field (MARKET_CLS_CODE, KIS layout since 2026-09-14)"
+    summary = "H0STCNT0 records grow trailing fields to a width no KIS era has (as on 2026-09-14, 46 -> 47)"
     gateway = "derives record width from fields/count; nothing is lost"
     value: str = "2"
 
@@ -352,7 +352,8 @@ class FieldDrift(Fault):
         if parsed is None:
             return [Send(text)]
         _, tr, recs = parsed
-        return [Send(frames.data_frame(tr, [r + [self.value] for r in recs]))]
+        grow = layouts.width_no_era_has(tr, len(recs[0]) + 1) - len(recs[0])  # never a known layout
+        return [Send(frames.data_frame(tr, [r + [self.value] * grow for r in recs]))]
 
 
 @dataclass

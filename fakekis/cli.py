@@ -95,6 +95,7 @@ async def _serve(args: argparse.Namespace) -> int:
 
 def _generate(args: argparse.Namespace) -> int:
     from fakekis.tape import synth
+    from fakekis.wire import layouts
 
     try:
         parse_instant(args.start)  # names the value and demands an offset
@@ -114,7 +115,14 @@ def _generate(args: argparse.Namespace) -> int:
         if bad:
             print(f"fakekis generate: error: --symbols: {bad[0]!r} is not a 6-digit code", file=sys.stderr)
             return 2
-    session, lines = synth.generate(start, args.minutes, specs, args.seed, not args.no_books, args.env)
+    try:
+        day = layouts.parse_choice(args.layout) if args.layout else None
+    except layouts.LayoutError as e:
+        print(f"fakekis generate: error: --layout: {e}", file=sys.stderr)
+        return 2
+    session, lines = synth.generate(
+        start, args.minutes, specs, args.seed, not args.no_books, args.env, layout_day=day
+    )
     tape.write(args.out, session, lines, rest=[])
     rec = tape.load(args.out)
     print(
@@ -320,6 +328,12 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     g.add_argument("--no-books", action="store_true", help="trades only, no H0STASP0 order books")
     g.add_argument("--env", choices=("mock", "live"), default="mock")
+    g.add_argument(
+        "--layout",
+        metavar="ERA|DAY",
+        help="record layouts to write: an era (pre-nxt: 46/59 fields, 2025: 46/62, 2026-09: 47/63) or a day "
+        "YYYY-MM-DD (default: the layouts KIS sent on --start's day)",
+    )
 
     r = sub.add_parser(
         "record",

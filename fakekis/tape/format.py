@@ -102,10 +102,12 @@ def bundled(name: str = DEFAULT_BUNDLED) -> Path:
     """Path of a recording shipped with the package (the demo's embedded default). Installed, the
     recordings are the package `fakekis.bundled`; imported from a source checkout (`python -m ...` in the
     repository), they are the checkout's `recordings/` folder."""
-    try:
-        return Path(str(resources.files("fakekis.bundled").joinpath(name)))
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[2] / "recordings" / name
+    # Looked up as a folder of the `fakekis` package, not imported: importing the `fakekis.bundled`
+    # package would bind it as the attribute `fakekis.bundled`, hiding this function there.
+    installed = Path(str(resources.files("fakekis"))) / "bundled"
+    if installed.is_dir():
+        return installed / name
+    return Path(__file__).resolve().parents[2] / "recordings" / name
 
 
 def load(path: Path | str) -> Recording:

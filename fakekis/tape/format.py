@@ -104,8 +104,11 @@ def bundled(name: str = DEFAULT_BUNDLED) -> Path:
     repository), they are the checkout's `recordings/` folder."""
     # Looked up as a folder of the `fakekis` package, not imported: importing the `fakekis.bundled`
     # package would bind it as the attribute `fakekis.bundled`, hiding this function there.
-    installed = Path(str(resources.files("fakekis"))) / "bundled"
-    if installed.is_dir():
+    try:
+        installed = Path(str(resources.files("fakekis"))) / "bundled"
+    except ModuleNotFoundError:
+        installed = None
+    if installed is not None and installed.is_dir():
         return installed / name
     return Path(__file__).resolve().parents[2] / "recordings" / name
 

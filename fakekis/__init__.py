@@ -4,7 +4,7 @@ The package's rooms, lowest floor first (each imports only from the floors below
 test_layering.py` checks it):
 
 - `rules/`    KRX rules as pure functions (tick sizes, price limits)
-- `wire/`     the one parser and encoder of KIS text; AES for notices; the secret scrubber
+- `wire/`     the one parser and encoder of KIS text; AES for notices; the secret scrubber; record layouts by era
 - `tape/`     recordings: format and loader, seeded generator, inspect/validate summaries
 - `exchange/` the sans-I/O exchange: auth, sessions and subscriptions, market state, products
 - `faults/`   faults as data: KIS-level misbehaviour a scenario injects

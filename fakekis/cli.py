@@ -255,6 +255,7 @@ async def _serve(args: argparse.Namespace) -> int:
 
 def _generate(args: argparse.Namespace) -> int:
     from fakekis.tape import synth
+    from fakekis.wire import layouts
 
     specs: tuple[synth.SymbolSpec, ...] = synth.DEFAULT_SYMBOLS
     if args.symbols:
@@ -263,7 +264,14 @@ def _generate(args: argparse.Namespace) -> int:
             known.get(code) or synth.SymbolSpec(code, 10_000 + 1_000 * i, 0.8, 100_000_000, 1_000_000)
             for i, code in enumerate(args.symbols)
         )
-    session, lines = synth.generate(args.start, args.minutes, specs, args.seed, not args.no_books, args.env)
+    try:
+        day = layouts.parse_choice(args.layout) if args.layout else None
+    except layouts.LayoutError as e:
+        _say("generate", f"--layout: {e}")
+        return 2
+    session, lines = synth.generate(
+        args.start, args.minutes, specs, args.seed, not args.no_books, args.env, layout_day=day
+    )
     out = args.out.absolute()  # now: replacing the recording in "." replaces the current directory
     try:
         tape.write(out, session, lines, rest=[])
@@ -554,6 +562,12 @@ def _parser() -> _Parser:
         choices=("mock", "live"),
         default="mock",
         help="environment written: mock or live (default mock)",
+    )
+    g.add_argument(
+        "--layout",
+        metavar="ERA|DAY",
+        help="record layouts to write: an era (pre-nxt: 46/59 fields, 2025: 46/62, 2026-09: 47/63) or a day "
+        "YYYY-MM-DD (default: the layouts KIS sent on --start's day)",
     )
 
     r = sub.add_parser(

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from gateway import layouts
+
 H0STCNT0_FIELDS = (
     "MKSC_SHRN_ISCD STCK_CNTG_HOUR STCK_PRPR PRDY_VRSS_SIGN PRDY_VRSS PRDY_CTRT WGHN_AVRG_STCK_PRC STCK_OPRC "
     "STCK_HGPR STCK_LWPR ASKP1 BIDP1 CNTG_VOL ACML_VOL ACML_TR_PBMN SELN_CNTG_CSNU SHNU_CNTG_CSNU NTBY_CNTG_CSNU "
@@ -113,7 +115,7 @@ class Frame:
             yield self.record(i)
 
     def named(self, i: int) -> dict[str, str]:
-        names = LAYOUTS.get(self.tr_id, ())
+        names = layouts.names(self.tr_id, self.width) or LAYOUTS.get(self.tr_id, ())
         rec = self.record(i)
         return {(names[j] if j < len(names) else f"FIELD_{j}"): v for j, v in enumerate(rec)}
 
@@ -326,6 +328,7 @@ def to_json_lines(event: Event) -> list[dict[str, object]]:
                     "of": event.count,
                     "declared": event.declared,
                     "width": event.width,
+                    **layouts.describe(event.tr_id, event.width),
                     "fields": named,
                 }
             )

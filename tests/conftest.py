@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from fakekis.wire import layouts
 from kisclock import KST, ManualClock
 
 DATA = Path(__file__).parent / "data"
@@ -48,7 +49,8 @@ async def eventually(check: Callable[[], bool], timeout: float = 10.0, what: str
 def trade(
     symbol: str, hhmmss: str, price: int, prev_close: int, volume: int, date: str = "20261125", qty: int = 1
 ) -> list[str]:
-    """A 46-field H0STCNT0 record with the fields the gateway reads filled consistently."""
+    """An H0STCNT0 record with the fields the gateway reads filled consistently, as wide as KIS sent
+    them on `date` (46 fields before 2026-09-14, 47 since: fakekis/wire/layouts.py)."""
     change = price - prev_close
     rate = f"{change / prev_close * 100:.2f}"
     sign = "2" if change > 0 else "5" if change < 0 else "3"
@@ -70,8 +72,8 @@ def trade(
         str(volume * price),
     ] + ["0"] * 31
     rec[33], rec[34], rec[35], rec[44], rec[45] = date, "20", "N", "", str(price)
-    assert len(rec) == 46
-    return rec
+    names = layouts.layout("H0STCNT0", datetime.strptime(date, "%Y%m%d").date()).names
+    return rec + ["2" for name in names[46:] if name == layouts.MARKET_CLS_CODE]  # the regular session
 
 
 def write_recording(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from fakekis.exchange.actions import Action, Data, Frame, Raw, Session
 from fakekis.faults.base import Counter, Fault
 from fakekis.faults.params import count, one_of, param, text
-from fakekis.wire import frames
+from fakekis.wire import frames, layouts
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class KrxSilentNxtTrades(Fault[None]):
 @dataclass(frozen=True)
 class FieldDrift(Fault[None]):
     name, f = "field-drift", "F9"
-    summary = "H0STCNT0 records carry a 47th field (MARKET_CLS_CODE, KIS layout since 2026-09-14)"
+    summary = "H0STCNT0 records grow trailing fields to a width no KIS era has (as on 2026-09-14, 46 -> 47)"
     gateway = "derives record width from fields/count; nothing is lost"
     value: str = param("2", text(16, "^|"))
 
@@ -50,7 +50,8 @@ class FieldDrift(Fault[None]):
         recs = frame.records()
         if recs is None:
             return [frame]
-        return [Data.of(frame.tr_id, [r + [self.value] for r in recs])]
+        grow = layouts.width_no_era_has(frame.tr_id, len(recs[0]) + 1) - len(recs[0])  # never a known layout
+        return [Data.of(frame.tr_id, [r + [self.value] * grow for r in recs])]
 
 
 @dataclass(frozen=True)

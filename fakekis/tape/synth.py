@@ -13,12 +13,14 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from fakekis.rules.prices import limit_prices, tick_size
+from fakekis.tape.eras import EraWriter
 from fakekis.tape.format import FORMAT, VERSION, WsLine
 from fakekis.wire import frames
+from kisclock import KST
 
 PLACEHOLDER_APPROVAL = "00000000-0000-4000-8000-000000000000"
 MAX_MINUTES = 720.0  # twelve hours: NXT's 08:00-20:00 day; a full day of three symbols is ~300k lines
@@ -227,14 +229,17 @@ def generate(
     env: str = "mock",
     ping_every: float = 20.0,
     batch_probability: float = 0.12,
+    layout_day: date | None = None,
 ) -> tuple[dict[str, object], list[WsLine]]:
-    """A recording (session.json dict, ws.jsonl lines) of `minutes` of trading from `start` (KST aware)."""
+    """A recording (session.json dict, ws.jsonl lines) of `minutes` of trading from `start` (KST aware),
+    its records in the layouts of `layout_day` (default: start's day; fakekis/wire/layouts.py)."""
     if start.tzinfo is None:
         raise ValueError("start must carry a UTC offset")
     if not 0 < minutes <= MAX_MINUTES:  # False for NaN too
         raise ValueError(f"minutes must be more than 0 and at most {MAX_MINUTES} (got {minutes!r})")
     if not symbols:
         raise ValueError("at least one symbol")
+    era = EraWriter(layout_day or start.astimezone(KST).date(), seed)
     rng = random.Random(seed)
     duration = minutes * 60.0
     subs = [("H0STCNT0", s.code) for s in symbols] + (
@@ -284,12 +289,14 @@ def generate(
         if kind == "ping":
             lines.append(WsLine(round(at, 3), "recv", frames.pingpong(now.strftime("%Y%m%d%H%M%S"))))
         elif kind == "book":
-            lines.append(WsLine(round(at, 3), "recv", frames.data_frame("H0STASP0", [tapes[code].book(now)])))
+            lines.append(
+                WsLine(round(at, 3), "recv", frames.data_frame("H0STASP0", [era.book(tapes[code].book(now))]))
+            )
         else:
             # Several trades of one symbol in one instant (a sweep, or batching at busy moments) arrive
             # as one multi-record frame: `0|H0STCNT0|003|...`.
             n = 1 + (rng.choice((1, 1, 2, 3)) if rng.random() < batch_probability else 0)
-            records = [tapes[code].trade(now) for _ in range(n)]
+            records = [era.trade(tapes[code].trade(now)) for _ in range(n)]
             lines.append(WsLine(round(at, 3), "recv", frames.data_frame("H0STCNT0", records)))
     # Many symbols in a short session: the subscriptions alone can outlast `minutes`; t never decreases.
     end = max(round(duration, 3), lines[-1].t)
@@ -302,7 +309,11 @@ def generate(
         "start": start.isoformat(),
         "subscriptions": [list(s) for s in subs],
         "synthetic": True,
-        "generator": {"tool": "fakekis generate", "seed": seed, "minutes": minutes, "books": books},
-        "notes": "Synthetic session from fakekis's seeded generator; field invariants of protocol.md §5.1 hold.",
+        "generator": {"tool": "fakekis generate", "seed": seed, "minutes": minutes, "books": books}
+        | {"layout_day": era.day.isoformat(), "widths": era.widths(books)},
+        "notes": "Synthetic session from fakekis's seeded generator; field invariants of protocol.md §5.1 hold. "
+        f"Record layouts of {era.day.isoformat()}: "
+        + ", ".join(f"{tr} {w} fields" for tr, w in era.widths(books).items())
+        + " (fakekis/wire/layouts.py).",
     }
     return session, lines

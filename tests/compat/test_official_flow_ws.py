@@ -4,7 +4,9 @@ written here as our own small client that follows the documented steps; their co
 Steps, as documented (protocol.md §2–§4): a token from tokenP, an approval key from Approval (body key
 `secretkey`), a `websockets` connection to `<ops>/tryitout` with the library's default settings,
 subscribe messages carrying the approval key, PINGPONG answered with a WebSocket *pong frame* carrying
-the text, acks keeping `output.iv/key`, data frames cut into records by the count in `NNN`.
+the text, acks keeping `output.iv/key`, data frames cut into records by the count in `NNN`, each record
+checked against the width KIS used on the tape's day (a careful client's era table: 46/62 before
+September 2026, 47/63 since; fakekis/wire/layouts.py). Run on both bundled recordings.
 
 Needs nothing beyond the package (stdlib HTTP, `websockets`), so it runs in the main suite and in
 `tox -e compat`. What it catches: a fakekis that only works for our own gateway's habits (text-echo
@@ -17,14 +19,23 @@ import asyncio
 import json
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import pytest
 import websockets
 
 from fakekis import tape
+from fakekis.wire import layouts
+from kisclock import KST
 
 pytestmark = pytest.mark.anyio
-FIELDS = {"H0STCNT0": 46, "H0STASP0": 59}  # per-record field counts (protocol.md §5.1, §5.2)
+RECORDINGS = ("healthy-morning-synthetic", "healthy-morning-synthetic-2026-08")
+
+
+def _fields(recording: str) -> dict[str, int]:
+    """Per-record field counts KIS used on the recording's day (protocol.md §5.1, §5.2)."""
+    day = datetime.fromtimestamp(tape.load(tape.bundled(recording)).start, KST).date()
+    return {tr: layouts.layout(tr, day).width for tr in ("H0STCNT0", "H0STASP0")}
 
 
 def _post(url: str, body: dict[str, str]) -> dict[str, str]:
@@ -44,6 +55,7 @@ class SampleStyleClient:
     ws_url: str
     appkey: str
     appsecret: str
+    fields: dict[str, int] = field(default_factory=dict)  # tr_id -> the width this client expects
     token: str = ""
     approval_key: str = ""
     acks: list[dict] = field(default_factory=list)
@@ -96,7 +108,7 @@ class SampleStyleClient:
         if raw[0] in "01":
             _, tr_id, count, payload = raw.split("|", 3)
             values = payload.split("^")
-            n, width = int(count), FIELDS[tr_id]
+            n, width = int(count), self.fields[tr_id]
             assert len(values) == n * width, f"{tr_id}: {len(values)} fields for {n} records"
             for i in range(n):
                 rec = values[i * width : (i + 1) * width]
@@ -123,14 +135,23 @@ async def _until(client: SampleStyleClient, ws, check, what: str, limit: int = 1
 
 
 @pytest.mark.parametrize(
-    "env",
+    ("env", "recording"),
     [
-        pytest.param(env, marks=pytest.mark.fake_kis(env=env, manual_clock=True, speed=1, ping_interval=10))
+        pytest.param(
+            env,
+            rec,
+            marks=pytest.mark.fake_kis(env=env, recording=rec, manual_clock=True, speed=1, ping_interval=10),
+        )
         for env in ("live", "mock")
+        for rec in RECORDINGS
     ],
 )
-async def test_official_flow_subscribe_parse_by_count_and_pong_frames(fake_kis, env: str) -> None:
-    client = SampleStyleClient(fake_kis.rest_url, fake_kis.ws_url, fake_kis.appkey, fake_kis.appsecret)
+async def test_official_flow_subscribe_parse_by_count_and_pong_frames(
+    fake_kis, env: str, recording: str
+) -> None:
+    client = SampleStyleClient(
+        fake_kis.rest_url, fake_kis.ws_url, fake_kis.appkey, fake_kis.appsecret, _fields(recording)
+    )
     client.auth()
     client.auth_ws()
     assert int(client.inquire_price("005930")["output"]["stck_prpr"]) > 0  # lower-case query names too
@@ -144,7 +165,7 @@ async def test_official_flow_subscribe_parse_by_count_and_pong_frames(fake_kis, 
 
         fake_kis.advance(25.0)  # two PINGPONGs (10 s, 20 s) and 25 s of the tape
         fake_kis.wait_until(lambda s: fake_kis.caught_up())
-        sent = tape.load(tape.bundled()).data_frames()[: fake_kis.stats()["replay"]["emitted"]]
+        sent = tape.load(tape.bundled(recording)).data_frames()[: fake_kis.stats()["replay"]["emitted"]]
         want = {sub: sum(f.records for f in sent if (f.tr_id, f.tr_key) == sub) for sub in subs}
         await _until(
             client,

@@ -254,7 +254,7 @@ async def test_krx_silent_while_nxt_trades(tmp_path: Path) -> None:
 # -- F9, F12, F14 ----------------------------------------------------------------------------
 
 
-async def test_field_drift_to_47_fields(tmp_path: Path) -> None:
+async def test_field_drift_to_a_width_no_era_has(tmp_path: Path) -> None:
     async with _run(tmp_path, faults.FieldDrift()) as r:
         await _subscribed(r)
         await r.advance(4.0)

@@ -213,7 +213,7 @@ def test_inspect_reports_widths_gaps_and_pingpong(tmp_path: Path) -> None:
         timeout=60,
     )
     report = json.loads(out.stdout)
-    assert report["record_widths"] == {"H0STCNT0": {"46": 3160}, "H0STASP0": {"59": 1226}}
+    assert report["record_widths"] == {"H0STCNT0": {"47": 3160}, "H0STASP0": {"63": 1226}}  # 2026-11 layouts
     assert report["pingpong"]["median_interval_s"] == 20.0 and report["malformed_frames"] == 0
     assert report["longest_gaps"][0]["seconds"] > 0 and report["disconnects"][0]["code"] == 1000
 

@@ -5,7 +5,7 @@ generator and the decoder are held to the same real-world layout from opposite s
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from fakekis import tape
 from fakekis.tape import synth
+from fakekis.tape.inspect import inspect_recording
+from fakekis.wire import layouts
 from gateway import codec
 from kisclock import KST
 
@@ -46,6 +48,7 @@ def check_trade(r: dict[str, str]) -> None:
     assert int(r["SELN_CNTG_SMTN"]) + int(r["SHNU_CNTG_SMTN"]) == vol
     assert price in (int(r["ASKP1"]), int(r["BIDP1"]))
     assert r["CCLD_DVSN"] == ("1" if price == int(r["ASKP1"]) else "5")
+    assert r.get("MARKET_CLS_CODE", "2") == "2"  # regular session, as NEW_MKOP_CLS_CODE 20 says
 
 
 def check_book(r: dict[str, str]) -> None:
@@ -55,9 +58,14 @@ def check_book(r: dict[str, str]) -> None:
     assert bids == sorted(bids, reverse=True) and len(set(bids)) == 10 and bids[0] < asks[0]
     assert int(r["TOTAL_ASKP_RSQN"]) == sum(int(r[f"ASKP_RSQN{i}"]) for i in range(1, 11))
     assert int(r["TOTAL_BIDP_RSQN"]) == sum(int(r[f"BIDP_RSQN{i}"]) for i in range(1, 11))
+    if "KMID_PRC" in r:  # 2025 layout on: the mid of the best quotes, as in every real 62-field book
+        assert int(r["KMID_PRC"]) == (asks[0] + bids[0]) // 2
+        assert (r["KMID_TOTAL_RSQN"] == "0") == (r["KMID_CLS_CODE"] == "0") and r["KMID_CLS_CODE"] in "012"
+    assert r.get("MARKET_CLS_CODE", "2") == "2"
 
 
-def check_session(lines: list[tape.WsLine]) -> tuple[int, int]:
+def check_session(lines: list[tape.WsLine], day: date) -> tuple[int, int]:
+    """Every record keeps the invariants and is exactly as wide as KIS's layout of `day`."""
     last_vol: dict[str, int] = {}
     multi = books = 0
     for ln in lines:
@@ -66,11 +74,11 @@ def check_session(lines: list[tape.WsLine]) -> tuple[int, int]:
         ev = codec.decode(ln.text)
         assert isinstance(ev, codec.Frame) and ev.error is None
         if ev.tr_id == "H0STASP0":
-            assert ev.width == 59
+            assert ev.width == layouts.layout("H0STASP0", day).width
             check_book(ev.named(0))
             books += 1
             continue
-        assert ev.width == 46
+        assert ev.width == layouts.layout("H0STCNT0", day).width
         multi += ev.count > 1
         for i in range(ev.count):
             r = ev.named(i)
@@ -89,7 +97,7 @@ def test_any_seed_keeps_the_invariants(seed: int, minutes: float, books: bool) -
         datetime(2026, 11, 25, 10, 0, tzinfo=KST), minutes, seed=seed, books=books
     )
     assert session["synthetic"] is True
-    check_session(lines)
+    check_session(lines, date(2026, 11, 25))
 
 
 def test_same_seed_same_session() -> None:
@@ -98,16 +106,26 @@ def test_same_seed_same_session() -> None:
     assert synth.generate(start, 0.5, seed=3)[1] != synth.generate(start, 0.5, seed=4)[1]
 
 
-def test_bundled_recording_is_healthy() -> None:
-    rec = tape.load(tape.bundled())
+@pytest.mark.parametrize(
+    ("name", "widths"),
+    [
+        ("healthy-morning-synthetic", {"H0STCNT0": 47, "H0STASP0": 63}),  # today's layouts
+        ("healthy-morning-synthetic-2026-08", {"H0STCNT0": 46, "H0STASP0": 62}),  # before September 2026
+    ],
+)
+def test_bundled_recordings_are_healthy_in_their_layouts(name: str, widths: dict[str, int]) -> None:
+    rec = tape.load(tape.bundled(name))
     assert rec.synthetic and rec.env in ("mock", "live")
     start = datetime.fromtimestamp(rec.start, KST)
     assert start.weekday() < 5 and (9, 0) <= (start.hour, start.minute) and rec.duration >= 600
     assert (start.timestamp() + rec.duration) <= start.replace(hour=15, minute=30).timestamp()
     symbols = {key for tr, key in rec.subscriptions if tr == "H0STCNT0"}
     assert len(symbols) >= 3
-    multi, books = check_session(rec.lines)
+    assert {tr: layouts.layout(tr, start.date()).width for tr in widths} == widths
+    multi, books = check_session(rec.lines, start.date())
     assert multi > 0 and books > 0
+    counts = {"H0STCNT0": 3160, "H0STASP0": 1226}  # frames per TR: the same seed in both recordings
+    assert inspect_recording(rec)["record_widths"] == {tr: {w: counts[tr]} for tr, w in widths.items()}
 
 
 def test_tick_sizes_and_limits() -> None:

@@ -206,7 +206,7 @@ class KisPair(RuleBasedStateMachine):
             price = max(1_000, price + 100 * m)
             self.volume[symbol] += 1
             rec = trade(symbol, hhmmss, price, PREV[symbol], self.volume[symbol])
-            recs.append(rec + ["2"] if drift else rec)  # the 47-field layout of 2026-09
+            recs.append(rec if drift else rec[:46])  # 47 fields since 2026-09-14, 46 before
         text = frames.data_frame("H0STCNT0", recs)
         for session in self.exchange.route("H0STCNT0", symbol):
             assert session is self.sx

@@ -91,6 +91,7 @@ class Session:
         self.frames_sent = 0
         self.pingpongs_sent = 0
         self.texts_sent = 0  # every text frame that went out: acks, data, PINGPONG
+        self.texts_received = 0  # every text the client sent: requests, PINGPONG echoes
         self.open = True
         self.opened_at: float | None = None
         self.last_ping: float | None = None  # when the last PINGPONG went out
@@ -98,6 +99,7 @@ class Session:
         self.silenced = False  # half-open: nothing more is sent, the socket stays
 
     def receive(self, text: str, now: float = 0.0) -> list[Action]:
+        self.texts_received += 1
         return self.exchange._receive(self, text, now)
 
     def pong_frame(self, now: float = 0.0) -> None:

@@ -23,7 +23,7 @@ import websockets
 
 from fakekis import tape
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.ws]
 FIELDS = {"H0STCNT0": 46, "H0STASP0": 59}  # per-record field counts (protocol.md §5.1, §5.2)
 
 

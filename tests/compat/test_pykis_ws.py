@@ -27,6 +27,8 @@ import pytest
 
 from fakekis import tape
 
+pytestmark = pytest.mark.ws
+
 if os.environ.get("KIS_HARNESS_REQUIRE_PYKIS"):  # tox -e compat: a missing python-kis must fail, not skip
     import pykis
 else:

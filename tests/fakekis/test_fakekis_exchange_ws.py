@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from fakekis.exchange.auth import Registry
 from fakekis.exchange.sessions import Drop, Exchange, Send
 from gateway.session import subscribe_message
+
+pytestmark = pytest.mark.ws
 
 
 def _exchange(**kw) -> tuple[Exchange, str]:

@@ -17,7 +17,9 @@ sys.modules["zoo"] = zoo  # dataclasses look their module up while the file exec
 spec.loader.exec_module(zoo)
 
 
-@pytest.mark.parametrize("bug", zoo.ZOO, ids=[b.title for b in zoo.ZOO])
+# ids are the zoo numbers (`python mutants/zoo.py --only N`), not titles: a title saying "WS" would put a
+# file check into `pytest -k ws`.
+@pytest.mark.parametrize("bug", zoo.ZOO, ids=[f"bug{i}" for i in range(1, len(zoo.ZOO) + 1)])
 def test_patch_applies(bug) -> None:
     assert (ROOT / bug.path).read_text(encoding="utf-8").count(bug.old) == 1
 

@@ -11,11 +11,11 @@ Every problem becomes a `RecordingError` whose text is one line naming the file 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -102,10 +102,23 @@ def bundled(name: str = DEFAULT_BUNDLED) -> Path:
     """Path of a recording shipped with the package (the demo's embedded default). Installed, the
     recordings are the package `fakekis.bundled`; imported from a source checkout (`python -m ...` in the
     repository), they are the checkout's `recordings/` folder."""
+    folder = _installed_recordings()
+    if folder is None:
+        folder = Path(__file__).resolve().parents[2] / "recordings"
+    return folder / name
+
+
+def _installed_recordings() -> Path | None:
+    """The folder of the package `fakekis.bundled`, found without importing it: importing a subpackage
+    sets it as an attribute of its parent, and `fakekis.bundled` is also this function's public name
+    (`fakekis/__init__.py`), which the module would then shadow."""
     try:
-        return Path(str(resources.files("fakekis.bundled").joinpath(name)))
+        spec = importlib.util.find_spec("fakekis.bundled")
     except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[2] / "recordings" / name
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def load(path: Path | str) -> Recording:

@@ -15,6 +15,7 @@ from fakekis.tape import format as tape_format
 from fakekis.wire import frames
 
 START = kst(2026, 11, 25, 9, 5)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _good(tmp: Path) -> Path:
@@ -51,7 +52,7 @@ def test_round_trip(tmp_path: Path) -> None:
         ("[1, 2]", "JSON object"),
     ],
 )
-def test_bad_ws_line_names_file_and_line(tmp_path: Path, line: str, message: str) -> None:
+def test_bad_tape_line_names_file_and_line(tmp_path: Path, line: str, message: str) -> None:
     root = _good(tmp_path)
     with (root / "ws.jsonl").open("a") as fh:
         fh.write(line + "\n")
@@ -137,10 +138,14 @@ def test_cli_validate_reports_one_line(tmp_path: Path) -> None:
 
 def test_bundled_works_from_a_source_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
     """Run from the repository without installing (`python -m bench...`), `fakekis.bundled` does not exist;
-    the benchmark's pacing client crashed on it."""
+    the benchmark's pacing client crashed on it. The fallback is relative to the module's own file, so the
+    module is pointed at this checkout: under tox's `pytest` the imported copy is the installed one, whose
+    neighbourhood has no `recordings/` (the test passed under `python -m pytest` only)."""
+    monkeypatch.setattr(tape_format, "_installed_recordings", lambda: None)
+    monkeypatch.setattr(tape_format, "__file__", str(ROOT / "fakekis" / "tape" / "format.py"))
+    assert tape.bundled() == ROOT / "recordings" / tape.DEFAULT_BUNDLED
+    assert (tape.bundled() / "session.json").is_file()
 
-    def missing(name: str):
-        raise ModuleNotFoundError(name)
 
-    monkeypatch.setattr(tape_format.resources, "files", missing)
+def test_bundled_finds_the_installed_recordings() -> None:
     assert (tape.bundled() / "session.json").is_file()

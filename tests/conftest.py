@@ -244,10 +244,21 @@ def running(
 _WS_MODULES_MARKED_HERE = frozenset({"test_ws_state_machine.py"})
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--reverse",
+        action="store_true",
+        help="run the collected tests in reverse order: a test that passes only after another one "
+        "(shared token files, approval keys, module state) fails",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.name in _WS_MODULES_MARKED_HERE and item.get_closest_marker("ws") is None:
             item.add_marker(pytest.mark.ws)
+    if config.getoption("--reverse"):
+        items.reverse()
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -89,7 +89,7 @@ def diagnose(gw: Any, rest_probe: dict[str, Any] | None = None) -> Diagnosis:
     stages = m["stages"]
     closes = [e.get("code") for e in _events(lines, "ws_close")]
     errors = [e.get("error", "") for e in _events(lines, "ws_error")]
-    acks = sorted({e.get("msg_cd") for e in _events(lines, "ws_subscribe")} - {None})
+    acks = sorted({str(c) for e in _events(lines, "ws_subscribe") if (c := e.get("msg_cd")) is not None})
     refusals: dict[str, int] = m["ws_refusals"]
     closed_reason = gw.calendar.why_closed(gw.clock.now())
 

@@ -79,6 +79,7 @@ class Session:
         self.frames_sent = 0
         self.pingpongs_sent = 0
         self.texts_sent = 0  # every text frame that went out: acks, data, PINGPONG
+        self.texts_received = 0  # every text the client sent: requests, PINGPONG echoes
         self.open = True
         self.opened_at: float | None = None
         self.last_ping: float | None = None  # when the last PINGPONG went out
@@ -151,6 +152,7 @@ class Exchange:
     def receive(self, session: Session, text: str, now: float = 0.0) -> list[Action]:
         """A client's text -> the actions that answer it. Never raises: a bad request is KIS's parse-error
         reply (rt_cd 9) and a count in `stats.parse_errors`."""
+        session.texts_received += 1
         req = frames.parse_request(text)
         if isinstance(req, frames.PingEcho):
             self.stats.ping_echoes += 1

@@ -26,7 +26,7 @@ class _Lined(dict[Any, Any]):
     lines: dict[Any, int]
 
 
-class _Loader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no types
+class _Loader(yaml.SafeLoader):
     pass
 
 

@@ -180,9 +180,13 @@ def listen(host: str, port: int) -> socket.socket:
     must say TCP: asyncio sets TCP_NODELAY only on accepted sockets whose proto is IPPROTO_TCP, and
     without it every REST answer (headers + body) waited ~40 ms for the client's delayed ACK."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except BaseException:
+        sock.close()  # a host that does not resolve or a port in use: no socket left to the finaliser
+        raise
     return sock
 
 

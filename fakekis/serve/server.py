@@ -195,6 +195,7 @@ class FakeKis:
                     "frames_sent": s.frames_sent,
                     "pingpongs_sent": s.pingpongs_sent,
                     "texts_sent": s.texts_sent,
+                    "texts_received": s.texts_received,
                 }
                 for s in e.exchange.sessions
             ],

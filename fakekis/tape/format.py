@@ -151,16 +151,23 @@ class Recording:
 def bundled(name: str = DEFAULT_BUNDLED) -> Path:
     """Path of a recording shipped with the package (the demo's embedded default). Installed, the
     recordings are the package `fakekis.recordings`; imported from a source checkout (`python -m ...` in the
-    repository), they are the checkout's `recordings/` folder.
+    repository), they are the checkout's `recordings/` folder."""
+    folder = _installed_recordings()
+    if folder is None:
+        folder = Path(__file__).resolve().parents[2] / "recordings"
+    return folder / name
 
-    The package is located, never imported: there is no reason to run its `__init__` to find a folder."""
+
+def _installed_recordings() -> Path | None:
+    """The folder of the package `fakekis.recordings`, found without importing it (nothing in its
+    `__init__` is needed to find a folder)."""
     try:
         spec = importlib.util.find_spec("fakekis.recordings")
     except ModuleNotFoundError:
-        spec = None
-    if spec is not None and spec.submodule_search_locations:
-        return Path(next(iter(spec.submodule_search_locations))) / name
-    return Path(__file__).resolve().parents[2] / "recordings" / name
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def load(path: Path | str) -> Recording:

@@ -28,7 +28,7 @@ from fakekis import tape
 from fakekis.wire import layouts
 from kisclock import KST
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.ws]
 RECORDINGS = ("healthy-morning-synthetic", "healthy-morning-synthetic-2026-08")
 
 

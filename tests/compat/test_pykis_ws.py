@@ -40,6 +40,8 @@ from fakekis.tape import synth
 from fakekis.wire import layouts
 from kisclock import KST
 
+pytestmark = pytest.mark.ws
+
 if os.environ.get("KIS_HARNESS_REQUIRE_PYKIS"):  # tox -e compat: a missing python-kis must fail, not skip
     import pykis
 else:

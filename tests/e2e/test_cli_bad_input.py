@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from conftest import kst, trade, write_recording
+from conftest import kst, plain_id, trade, write_recording
 from fakekis import cli, tape
 from fakekis.tape import format as tape_format
 from fakekis.wire import frames
@@ -127,7 +127,9 @@ def _no_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(asyncio, "run", refuse)
 
 
-@pytest.mark.parametrize("argv, flag, allowed", CASES, ids=[" ".join(c[0])[:60] or "(none)" for c in CASES])
+@pytest.mark.parametrize(
+    "argv, flag, allowed", CASES, ids=[plain_id(" ".join(c[0])[:60]) or "(none)" for c in CASES]
+)
 def test_every_bad_value_is_one_line_and_exit_2(
     argv: list[str],
     flag: str,
@@ -288,7 +290,7 @@ def _process(argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run([PY, "-m", "fakekis", *argv], capture_output=True, text=True, timeout=60, **kw)
 
 
-@pytest.mark.parametrize("argv, flag", PROCESS_CASES, ids=[" ".join(c[0]) for c in PROCESS_CASES])
+@pytest.mark.parametrize("argv, flag", PROCESS_CASES, ids=[plain_id(" ".join(c[0])) for c in PROCESS_CASES])
 def test_bad_values_as_processes(argv: list[str], flag: str, places: dict[str, str]) -> None:
     proc = _process(_fill(argv, places))  # a hang is a TimeoutExpired
     assert proc.returncode == 2 and proc.stdout == "", proc.stderr

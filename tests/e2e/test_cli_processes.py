@@ -37,21 +37,44 @@ def _start(args: list[str], env: dict[str, str] | None = None) -> tuple[subproce
 
 
 def _stop(proc: subprocess.Popen) -> tuple[int, str]:
+    """SIGTERM, then the exit; a process that ignores it is killed (not leaked) and the test says so."""
     proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=20)
+    try:
+        out, _ = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate(timeout=20)
+        raise AssertionError(
+            f"{' '.join(proc.args[2:4])} did not exit within 20 s of SIGTERM (a task that ignores "
+            f"cancellation?); killed. Its stderr ends: {err[-600:]}"
+        ) from None
     return proc.returncode, out
 
 
-def _poll(check, timeout: float = 30.0):
+def _stop_all(*procs: subprocess.Popen) -> list[tuple[int, str]]:
+    """Stop every process even when one of them will not stop (none is leaked past the test)."""
+    results, problems = [], []
+    for proc in procs:
+        try:
+            results.append(_stop(proc))
+        except AssertionError as e:
+            problems.append(str(e))
+    if problems:
+        raise AssertionError("; ".join(problems))
+    return results
+
+
+def _poll(check, what: str, timeout: float = 30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = check()
         if value:
             return value
         time.sleep(0.05)  # polling another process over HTTP, bounded by the deadline
-    raise AssertionError("timed out")
+    raise AssertionError(f"timed out after {timeout:g} s (real time) waiting for {what}")
 
 
+@pytest.mark.ws
 def test_two_processes_wired_by_environment_variables_alone(tmp_path: Path) -> None:
     kis, ready = _start(["fakekis", "serve", "--recording", "healthy-morning-synthetic", "--speed", "asap"])
     assert set(ready) >= {"rest_url", "ws_url", "env"} and ready["env"] == "mock"
@@ -69,7 +92,7 @@ def test_two_processes_wired_by_environment_variables_alone(tmp_path: Path) -> N
     gw, gw_ready = _start(["gateway", "serve", "--port", "0"], env)
     try:
         with httpx.Client(base_url=gw_ready["url"], timeout=10) as http:
-            _poll(lambda: http.get("/v1/metrics/quote").json()["cached_symbols"] == 3)
+            _poll(lambda: http.get("/v1/metrics/quote").json()["cached_symbols"] == 3, "3 cached symbols")
             quotes = [http.get(f"/v1/quotes/{s}").json() for s in ("005930", "000660", "035720")]
             assert [q["source"] for q in quotes] == ["kis-ws"] * 3, quotes
             # Three cached symbols do not mean the replay is over: wait for that, then every frame sent
@@ -77,18 +100,19 @@ def test_two_processes_wired_by_environment_variables_alone(tmp_path: Path) -> N
             stats = _poll(
                 lambda: (
                     (s := httpx.get(ready["rest_url"] + "/__fakekis/stats").json())["replay"]["done"] and s
-                )
+                ),
+                "fakekis to finish the replay",
             )
             m = _poll(
                 lambda: (
                     (x := http.get("/v1/metrics/quote").json())["ws_messages"] == stats["frames_sent"] and x
-                )
+                ),
+                "the gateway to ingest every frame fakekis sent",
             )
             assert m["ws_connected"] and m["ws_messages"] > 0
             assert all(v["reached"] for v in m["stages"].values())
     finally:
-        gw_code, gw_out = _stop(gw)
-        kis_code, kis_out = _stop(kis)
+        (gw_code, gw_out), (kis_code, kis_out) = _stop_all(gw, kis)
     assert (gw_code, kis_code) == (0, 0)
     assert gw_out == "" and kis_out == ""  # exactly one stdout line each: the ready line
 
@@ -102,6 +126,15 @@ def test_two_processes_wired_by_environment_variables_alone(tmp_path: Path) -> N
         ({"GATEWAY_CLOCK_START": "yesterday"}, "GATEWAY_CLOCK_START"),
         ({"GATEWAY_FRESHNESS_MS": "-1"}, "GATEWAY_FRESHNESS_MS"),
         ({"KIS_WS_URL": "http://x"}, "KIS_WS_URL"),
+    ],
+    # ids without "ws": a config check is not the WebSocket path, and `pytest -k ws` must not pick it
+    ids=[
+        "empty-appkey",
+        "unknown-env",
+        "short-symbol",
+        "bad-clock-start",
+        "negative-freshness",
+        "http-stream-url",
     ],
 )
 def test_gateway_config_errors_are_one_line(env: dict[str, str], needle: str) -> None:
@@ -148,6 +181,7 @@ def test_generate_then_validate(tmp_path: Path) -> None:
     assert summary["synthetic"] is True and summary["data_frames"]["H0STCNT0"] > 0
 
 
+@pytest.mark.ws
 def test_gateway_and_fakekis_in_two_processes_step_through_one_clock(tmp_path: Path) -> None:
     kis, ready = _start(["fakekis", "serve", "--clock", "manual", "--ping-interval", "10"])
     rest = ready["rest_url"]
@@ -164,15 +198,21 @@ def test_gateway_and_fakekis_in_two_processes_step_through_one_clock(tmp_path: P
     gw, gw_ready = _start(["gateway", "serve", "--port", "0"], env)
     try:
         with httpx.Client(base_url=gw_ready["url"], timeout=10) as http:
-            _poll(lambda: http.get("/v1/metrics/quote").json()["ws_subscriptions"] == 2)
+            _poll(
+                lambda: http.get("/v1/metrics/quote").json()["ws_subscriptions"] == 2, "2 acked subscriptions"
+            )
             for _ in range(6):  # 30 s of the recorded morning, in 5 s steps
                 now = httpx.post(rest + "/__fakekis/clock", json={"advance": 5}).json()["now"]
-                _poll(lambda now=now: http.get("/v1/metrics/quote").json()["now"].startswith(now[:19]))
+                _poll(
+                    lambda now=now: http.get("/v1/metrics/quote").json()["now"].startswith(now[:19]),
+                    f"the gateway's clock to read {now}",
+                )
             stats = httpx.get(rest + "/__fakekis/stats").json()
             m = _poll(
                 lambda: (lambda m: m if m["ws_messages"] == stats["frames_sent"] else None)(
                     http.get("/v1/metrics/quote").json()
-                )
+                ),
+                "the gateway to ingest every frame fakekis sent",
             )
             assert (
                 m["now"].startswith("2026-11-25T09:05:30")
@@ -180,7 +220,7 @@ def test_gateway_and_fakekis_in_two_processes_step_through_one_clock(tmp_path: P
             )
             assert m["ws_messages"] > 0 and http.get("/v1/quotes/005930").json()["source"] == "kis-ws"
     finally:
-        assert _stop(gw)[0] == 0 and _stop(kis)[0] == 0
+        assert [code for code, _ in _stop_all(gw, kis)] == [0, 0]
 
 
 def test_unreachable_clock_url_is_one_line(tmp_path: Path) -> None:
@@ -206,6 +246,7 @@ def test_unreachable_clock_url_is_one_line(tmp_path: Path) -> None:
         ("session-in-use", 1, "OPSP8996"),
     ],
 )
+@pytest.mark.ws
 def test_diagnose_cli_against_a_fakekis_process(scenario, code, needle, tmp_path: Path) -> None:
     args = ["fakekis", "serve", "--speed", "1"] + (["--scenario", scenario] if scenario else [])
     kis, ready = _start(args)

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# the env-mode comparison runs the WebSocket path end to end and diagnoses ws_connected=false causes
+pytestmark = pytest.mark.ws
 
 
 @pytest.mark.parametrize(

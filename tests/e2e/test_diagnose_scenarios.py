@@ -13,17 +13,21 @@ from fakekis import faults as F
 from gateway.diagnose import diagnose, probe_rest
 from kisclock import ManualClock
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.ws]
 WED, SAT = kst(2026, 11, 25, 10, 0), kst(2026, 11, 28, 10, 0)
+
+# A clean pass: every boundary reached, no likely cause and no note at all (no reconnect, no malformed frame,
+# no refusal). Asserted exactly, so a gateway that survives a fault only by reconnecting does not pass it.
+CLEAN = None
 
 # (faults, start, gateway env, ok, first failed boundary, text expected in the causes (or notes when ok))
 CASES = [
-    ([], WED, {}, True, None, ""),
+    ([], WED, {}, True, None, CLEAN),
     ([F.DropAfter(after_s=5)], WED, {}, True, None, "reconnect"),
     ([F.HalfOpen(after_s=5)], WED, {"GATEWAY_WS_IDLE_TIMEOUT": "15"}, True, None, "reconnect"),
     ([F.ReconnectLockout(max_connects=0)], WED, {}, False, "connected", "HTTP 403"),
-    ([F.PingpongTimeout(timeout_s=3)], WED, {}, True, None, ""),
-    ([F.ClientPingKills()], WED, {}, True, None, ""),
+    ([F.PingpongTimeout(timeout_s=3)], WED, {}, True, None, CLEAN),  # PINGPONG echoed within 3 s
+    ([F.ClientPingKills()], WED, {}, True, None, CLEAN),  # the gateway sends no ping frames of its own
     ([F.ApprovalRejected(times=99)], WED, {}, False, "subscribed", "OPSP0011"),
     ([F.SessionInUse(for_s=9_999)], WED, {}, False, "subscribed", "OPSP8996"),
     ([F.NoAck(connections=99)], WED, {"GATEWAY_ACK_TIMEOUT": "5"}, False, "subscribed", "swallowed"),
@@ -34,10 +38,10 @@ CASES = [
     ([F.MarketClosed()], WED, {}, False, "first_message", "session is open"),
     ([F.MarketClosed()], SAT, {}, True, None, "Saturday"),
     ([F.KrxSilentNxtTrades()], WED, {}, False, "first_message", "NXT"),
-    ([F.FieldDrift()], WED, {}, True, None, ""),
+    ([F.FieldDrift()], WED, {}, True, None, CLEAN),  # appended fields: decoded, not malformed
     ([F.Malformed(every=1, mode="garbage")], WED, {}, False, "first_message", "malformed"),
     ([F.InvalidUtf8(nth=2)], WED, {}, True, None, "1007"),
-    ([F.BurstBatching(size=3)], WED, {}, True, None, ""),
+    ([F.BurstBatching(size=3)], WED, {}, True, None, CLEAN),  # multi-record frames: every record decoded
     ([F.TokenThrottle(times=99)], WED, {}, True, None, "EGW00133"),
     ([F.RestTps(times=99)], WED, {}, True, None, "EGW00201"),
     ([F.TokenExpired(times=99)], WED, {}, True, None, "token"),
@@ -74,5 +78,12 @@ async def test_diagnose_names_the_boundary_and_cause(case: tuple, tmp_path: Path
         d = diagnose(r.gw, await probe_rest(r.gw))
     text = "\n".join(d.causes + d.notes)
     assert (d.ok, d.first_failed) == (ok, boundary), d.render()
-    assert cause in text, d.render()
+    if cause is CLEAN:
+        assert (d.causes, d.notes) == ([], []), d.render()
+        assert "VERDICT: PASS - every boundary reached" in d.render()
+        evidence = {f.boundary: f.evidence for f in d.findings}
+        assert "reconnects 0" in evidence["connected"] and "malformed 0" in evidence["first_message"]
+        assert "PINGPONG 0," not in evidence["first_message"], "PINGPONG never reached the gateway"
+    else:
+        assert cause and cause in text, d.render()
     assert "VERDICT: " + ("PASS" if ok else f"FAIL at '{boundary}'") in d.render()

@@ -20,7 +20,7 @@ from fakekis.wire import frames
 from gateway.session import subscribe_message
 from kisclock import ManualClock
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.ws]
 
 
 async def _approval(rest_url: str) -> str:
@@ -173,7 +173,10 @@ def test_step_mode_over_real_sockets_driven_by_the_control_api() -> None:
         assert httpx.post(rest + "/__fakekis/clock", json={"advance": -1}).status_code == 400
     finally:
         proc.terminate()
-        assert proc.wait(timeout=15) == 0
+        _, err = proc.communicate(
+            timeout=15
+        )  # reads and closes both pipes (an open one is a ResourceWarning)
+    assert proc.returncode == 0, err
 
 
 async def test_search_info_knows_what_the_recording_names_and_trades(tmp_path) -> None:

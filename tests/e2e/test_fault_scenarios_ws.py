@@ -17,7 +17,7 @@ from fakekis.wire import frames
 from gateway.session import subscribe_message
 from kisclock import ManualClock
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.ws]
 WED = kst(2026, 11, 25, 10, 0)
 SYMS = "005930,000660"
 

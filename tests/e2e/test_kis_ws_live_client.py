@@ -15,7 +15,7 @@ from fakekis.wire import frames
 from gateway import session as s
 from kisclock import ManualClock, WallClock
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.ws]
 WED = kst(2026, 11, 25, 10, 0)
 
 

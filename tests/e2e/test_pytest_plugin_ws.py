@@ -10,6 +10,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+pytestmark = pytest.mark.ws
+
 
 def _approval(kis) -> str:
     r = httpx.post(

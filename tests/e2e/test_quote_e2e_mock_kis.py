@@ -17,7 +17,7 @@ from fakekis import tape
 from fakekis.wire import frames
 from kisclock import ManualClock
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.ws]
 
 WED = kst(2026, 11, 25, 9, 5)  # a Wednesday, regular session
 SAT = kst(2026, 11, 28, 9, 5)  # a Saturday

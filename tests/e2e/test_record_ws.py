@@ -25,7 +25,7 @@ from gateway.config import from_env
 from gateway.session import subscribe_message
 from kisclock import ShiftedClock
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.ws]
 WED = kst(2026, 11, 25, 10, 0)
 CANARY_KEY = "PSCANARYRECORD" + "k" * 22
 CANARY_SECRET = "CANARYRECSECRET" + "s" * 165
@@ -270,7 +270,8 @@ def test_ctrl_c_leaves_a_complete_recording(tmp_path: Path) -> None:
     )
     assert proc.stdout is not None and json.loads(proc.stdout.readline())["out"] == str(tmp_path / "r")
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=30) == 0
+    _, err = proc.communicate(timeout=30)  # reads and closes both pipes (an open one is a ResourceWarning)
+    assert proc.returncode == 0, err
     assert json.loads((tmp_path / "r" / "session.json").read_text())["recorder"]["complete"] is True
     tape.load(tmp_path / "r")
 

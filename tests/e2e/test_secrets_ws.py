@@ -15,7 +15,7 @@ from fakekis import tape
 from fakekis.wire import frames
 from kisclock import ManualClock
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.ws]
 CANARY_KEY = "PSCANARYKEY" + "k" * 25
 CANARY_SECRET = "CANARYSECRET" + "s" * 168
 CANARY_ACCOUNT = "50123456-01"

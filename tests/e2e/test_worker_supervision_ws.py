@@ -16,7 +16,7 @@ from gateway.app import create_app
 from gateway.config import from_env
 from kisclock import ManualClock
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.ws]
 
 
 async def test_a_crash_is_restarted_and_counted(tmp_path: Path) -> None:

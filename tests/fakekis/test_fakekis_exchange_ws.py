@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from fakekis.exchange.actions import Drop, Reply, encode
 from fakekis.exchange.auth import Registry
 from fakekis.exchange.sessions import Exchange
 from gateway.session import subscribe_message
+
+pytestmark = pytest.mark.ws
 
 
 def _exchange(**kw) -> tuple[Exchange, str]:

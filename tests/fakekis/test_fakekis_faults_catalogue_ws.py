@@ -12,6 +12,8 @@ import pytest
 
 from fakekis import faults
 
+pytestmark = pytest.mark.ws
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -24,6 +24,15 @@ def test_public_names_are_the_real_objects() -> None:
     assert set(fakekis.__all__) >= {"FakeKis", "Scenario", "load", "bundled"}
 
 
+def test_finding_a_bundled_recording_keeps_the_public_name() -> None:
+    """`tape.bundled()` once imported the subpackage `fakekis.bundled`, which Python then set as the attribute
+    `fakekis.bundled`: the public function became a module for the rest of the process (a test order
+    dependence: the check above failed whenever an earlier test had found a bundled recording)."""
+    assert (bundled() / "session.json").is_file()
+    assert fakekis.bundled is bundled
+    assert callable(fakekis.bundled)
+
+
 def test_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="Fakekis"):
         fakekis.Fakekis  # noqa: B018

@@ -19,6 +19,7 @@ from fakekis.tape.inspect import inspect_recording
 from fakekis.wire import frames
 
 START = kst(2026, 11, 25, 9, 5)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _good(tmp: Path) -> Path:
@@ -69,7 +70,7 @@ def test_round_trip(tmp_path: Path) -> None:
         ('{"t": 9, "dir": "recv", "text": "x", "txt": "y"}', 'unknown field "txt"'),
     ],
 )
-def test_bad_ws_line_names_file_and_line(tmp_path: Path, line: str, message: str) -> None:
+def test_bad_tape_line_names_file_and_line(tmp_path: Path, line: str, message: str) -> None:
     root = _good(tmp_path)
     with (root / "ws.jsonl").open("a") as fh:
         fh.write(line + "\n")
@@ -222,20 +223,30 @@ def test_cli_validate_reports_one_line(tmp_path: Path) -> None:
 
 def test_bundled_works_from_a_source_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
     """Run from the repository without installing (`python -m bench...`), `fakekis.recordings` does not exist;
-    the benchmark's pacing client crashed on it."""
-
-    def missing(name: str):
-        raise ModuleNotFoundError(name)
-
-    monkeypatch.setattr(tape_format.importlib.util, "find_spec", missing)
+    the benchmark's pacing client crashed on it. The fallback is relative to the module's own file, so the
+    module is pointed at this checkout: under tox's `pytest` the imported copy is the installed one, whose
+    neighbourhood has no `recordings/` (the test passed under `python -m pytest` only)."""
+    monkeypatch.setattr(tape_format, "_installed_recordings", lambda: None)
+    monkeypatch.setattr(tape_format, "__file__", str(ROOT / "fakekis" / "tape" / "format.py"))
+    assert tape.bundled() == ROOT / "recordings" / tape.DEFAULT_BUNDLED
     assert (tape.bundled() / "session.json").is_file()
+
+
+def test_bundled_finds_the_installed_recordings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Installed (editable here), the recordings come from the package `fakekis.recordings`; with the
+    package gone the source checkout's folder is used instead."""
+    installed = tape_format._installed_recordings()
+    assert installed is not None and (installed / tape.DEFAULT_BUNDLED / "session.json").is_file()
+    assert tape.bundled() == installed / tape.DEFAULT_BUNDLED
     monkeypatch.setattr(tape_format.importlib.util, "find_spec", lambda name: None)
+    assert tape_format._installed_recordings() is None
     assert (tape.bundled() / "session.json").is_file()
 
 
 def test_bundled_does_not_shadow_the_public_name() -> None:
-    """Importing the `fakekis.bundled` package to find it set `fakekis.bundled` to the package, so after any
-    `tape.bundled()` call the public `fakekis.bundled` was a module, not the function."""
+    """The bundled recordings' package used to be called `fakekis.bundled`; importing it set the attribute
+    `fakekis.bundled` to the package, so after any `tape.bundled()` call the public `fakekis.bundled` was a
+    module, not the function."""
     import fakekis
 
     tape.bundled()

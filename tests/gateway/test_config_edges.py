@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import APPKEY, SECRET
+from conftest import APPKEY, SECRET, plain_id
 from gateway.cli import main
 
 GOOD_ENV = {
@@ -96,7 +96,7 @@ def assert_one_line(code: int, err: str, name: str, secret: str | None = None) -
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
-@pytest.mark.parametrize("name,value", BAD_ENV, ids=[f"{n}={v[:20]}" for n, v in BAD_ENV])
+@pytest.mark.parametrize("name,value", BAD_ENV, ids=[plain_id(f"{n}={v[:20]}") for n, v in BAD_ENV])
 def test_bad_environment_value_is_one_line(
     name: str,
     value: str,
@@ -136,7 +136,7 @@ BAD_FLAGS: list[tuple[list[str], str]] = [
 ]
 
 
-@pytest.mark.parametrize("argv,flag", BAD_FLAGS, ids=[" ".join(a)[:40] for a, _ in BAD_FLAGS])
+@pytest.mark.parametrize("argv,flag", BAD_FLAGS, ids=[plain_id(" ".join(a)[:40]) for a, _ in BAD_FLAGS])
 def test_bad_flag_is_one_line(
     argv: list[str],
     flag: str,

@@ -121,7 +121,7 @@ async def test_approval_key_uses_secretkey_and_is_masked(tmp_path: Path) -> None
     assert key not in a.log.redact(f"approval {key}")
 
 
-async def test_pacer_allows_n_per_window_and_never_more() -> None:
+async def test_pacer_lets_n_per_window_through_and_never_more() -> None:
     import asyncio
 
     from gateway.rest import Pacer

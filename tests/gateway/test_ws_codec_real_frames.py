@@ -17,6 +17,8 @@ from conftest import real_frames
 from fakekis.wire import frames as fk
 from gateway import codec
 
+pytestmark = pytest.mark.ws
+
 FRAMES = real_frames()
 WS = [f for f in FRAMES if f["kind"].startswith("ws ")]
 # The ack that came with the captured encrypted fill notice (kisreal-027's note gives its key/iv).

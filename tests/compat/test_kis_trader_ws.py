@@ -11,7 +11,7 @@ What each test catches:
   stck_hgpr, stck_lwpr, stck_sdpr, prdy_vrss, prdy_ctrt, acml_vol to be decimals);
 - an ack, PINGPONG or data frame it cannot parse, or records split differently from how fakekis wrote
   them: every record must arrive as one typed event carrying the tape's price, volume and time, in order;
-- an unsubscribe fakekis does not honour (trades keep coming) or answers with the wrong code;
+- an unsubscribe fakekis does not honour (trades keep reaching the socket) or answers with the wrong code;
 - the layout era: kis-trader 0.12.2 knows only the widths KIS has sent since September 2026
   (H0STCNT0 47, H0STASP0 63) and drops any other frame whole; on an older bundled recording that is
   a strict expected failure, as it would be against real KIS before then.
@@ -117,9 +117,15 @@ def test_quote_then_trades_and_books_record_for_record(
         books.wait(
             lambda items: len(items) == len(records("H0STASP0", SYMBOL, sent)), "books after the unsubscribe"
         )
-        assert len(trades.items) == len(want_trades)  # no trade after the unsubscribe
+        assert len(trades.items) == len(want_trades)  # no trade callback after the unsubscribe
         assert fake_kis.stats()["open_sessions"][0]["subscriptions"] == [["H0STASP0", SYMBOL]]
         book_sub.close()
+        rt.stop(timeout=5)
+        # Everything the socket delivered, subscribed or not (its stream() queue ends at stop): the
+        # callbacks filter by subscription, so only this shows a trade fakekis sent after the unsubscribe.
+        delivered = [m.tr_id for m in rt.stream(timeout=5)]
+        assert delivered.count("H0STCNT0") == len(want_trades)
+        assert delivered.count("H0STASP0") == len(books.items)
     finally:
         if rt is not None:
             rt.stop(timeout=5)  # joins its receive and dispatch threads

@@ -99,5 +99,7 @@ async def test_trades_record_for_record(
     finally:
         await ws.close()  # ends run()'s loop
         if runner is not None:
-            await asyncio.wait_for(runner, 10)
+            done, _ = await asyncio.wait([runner], timeout=10)
+            assert done, "kis-wrapper's run() did not end after close()"
+            runner.exception()  # its own end (e.g. its reconnect giving up) is not what this test checks
         client.close()

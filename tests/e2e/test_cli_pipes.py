@@ -36,6 +36,7 @@ def test_decode_into_a_reader_that_stops_after_one_line_exits_quietly(tmp_path: 
             code = proc.wait(timeout=60)
         finally:
             proc.kill()
+            proc.stderr.close()  # an unclosed pipe is a ResourceWarning, and warnings are errors here
     assert first.startswith(b'{"type": "record"')
     assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode(errors="replace")
     assert err == b"" and code == 0, (code, err)

@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from fakekis import faults, tape
+from fakekis import __version__, faults, tape
 from fakekis.tape.synth import MAX_MINUTES
 from kisclock import ManualClock, parse_instant
 
@@ -434,6 +434,7 @@ def _parser() -> _Parser:
         "(REST + realtime WebSocket) that replays recorded sessions. A bad argument is one line on "
         "stderr and exit code 2.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__} (kis-harness)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(

@@ -18,7 +18,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from gateway import codec
+from gateway import __version__, codec
 from gateway.config import Config, ConfigError, check_url, from_env
 from gateway.redact import Redactor
 
@@ -278,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=ENV_HELP,
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__} (kis-harness)")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser(
         "serve",

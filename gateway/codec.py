@@ -1,4 +1,4 @@
-"""Decoding what KIS sends over the realtime WebSocket (protocol.md §4.3–§4.6), sans-I/O.
+"""Decoding what KIS sends over the realtime WebSocket (docs/kis/protocol.md §4.3–§4.6), sans-I/O.
 
 `decode(text, keys)` returns one `Frame`, `Control`, `PingPong` or `DecodeError`. A data frame
 keeps its split field list and a record width; records are read by offset, so the hot path (the

@@ -19,7 +19,7 @@ DEFAULT_URLS = {
     "live": ("https://openapi.koreainvestment.com:9443", "ws://ops.koreainvestment.com:21000"),
     "mock": ("https://openapivts.koreainvestment.com:29443", "ws://ops.koreainvestment.com:31000"),
 }
-# What the gateway allows itself even when the server is lenient (protocol.md §3.3, 2026-04 notice).
+# What the gateway allows itself even when the server is lenient (docs/kis/protocol.md §3.3, 2026-04 notice).
 DEFAULT_REST_RPS = {"live": 18.0, "mock": 1.0}
 # ASCII digits: \d would also take "٠٠٥٩٣٠" and send it to KIS.
 SYMBOL = re.compile(r"(?:[0-9]{6}|Q[0-9]{6})")

@@ -1,4 +1,4 @@
-"""Which boundary failed, with the evidence, and the likely causes (../shared/kis/failure-modes.md).
+"""Which boundary failed, with the evidence, and the likely causes (docs/kis/failure-modes.md).
 
 The six boundaries of a quote from KIS realtime to an API answer: worker_started -> connected ->
 subscribed -> first_message -> cached -> served_ws. `diagnose(gw)` reads what the gateway itself saw
@@ -16,7 +16,7 @@ from typing import Any
 
 from gateway.metrics import STAGES
 
-# msg_cd / error text -> likely cause (F-numbers of failure-modes.md)
+# msg_cd / error text -> likely cause (F-numbers of docs/kis/failure-modes.md)
 REFUSAL_CAUSES = {
     "OPSP0011": "approval key rejected (OPSP0011): a key issued in the other environment (mock vs live), an expired "
     "key, or an appkey/secret that does not match KIS_ENV (F8, F6)",

@@ -7,12 +7,12 @@ sources (docs/kis/real-frames.md "Notable oddities" item 1; docs/kis/protocol.md
 docs/kis/endpoints.md §C0, §C4, §C5):
 
 - `H0STCNT0`: 46 fields; 47 from 2026-09-14, the trailing one `MARKET_CLS_CODE` (`2` = regular
-  session in every capture). `H0NXCNT0`/`H0UNCNT0` share the columns (endpoints.md §C4; no live NXT
+  session in every capture). `H0NXCNT0`/`H0UNCNT0` share the columns (docs/kis/endpoints.md §C4; no live NXT
   or unified frame captured, so their eras are assumed to be `H0STCNT0`'s).
 - `H0STASP0`: 59 fields before NXT; 62 with `KMID_PRC`, `KMID_TOTAL_RSQN`, `KMID_CLS_CODE` from the
   NXT launch (2025-03-04 assumed: captures only bound it between 2024-10 and 2026-02); 63 from
   2026-09-22. The 63rd field has no capture in tests/data/real-frames.jsonl; the 2026 spec
-  transcription names it `MARKET_CLS_CODE` (endpoints.md §C0), and that is the name used here.
+  transcription names it `MARKET_CLS_CODE` (docs/kis/endpoints.md §C0), and that is the name used here.
 
 A deliberate duplicate of fakekis/wire/layouts.py: the gateway never imports fakekis (a shared table
 would hide a shared mistake). tests/project/test_layouts_agree.py checks both against each other and

@@ -1,4 +1,4 @@
-"""Is the KRX regular session open at this instant? (protocol.md §6)
+"""Is the KRX regular session open at this instant? (docs/kis/protocol.md §6)
 
 Holidays come from the maintained `holidays` package's XKRX financial calendar, never a hand list.
 Session hours are configurable because KRX has been extending them (2026 pre/after-market).

@@ -1,4 +1,4 @@
-"""KIS REST for the gateway: access token, WebSocket approval key, inquire-price (protocol.md §2–§3).
+"""KIS REST for the gateway: access token, WebSocket approval key, inquire-price (docs/kis/protocol.md §2–§3).
 
 KIS limits are respected here even when the server is lenient:
 - at most one token issuance per minute per appkey, across restarts: the attempt time is written

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @dataclass(frozen=True)
 class Bug:
     title: str
-    origin: str  # where it comes from: the original investigation or failure-modes.md
+    origin: str  # where it comes from: the original investigation or docs/kis/failure-modes.md
     path: str
     old: str
     new: str
@@ -135,14 +135,14 @@ ZOO = [
     ),
     Bug(
         "ack's AES key and iv swapped: notices never decrypt",
-        "protocol.md 4.6 (iv is 16 characters, key 32)",
+        "docs/kis/protocol.md 4.6 (iv is 16 characters, key 32)",
         "gateway/codec.py",
         '    iv, key = out.get("iv"), out.get("key")\n',
         '    iv, key = out.get("key"), out.get("iv")\n',
     ),
     Bug(
         "encryption flag read backwards: every plain frame taken for encrypted",
-        "protocol.md 5 (first part '0' plain, '1' encrypted)",
+        "docs/kis/protocol.md 5 (first part '0' plain, '1' encrypted)",
         "gateway/codec.py",
         '    encrypted = flag == "1"\n',
         '    encrypted = flag != "1"\n',
@@ -217,7 +217,7 @@ ZOO = [
     # -- REST and tokens (gateway/rest.py) -------------------------------------------------------
     Bug(
         "approval key requested with `appsecret` (tokenP's name) instead of `secretkey`",
-        "F6, protocol.md 2.3",
+        "F6, docs/kis/protocol.md 2.3",
         "gateway/rest.py",
         '                "secretkey": self.cfg.app_secret,  # named `secretkey` here, not `appsecret` (§2.3)\n',
         '                "appsecret": self.cfg.app_secret,\n',
@@ -231,7 +231,7 @@ ZOO = [
     ),
     Bug(
         "inquire-price sent with another TR id",
-        "endpoints.md: FHKST01010100 is inquire-price",
+        "docs/kis/endpoints.md: FHKST01010100 is inquire-price",
         "gateway/rest.py",
         '                        "tr_id": "FHKST01010100",\n',
         '                        "tr_id": "FHKST01010400",\n',
@@ -239,7 +239,7 @@ ZOO = [
     # -- fakekis rules ---------------------------------------------------------------------------
     Bug(
         "fakekis checks the approval secret under tokenP's field name",
-        "a fake that rejects what KIS accepts (protocol.md 2.3)",
+        "a fake that rejects what KIS accepts (docs/kis/protocol.md 2.3)",
         "fakekis/exchange/auth.py",
         '        bad = self._check_app(body.get("appkey"), body.get("secretkey"))\n',
         '        bad = self._check_app(body.get("appkey"), body.get("appsecret"))\n',

@@ -1,7 +1,7 @@
 """The market as REST sees it: the last H0STCNT0 record per symbol at the current replay time.
 
 The player calls `apply` for every replayed trade frame (whether or not anyone subscribed), so
-`inquire-price` answers agree with the tape (protocol.md §3.2).
+`inquire-price` answers agree with the tape (docs/kis/protocol.md §3.2).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class MarketState:
         out["stck_shrn_iscd"] = symbol
         prev = self.prev_close.get(symbol)
         if prev is None:
-            return out  # unknown code: KIS's answer is undocumented (protocol.md §10.7); zeros here
+            return out  # unknown code: KIS's answer is undocumented (docs/kis/protocol.md §10.7); zeros here
         rec = self.last.get(symbol)
         upper, lower = limit_prices(prev)
         out.update(stck_sdpr=str(prev), stck_mxpr=str(upper), stck_llam=str(lower))

@@ -1,4 +1,4 @@
-"""The exchange side of the KIS realtime WebSocket, sans-I/O (protocol.md §4.3, §4.7).
+"""The exchange side of the KIS realtime WebSocket, sans-I/O (docs/kis/protocol.md §4.3, §4.7).
 
 `Exchange` holds the rules of one environment: who owns which appkey (one session per appkey),
 which (tr_id, tr_key) each connection has registered (41 per session), and where a data frame goes
@@ -231,7 +231,7 @@ class Exchange:
                 del self.routes[sub]
 
     def _new_key(self) -> tuple[str, str]:
-        # Real acks: iv = 16 lowercase hex chars, key = 32 lowercase letters (real-frames.md §6).
+        # Real acks: iv = 16 lowercase hex chars, key = 32 lowercase letters (docs/kis/real-frames.md §6).
         iv = "".join(self.rng.choice("0123456789abcdef") for _ in range(16))
         key = "".join(self.rng.choice(string.ascii_lowercase) for _ in range(32))
         return iv, key

@@ -1,5 +1,5 @@
 """The REST face of one fake KIS environment: a thin Starlette shell over `auth.Registry` and
-`market.MarketState` (protocol.md §2, §3). Quotation answers put `output` first, all values strings.
+`market.MarketState` (docs/kis/protocol.md §2, §3). Quotation answers put `output` first, all values strings.
 """
 
 from __future__ import annotations

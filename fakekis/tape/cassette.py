@@ -16,14 +16,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
-# The response headers a replayed answer keeps (the ones the recording proxy forwards, protocol.md §3.2).
+# The response headers a replayed answer keeps (the ones the recording proxy forwards, docs/kis/protocol.md §3.2).
 REPLAYED_HEADERS = ("content-type", "tr_id", "tr_cont", "gt_uid")
 
 
 @dataclass(frozen=True, slots=True)
 class Interaction:
     """One recorded request and its answer. `query` names are upper-cased (KIS reads them
-    case-insensitively, protocol.md §3.1) and sorted; header names are lower-cased."""
+    case-insensitively, docs/kis/protocol.md §3.1) and sorted; header names are lower-cased."""
 
     index: int  # position in the file
     t: float | None

@@ -1,5 +1,5 @@
 """Seeded synthetic KIS sessions: H0STCNT0 trades (optionally H0STASP0 books) that keep the field
-invariants of protocol.md §5.1, so a client that checks arithmetic sees nothing odd.
+invariants of docs/kis/protocol.md §5.1, so a client that checks arithmetic sees nothing odd.
 
 Invariants kept in every record: VWAP = ACML_TR_PBMN / ACML_VOL; NTBY = SHNU_CSNU - SELN_CSNU;
 CTTR = SHNU_SMTN / SELN_SMTN x 100; PRDY_CTRT = PRDY_VRSS / (PRICE - PRDY_VRSS) x 100;
@@ -311,7 +311,7 @@ def generate(
         "synthetic": True,
         "generator": {"tool": "fakekis generate", "seed": seed, "minutes": minutes, "books": books}
         | {"layout_day": era.day.isoformat(), "widths": era.widths(books)},
-        "notes": "Synthetic session from fakekis's seeded generator; field invariants of protocol.md §5.1 hold. "
+        "notes": "Synthetic session from fakekis's seeded generator; field invariants of docs/kis/protocol.md §5.1 hold. "
         f"Record layouts of {era.day.isoformat()}: "
         + ", ".join(f"{tr} {w} fields" for tr, w in era.widths(books).items())
         + " (fakekis/wire/layouts.py).",

@@ -1,4 +1,4 @@
-"""What the exchange side writes on the wire, and how it reads client requests (protocol.md §4).
+"""What the exchange side writes on the wire, and how it reads client requests (docs/kis/protocol.md §4).
 
 Output is compact JSON (no spaces), as real KIS sends it. All parse failures are values, never
 exceptions: `parse_request` returns a `Request`, a `PingEcho` or a `Reject` naming the KIS error reply;

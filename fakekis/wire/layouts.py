@@ -12,12 +12,12 @@ KIS appends fields to its realtime records without changing the tr_id (docs/kis/
 - `H0STASP0` (order books): 59 fields before NXT; **62** with `KMID_PRC^KMID_TOTAL_RSQN^
   KMID_CLS_CODE` (the KRX mid-price block: `KMID_PRC` = (best ask + best bid) / 2 in every capture);
   **63** from 2026-09-22, one more trailing field (`2` in the notes' captures), named
-  `MARKET_CLS_CODE` by the 2026 spec transcription (endpoints.md §C0), as on `H0STCNT0`.
+  `MARKET_CLS_CODE` by the 2026 spec transcription (docs/kis/endpoints.md §C0), as on `H0STCNT0`.
 
 Uncertain, and said so: the day the book grew from 59 to 62 is not captured. The last dated 59-field
 capture is from about 2024-10 (kisreal-039), the first dated 62-field one from 2026-02-23
 (kisreal-025); the notes say "59 <= 2024, 62 in 2025-26" and tie the block to NXT. We put the change
-on the NXT launch day, 2025-03-04 (protocol.md §6, "NXT (Nextrade ATS, since 2025-03-04)"). The
+on the NXT launch day, 2025-03-04 (docs/kis/protocol.md §6, "NXT (Nextrade ATS, since 2025-03-04)"). The
 63-field book has no capture in tests/data/real-frames.jsonl at all; the name of its last field is
 the spec's, the position reported, not observed.
 
@@ -56,9 +56,9 @@ H0STASP0_59 = (
 KMID = ("KMID_PRC", "KMID_TOTAL_RSQN", "KMID_CLS_CODE")
 MARKET_CLS_CODE = "MARKET_CLS_CODE"
 
-NXT_LAUNCH = date(2025, 3, 4)  # protocol.md §6; assumed day of the 59 -> 62 book (see above)
-AFTER_MARKET = date(2026, 9, 14)  # H0STCNT0 46 -> 47 (real-frames.md item 1)
-BOOK_63 = date(2026, 9, 22)  # H0STASP0 62 -> 63 (real-frames.md item 1)
+NXT_LAUNCH = date(2025, 3, 4)  # docs/kis/protocol.md §6; assumed day of the 59 -> 62 book (see above)
+AFTER_MARKET = date(2026, 9, 14)  # H0STCNT0 46 -> 47 (docs/kis/real-frames.md item 1)
+BOOK_63 = date(2026, 9, 22)  # H0STASP0 62 -> 63 (docs/kis/real-frames.md item 1)
 
 
 @dataclass(frozen=True, slots=True)

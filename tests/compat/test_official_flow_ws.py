@@ -1,7 +1,7 @@
 """The official samples' flow (open-trading-api `examples_user/kis_auth.py` style) against fakekis,
 written here as our own small client that follows the documented steps; their code is not ours to copy.
 
-Steps, as documented (protocol.md §2–§4): a token from tokenP, an approval key from Approval (body key
+Steps, as documented (docs/kis/protocol.md §2–§4): a token from tokenP, an approval key from Approval (body key
 `secretkey`), a `websockets` connection to `<ops>/tryitout` with the library's default settings,
 subscribe messages carrying the approval key, PINGPONG answered with a WebSocket *pong frame* carrying
 the text, acks keeping `output.iv/key`, data frames cut into records by the count in `NNN`, each record
@@ -33,7 +33,7 @@ RECORDINGS = ("healthy-morning-synthetic", "healthy-morning-synthetic-2026-08")
 
 
 def _fields(recording: str) -> dict[str, int]:
-    """Per-record field counts KIS used on the recording's day (protocol.md §5.1, §5.2)."""
+    """Per-record field counts KIS used on the recording's day (docs/kis/protocol.md §5.1, §5.2)."""
     day = datetime.fromtimestamp(tape.load(tape.bundled(recording)).start, KST).date()
     return {tr: layouts.layout(tr, day).width for tr in ("H0STCNT0", "H0STASP0")}
 

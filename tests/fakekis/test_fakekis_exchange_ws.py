@@ -1,4 +1,4 @@
-"""fakekis's exchange rules (protocol.md §4.3, §4.7), through the sans-I/O core: no sockets, no time."""
+"""fakekis's exchange rules (docs/kis/protocol.md §4.3, §4.7), through the sans-I/O core: no sockets, no time."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""fakekis REST rules (protocol.md §2–§3), driven through the Starlette app on a manual clock."""
+"""fakekis REST rules (docs/kis/protocol.md §2–§3), driven through the Starlette app on a manual clock."""
 
 from __future__ import annotations
 

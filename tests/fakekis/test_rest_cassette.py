@@ -117,7 +117,7 @@ def test_matchers_on_tr_id_and_query() -> None:
     assert isinstance(r.answer(asked(query={**PRICE_QUERY, "FID_INPUT_ISCD": "000660"}), now=1.0), Miss)
     assert isinstance(r.answer(asked(query={"FID_INPUT_ISCD": "005930"}), now=1.0), Miss)
     assert isinstance(r.answer(asked(method="POST"), now=1.0), Miss)
-    # query names are case-insensitive at KIS (protocol.md §3.1), and their order does not matter
+    # query names are case-insensitive at KIS (docs/kis/protocol.md §3.1), and their order does not matter
     lower = {"fid_input_iscd": "005930", "fid_cond_mrkt_div_code": "J"}
     assert price(r.answer(asked(query=lower), now=1.0)) == "71500"
     # the matchers are named and chosen, as vcrpy's match_on

@@ -1,4 +1,4 @@
-"""Synthetic sessions keep the arithmetic a real KIS frame keeps (protocol.md §5.1), for any seed,
+"""Synthetic sessions keep the arithmetic a real KIS frame keeps (docs/kis/protocol.md §5.1), for any seed,
 and the bundled recording is one of them. The checks read frames with the gateway's decoder, so the
 generator and the decoder are held to the same real-world layout from opposite sides."""
 
@@ -139,7 +139,7 @@ def test_tick_sizes_and_limits() -> None:
         500,
         1_000,
     ]
-    assert synth.limit_prices(71_000) == (92_300, 49_700)  # the 005930 example in protocol.md §9.2
+    assert synth.limit_prices(71_000) == (92_300, 49_700)  # the 005930 example in docs/kis/protocol.md §9.2
 
 
 @settings(max_examples=20, deadline=None)

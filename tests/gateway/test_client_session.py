@@ -1,5 +1,5 @@
 """The client session keeps the AES key and iv from the notice subscription's ack and decrypts the notices
-with them (protocol.md §4.6: AES-256-CBC, the 32-character key and 16-character iv used as raw ASCII).
+with them (docs/kis/protocol.md §4.6: AES-256-CBC, the 32-character key and 16-character iv used as raw ASCII).
 The encryption here is written with `cryptography` directly, not with fakekis's encoder, so an encoder and
 decoder that agree with each other but not with KIS cannot both pass."""
 

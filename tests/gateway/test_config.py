@@ -1,4 +1,4 @@
-"""Per-environment defaults (protocol.md §1): with only KIS_ENV and the keys set, the gateway talks to
+"""Per-environment defaults (docs/kis/protocol.md §1): with only KIS_ENV and the keys set, the gateway talks to
 the real KIS hosts and ports of that environment. A swapped port sends live keys to the mock server
 (EGW02004-like refusals) or a WebSocket to nowhere (ws_connected=false)."""
 

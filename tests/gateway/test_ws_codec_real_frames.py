@@ -1,4 +1,4 @@
-"""Both sides against the real KIS messages in tests/data/real-frames.jsonl (copied from shared/kis).
+"""Both sides against the real KIS messages in tests/data/real-frames.jsonl (copied from the captures described in docs/kis/real-frames.md).
 
 Gateway: every WebSocket message decodes to its hand-read `expected` values, malformed ones are
 reported without losing the well-formed records around them. fakekis: its encoder produces byte-
@@ -274,7 +274,7 @@ def test_fakekis_session_error_matches_the_real_opsp8996() -> None:
 
 
 def test_fakekis_encryption_matches_the_protocol_test_vector_and_the_gateway_decrypts_it() -> None:
-    # protocol.md §9.6: the official doc's placeholder key/iv and a 26-field fill notice.
+    # docs/kis/protocol.md §9.6: the official doc's placeholder key/iv and a 26-field fill notice.
     key, iv = "abcdefghijklmnopabcdefghijklmnop", "0123456789abcdef"
     plain = (
         "myhtsid^5012345601^0000012345^^02^0^00^0^005930^0000000010^000071600^101523^0^2^2^06010^000000010"

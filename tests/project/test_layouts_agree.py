@@ -20,7 +20,7 @@ from gateway import codec
 from gateway import layouts as gw
 
 TRS = ("H0STCNT0", "H0STASP0")
-# real-frames.jsonl `expected` keys -> field names (protocol.md §5.1, §5.2)
+# real-frames.jsonl `expected` keys -> field names (docs/kis/protocol.md §5.1, §5.2)
 EXPECTED = {
     "H0STCNT0": {
         "symbol": "MKSC_SHRN_ISCD",

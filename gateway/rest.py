@@ -5,6 +5,10 @@ KIS limits are respected here even when the server is lenient:
   to the on-disk token cache (one file per environment, appkey and REST host) before the call;
 - inquire-price is paced to the environment's per-second budget; a caller that would wait longer
   than `max_wait` gets a `RestError` instead (the API answers 503, never piles up requests).
+
+Why over 300 lines: the token cache (a locked, atomic, self-healing file shared by processes on one host)
+and the budget are the rules that keep an appkey out of trouble with KIS, and they are read together with
+the three calls they guard.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ at every moment; session.json is written at start and completed at the end.
 
 Safety: only auth and quotation calls are forwarded unless `allow_trading`; everything is scrubbed of
 secrets before it is written; servers bind loopback.
+
+Why over 300 lines: one recorder's lifecycle (REST relay, WS relay, the files, progress) is one object whose
+parts share its scrubber and counters; the allow-list decision itself is the pure `check()` at the top.
 """
 
 from __future__ import annotations

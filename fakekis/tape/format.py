@@ -10,6 +10,9 @@ Every problem becomes a `RecordingError` whose text is one line naming the file,
 Types and ranges are checked here, once, so nothing downstream (the player's pacing, `/__fakekis/stats`,
 `inspect`) meets a NaN, an infinite `t` or a string where a number belongs. `load` stops at the first
 problem; `check` goes on and returns them all (what `fakekis validate` prints).
+
+Why over 300 lines: most of it is the per-field checks of a hand-writable format, each with its own line;
+they are the format's contract (docs/recordings.md) and belong next to the dataclasses they guard.
 """
 
 from __future__ import annotations

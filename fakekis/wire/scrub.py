@@ -19,6 +19,9 @@ Fill notices (`1|TR|NNN|base64`) are AES-encrypted with the key/iv of their subs
 scrubber decrypts each with the real key, scrubs the customer fields, and re-encrypts under the
 recording's own key/iv, which replaces the real key/iv in every ack. A recording never holds a real
 notice together with the means to read it.
+
+Why over 300 lines: every encoding a secret can take and every place it can hide (JSON, headers, query,
+notices) is one rule set with one memory of what it learned; split, the pieces would have to share it.
 """
 
 from __future__ import annotations

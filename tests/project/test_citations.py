@@ -58,6 +58,7 @@ def test_nothing_cites_files_outside_the_repository() -> None:
     leaks = [
         f"{p.relative_to(ROOT)}:{n}"
         for p in _tracked()
+        if p != Path(__file__).resolve()  # this file names the pattern it looks for
         for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
         if "../shared/" in line or "shared/kis" in line
     ]

@@ -218,32 +218,34 @@ class Exchange:
         if req.tr_type == "1":
             refused = None if self.lenient else self._refusal(req.tr_id, req.tr_key)
             if refused is not None:
-                self.stats.refusals[refused[0].msg_cd] += 1
-                return refused
+                reply, drop = refused
+                self.stats.refusals[reply.msg_cd] += 1
+                return [reply, Drop(reply.msg_cd)] if drop else [reply]
             return [self._register(session, sub)]
         return [self._unregister(session, sub)]
 
-    def _refusal(self, tr_id: str, tr_key: str) -> list[Action] | None:
+    def _refusal(self, tr_id: str, tr_key: str) -> tuple[Reply, bool] | None:
         """How KIS refuses this subscription on this environment, or None when it would take it
-        (protocol.md §4.3 codes, §5.4 and endpoints.md §C0 for which TR each environment serves)."""
+        (protocol.md §4.3 codes, §5.4 and endpoints.md §C0 for which TR each environment serves), and
+        whether the socket is dropped after the reply."""
         tr = TRS.get(tr_id)
         if tr is None:
             # OPSP8991 is in KIS's code list with its msg1 but no observed reply (rt_cd "?"): its
             # "SUBSCRIBE ERROR" prefix is the subscription-level family (OPSP0008 et al., rt_cd 1, header
             # echoing the request), so that is the shape chosen here.
-            return [ack(tr_id, tr_key, "1", "OPSP8991", "SUBSCRIBE ERROR : invalid tr_id")]
+            return ack(tr_id, tr_key, "1", "OPSP8991", "SUBSCRIBE ERROR : invalid tr_id"), False
         if not served(tr, self.registry.env):
             # The WebSocket answer to a TR the environment does not serve is not documented (REST says
             # 90000000). OPSP8993 is observed for "a TR the account may not use" (§4.3), so it is used here.
-            return [_INVALID_TR_KEY]
+            return _INVALID_TR_KEY, False
         if tr.key is Key.HTS_ID:
             if not tr_key or (self.hts_id is not None and tr_key != self.hts_id):
                 # Observed and in the official README: the error, then a drop without a close frame.
-                return [session_error("OPSP0017", "ERROR : htsid가잘못되었습니다"), Drop("OPSP0017")]
+                return session_error("OPSP0017", "ERROR : htsid가잘못되었습니다"), True
         elif not tr_key or (tr.key is Key.STOCK and not stock_code(tr_key)):
             # OPSP8993 (rt_cd 9, header ids "") is the observed reply to a malformed key; OPSP8992
             # "SUBSCRIBE ERROR : invalid tr_key" is only in the code list, unobserved, so 8993 it is.
-            return [_INVALID_TR_KEY]
+            return _INVALID_TR_KEY, False
         return None
 
     def _reply_and_maybe_drop(self, req: frames.Request, code: str, msg: str) -> list[Action]:

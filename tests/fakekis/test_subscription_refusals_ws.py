@@ -4,10 +4,11 @@ sans-I/O exchange: no sockets, time only as the numbers passed in."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
-from fakekis.exchange.actions import Drop, Reply, encode
+from fakekis.exchange.actions import Action, Drop, Reply, encode
 from fakekis.exchange.auth import Registry
 from fakekis.exchange.sessions import Exchange
 from fakekis.exchange.trs import TRS
@@ -16,7 +17,7 @@ from gateway.session import subscribe_message
 pytestmark = pytest.mark.ws
 
 
-def _exchange(env: str = "mock", **kw) -> tuple[Exchange, str]:
+def _exchange(env: str = "mock", **kw: Any) -> tuple[Exchange, str]:
     reg = Registry(env)
     key = reg.issue_approval(
         {"grant_type": "client_credentials", "appkey": "A" * 36, "secretkey": "s" * 180}
@@ -24,7 +25,7 @@ def _exchange(env: str = "mock", **kw) -> tuple[Exchange, str]:
     return Exchange(reg, **kw), str(key)
 
 
-def _answer(env: str, tr_id: str, tr_key: str, **kw) -> tuple[dict, list]:
+def _answer(env: str, tr_id: str, tr_key: str, **kw: Any) -> tuple[dict[str, Any], list[Action]]:
     ex, key = _exchange(env, **kw)
     s = ex.open()
     actions = s.receive(subscribe_message(key, tr_id, tr_key))
@@ -32,7 +33,7 @@ def _answer(env: str, tr_id: str, tr_key: str, **kw) -> tuple[dict, list]:
     return json.loads(encode(actions[0])), actions[1:]
 
 
-def _code(msg: dict) -> tuple[str, str, str]:
+def _code(msg: dict[str, Any]) -> tuple[str, str, str]:
     return msg["body"]["rt_cd"], msg["body"]["msg_cd"], msg["body"]["msg1"]
 
 

@@ -73,6 +73,23 @@ def positive(maximum: float, unit: str) -> Callable[[str], float]:
     return parse
 
 
+def non_negative(maximum: float, unit: str) -> Callable[[str], float]:
+    """A number >= 0, finite, at most `maximum` (0 usually meaning "never")."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not 0 <= value <= maximum:  # False for NaN
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not allowed: give a number of {unit} from 0 (never) to {maximum:g}"
+            )
+        return value
+
+    return parse
+
+
 def speed(text: str) -> float | None:
     """Replay speed: `asap` (None) or a factor from MIN_SPEED to MAX_SPEED."""
     if text == "asap":
@@ -221,6 +238,8 @@ async def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         ports=ports,
         ping_interval=args.ping_interval,
+        pingpong_deadline=args.pingpong_deadline,
+        lenient=args.lenient,
         start_on=args.start_on,
         seed=args.seed,
         scenario=scenario,
@@ -467,6 +486,19 @@ def _parser() -> _Parser:
         type=positive(3600, "seconds"),
         default=10.0,
         help="seconds between PINGPONG heartbeats: greater than 0 and at most 3600 (default 10)",
+    )
+    p.add_argument(
+        "--pingpong-deadline",
+        type=non_negative(86400, "seconds"),
+        default=100.0,
+        help="seconds a PINGPONG may go unanswered before the session is dropped (1006), as KIS does: "
+        "0 (never) to 86400 (default 100)",
+    )
+    p.add_argument(
+        "--lenient",
+        action="store_true",
+        help="ack every well-formed subscription (OPSP0000): no unknown-TR, tr_key, HTS ID or "
+        "mock-support refusals",
     )
     p.add_argument(
         "--start-on",

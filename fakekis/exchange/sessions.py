@@ -30,11 +30,17 @@ from fakekis.exchange.actions import (
     session_error,
 )
 from fakekis.exchange.auth import Registry
+from fakekis.exchange.trs import TRS, Key, served, stock_code
 from fakekis.wire import frames
+
+# protocol.md §4.3: OBS, rt_cd 9, header ids "", the socket is kept.
+_INVALID_TR_KEY = parse_error("OPSP8993", "JSON PARSING ERROR : invalid tr_key")
 
 __all__ = ["MAX_REGISTRATIONS", "Action", "Close", "Data", "Drop", "Exchange", "Raw", "Reply", "Session"]
 
 MAX_REGISTRATIONS = 41
+# KIS ends a session whose PINGPONG goes unanswered for about 100 s (protocol.md §4.4, failure-modes.md F3).
+PINGPONG_DEADLINE = 100.0
 
 
 @dataclass
@@ -50,6 +56,8 @@ class Stats:
     ping_echoes: int = 0
     pong_frames: int = 0
     parse_errors: int = 0
+    refusals: Counter[str] = field(default_factory=Counter)  # msg_cd -> subscriptions refused (trs.py)
+    pingpong_deadline_drops: int = 0
     drops: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, object]:
@@ -63,6 +71,8 @@ class Stats:
             "ping_echoes": self.ping_echoes,
             "pong_frames": self.pong_frames,
             "parse_errors": self.parse_errors,
+            "refusals": dict(self.refusals),
+            "pingpong_deadline_drops": self.pingpong_deadline_drops,
             "drops": dict(self.drops),
         }
 
@@ -84,6 +94,7 @@ class Session:
         self.opened_at: float | None = None
         self.last_ping: float | None = None  # when the last PINGPONG went out
         self.last_answer = float("-inf")  # when the client last answered one (echo or pong frame)
+        self.unanswered_since: float | None = None  # the first PINGPONG not answered yet
         self.silenced = False  # half-open: nothing more is sent, the socket stays
 
     def receive(self, text: str, now: float = 0.0) -> list[Action]:
@@ -91,7 +102,11 @@ class Session:
 
     def pong_frame(self, now: float = 0.0) -> None:
         self.exchange.stats.pong_frames += 1
+        self.answered(now)
+
+    def answered(self, now: float) -> None:
         self.last_answer = now
+        self.unanswered_since = None
 
     @property
     def subscriptions(self) -> list[tuple[str, str]]:
@@ -107,8 +122,15 @@ class Exchange:
         drop_on_invalid_approval: bool = True,
         seed: int = 0,
         scenario: Runnable | None = None,
+        lenient: bool = False,
+        hts_id: str | None = None,
+        pingpong_deadline: float = PINGPONG_DEADLINE,
     ) -> None:
         self.registry = registry
+        # lenient: ack every well-formed subscription, as fakekis did before it knew its TRs (trs.py).
+        self.lenient = lenient
+        self.hts_id = hts_id  # the HTS ID fill notices must carry; None: any non-empty one
+        self.pingpong_deadline = pingpong_deadline  # seconds; 0 = never
         # The running scenario's faults (a Scenario makes a fresh run; FakeKis passes one run shared by
         # its environments and REST apps). None when there are none: the hot path checks only that.
         run = scenario.run() if scenario is not None else None
@@ -156,7 +178,7 @@ class Exchange:
         req = frames.parse_request(text)
         if isinstance(req, frames.PingEcho):
             self.stats.ping_echoes += 1
-            session.last_answer = now
+            session.answered(now)
             return []
         if isinstance(req, frames.Reject):
             self.stats.parse_errors += 1
@@ -194,8 +216,37 @@ class Exchange:
             self.owners[appkey] = session
         sub = (req.tr_id, req.tr_key)
         if req.tr_type == "1":
+            refused = None if self.lenient else self._refusal(req.tr_id, req.tr_key)
+            if refused is not None:
+                reply, drop = refused
+                self.stats.refusals[reply.msg_cd] += 1
+                return [reply, Drop(reply.msg_cd)] if drop else [reply]
             return [self._register(session, sub)]
         return [self._unregister(session, sub)]
+
+    def _refusal(self, tr_id: str, tr_key: str) -> tuple[Reply, bool] | None:
+        """How KIS refuses this subscription on this environment, or None when it would take it
+        (protocol.md §4.3 codes, §5.4 and endpoints.md §C0 for which TR each environment serves), and
+        whether the socket is dropped after the reply."""
+        tr = TRS.get(tr_id)
+        if tr is None:
+            # OPSP8991 is in KIS's code list with its msg1 but no observed reply (rt_cd "?"): its
+            # "SUBSCRIBE ERROR" prefix is the subscription-level family (OPSP0008 et al., rt_cd 1, header
+            # echoing the request), so that is the shape chosen here.
+            return ack(tr_id, tr_key, "1", "OPSP8991", "SUBSCRIBE ERROR : invalid tr_id"), False
+        if not served(tr, self.registry.env):
+            # The WebSocket answer to a TR the environment does not serve is not documented (REST says
+            # 90000000). OPSP8993 is observed for "a TR the account may not use" (§4.3), so it is used here.
+            return _INVALID_TR_KEY, False
+        if tr.key is Key.HTS_ID:
+            if not tr_key or (self.hts_id is not None and tr_key != self.hts_id):
+                # Observed and in the official README: the error, then a drop without a close frame.
+                return session_error("OPSP0017", "ERROR : htsid가잘못되었습니다"), True
+        elif not tr_key or (tr.key is Key.STOCK and not stock_code(tr_key)):
+            # OPSP8993 (rt_cd 9, header ids "") is the observed reply to a malformed key; OPSP8992
+            # "SUBSCRIBE ERROR : invalid tr_key" is only in the code list, unobserved, so 8993 it is.
+            return _INVALID_TR_KEY, False
+        return None
 
     def _reply_and_maybe_drop(self, req: frames.Request, code: str, msg: str) -> list[Action]:
         actions: list[Action] = [ack(req.tr_id, req.tr_key, "1", code, msg)]
@@ -268,14 +319,33 @@ class Exchange:
         self.stats.pingpongs_sent += 1
         session.pingpongs_sent += 1
         session.last_ping = now
+        if session.unanswered_since is None:
+            session.unanswered_since = now
 
     # -- per-connection timers and control frames ----------------------------------------------
     def deadline(self, session: Session) -> float | None:
-        """When a fault next wants to act on this session (drop, half-open, PINGPONG timeout), or None."""
-        return self.faults.deadline(session) if self.faults is not None else None
+        """When the exchange next acts on this session by itself: the PINGPONG deadline, or a fault's
+        (drop, half-open, PINGPONG timeout). None when nothing is pending."""
+        own = self._pingpong_due(session)
+        theirs = self.faults.deadline(session) if self.faults is not None else None
+        if own is None or theirs is None:
+            return own if theirs is None else theirs
+        return min(own, theirs)
 
     def due(self, session: Session, now: float) -> list[Action]:
+        own = self._pingpong_due(session)
+        if own is not None and now >= own:
+            # KIS ends a session that stopped answering PINGPONG: a drop, the client sees 1006 (F3).
+            self.stats.pingpong_deadline_drops += 1
+            return [Drop("pingpong-deadline")]
         return self._apply(session, self.faults.due(session, now)) if self.faults is not None else []
+
+    def _pingpong_due(self, session: Session) -> float | None:
+        """The first unanswered PINGPONG plus the deadline; None with no deadline, nothing unanswered, or
+        a half-open session (the server itself went quiet: the fault decides what happens next)."""
+        if not self.pingpong_deadline or session.unanswered_since is None or session.silenced:
+            return None
+        return session.unanswered_since + self.pingpong_deadline
 
     def client_ping(self, session: Session) -> list[Action]:
         """What a WebSocket-level ping from the client provokes (nothing, unless a fault says so)."""

@@ -31,7 +31,7 @@ from fakekis.exchange.auth import Registry
 from fakekis.exchange.cassette import DEFAULT_MATCH_ON, Replay
 from fakekis.exchange.market import MarketState
 from fakekis.exchange.products import Catalogue
-from fakekis.exchange.sessions import Exchange, Session
+from fakekis.exchange.sessions import PINGPONG_DEADLINE, Exchange, Session
 from fakekis.faults import Scenario
 from fakekis.serve.connection import KisConnection, Shell, send, send_text
 from fakekis.serve.listen import start_rest
@@ -74,7 +74,15 @@ class FakeKis:
         max_registrations: int = 41,
         scenario: Scenario | None = None,
         rest_match_on: Sequence[str] = DEFAULT_MATCH_ON,
+        lenient: bool = False,
+        hts_id: str | None = None,
+        pingpong_deadline: float = PINGPONG_DEADLINE,
     ) -> None:
+        """`lenient` acks every well-formed subscription (no TR/tr_key/HTS ID checks); `hts_id` is the one
+        HTS ID fill notices accept (None: any non-empty); `pingpong_deadline` seconds without an answer to a
+        PINGPONG end a session (0: never)."""
+        if not 0 <= pingpong_deadline < float("inf"):  # False for NaN
+            raise ValueError("pingpong_deadline must be a finite number of seconds >= 0 (0: never)")
         if start_on not in ("subscribe", "ready", "manual"):
             raise ValueError("start_on must be 'subscribe', 'ready' or 'manual' (kis.player.start())")
         self.recording = recording
@@ -89,7 +97,13 @@ class FakeKis:
         for name in envs:
             reg = Registry(name, rng=random.Random(rng.getrandbits(64)), rest_rps=rps[name])
             exch = Exchange(
-                reg, max_registrations=max_registrations, seed=rng.getrandbits(32), scenario=self.faults
+                reg,
+                max_registrations=max_registrations,
+                seed=rng.getrandbits(32),
+                scenario=self.faults,
+                lenient=lenient,
+                hts_id=hts_id,
+                pingpong_deadline=pingpong_deadline,
             )
             self.envs[name] = Environment(name, reg, exch)
         self.market = MarketState()

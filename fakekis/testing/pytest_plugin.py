@@ -137,7 +137,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "fake_kis(recording=..., speed=..., env=..., scenario=..., manual_clock=..., "
-        "ping_interval=..., rest_match_on=...): configure the fake_kis fixture",
+        "ping_interval=..., pingpong_deadline=..., lenient=..., hts_id=..., rest_match_on=...): configure the fake_kis fixture",
     )
 
 
@@ -173,6 +173,9 @@ def fake_kis(request: pytest.FixtureRequest) -> Iterator[FakeKisHandle]:
             speed=None if speed == "asap" else float(speed),
             clock=clock,
             ping_interval=float(opts.get("ping_interval", 10.0)),
+            pingpong_deadline=float(opts.get("pingpong_deadline", 100.0)),
+            lenient=bool(opts.get("lenient", False)),
+            hts_id=opts.get("hts_id"),
             scenario=scenario,
             rest_match_on=match_on,
         )

@@ -155,6 +155,9 @@ def test_gateway_config_errors_are_one_line(env: dict[str, str], needle: str) ->
     [
         (["serve", "--speed", "fast"], "'fast' is not a number or 'asap'"),
         (["serve", "--recording", "/no/such/place"], "not a recording folder"),
+        (["serve", "--pingpong-deadline=-1"], "'-1' is not allowed: give a number of seconds from 0 (never)"),
+        (["serve", "--pingpong-deadline", "inf"], "'inf' is not allowed: give a number of seconds from 0"),
+        (["serve", "--pingpong-deadline", "nan"], "'nan' is not allowed: give a number of seconds from 0"),
         (["generate", "/tmp/x", "--start", "2026-11-25T09:05"], "no UTC offset"),
     ],
 )

@@ -217,3 +217,26 @@ async def test_search_info_knows_what_the_recording_names_and_trades(tmp_path) -
             return r.json().get("output", {}).get("prdt_abrv_name")
 
         assert [await name(c) for c in ("900110", "900120", "900130")] == ["테스트전자", "종목900120", None]
+
+
+async def test_a_client_that_never_answers_pingpong_is_dropped_at_the_deadline() -> None:
+    clock = ManualClock(kst(2026, 11, 25, 9, 0))
+    start = clock.now()
+    async with FakeKis(None, clock=clock, ping_interval=10, pingpong_deadline=30) as kis:
+        async with websockets.connect(kis.urls["mock"]["ws_url"], ping_interval=None) as ws:
+            for _ in range(3):  # PINGPONGs at 10, 20, 30 s, none answered: the first one starts the clock
+                clock.advance(10)
+                assert json.loads(await ws.recv())["header"]["tr_id"] == "PINGPONG"
+            assert kis.stats("mock")["drops"] == {}  # 30 s: 20 s after the first PINGPONG, still up
+            clock.advance(10)  # 40 s: 30 s after the first unanswered PINGPONG
+
+            async def until_closed() -> None:
+                while True:
+                    assert json.loads(await ws.recv())["header"]["tr_id"] == "PINGPONG"
+
+            with pytest.raises(ConnectionClosed) as closed:  # a bound in real time, not a pace:
+                await asyncio.wait_for(until_closed(), 10)  # TimeoutError = "never dropped"
+            assert closed.value.rcvd is None  # no close frame: 1006, as KIS does
+            stats = kis.stats("mock")
+            assert stats["pingpong_deadline_drops"] == 1 and stats["drops"] == {"pingpong-deadline": 1}
+            assert clock.now() == start + 40

@@ -231,20 +231,23 @@ async def test_krx_silent_while_nxt_trades(tmp_path: Path) -> None:
         await r.advance(5.0)
         assert r.metrics.ws_messages == 0 and r.seen()["frames_sent"] == 0
         key = await r.gw.rest.approval_key()
-    clock = ManualClock(WED)  # a client on the unified TR gets the trades
+    clock = ManualClock(WED)  # a client on the unified TR gets the trades (live: mock does not serve it)
     async with FakeKis(
-        _tape(tmp_path / "u"), clock=clock, scenario=faults.Scenario([faults.KrxSilentNxtTrades()])
+        _tape(tmp_path / "u"),
+        envs=("live",),
+        clock=clock,
+        scenario=faults.Scenario([faults.KrxSilentNxtTrades()]),
     ) as kis:
         import httpx
 
-        async with httpx.AsyncClient(base_url=kis.urls["mock"]["rest_url"]) as http:
+        async with httpx.AsyncClient(base_url=kis.urls["live"]["rest_url"]) as http:
             key = (
                 await http.post(
                     "/oauth2/Approval",
                     json={"grant_type": "client_credentials", "appkey": APPKEY, "secretkey": SECRET},
                 )
             ).json()["approval_key"]
-        async with websockets.connect(kis.urls["mock"]["ws_url"], ping_interval=None) as ws:
+        async with websockets.connect(kis.urls["live"]["ws_url"], ping_interval=None) as ws:
             await ws.send(subscribe_message(key, "H0UNCNT0", "005930"))
             assert json.loads(await ws.recv())["body"]["msg_cd"] == "OPSP0000"
             clock.advance(1.0)

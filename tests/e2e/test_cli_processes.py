@@ -158,10 +158,11 @@ def test_gateway_config_errors_are_one_line(env: dict[str, str], needle: str) ->
         (["serve", "--pingpong-deadline=-1"], "'-1' is not allowed: give a number of seconds from 0 (never)"),
         (["serve", "--pingpong-deadline", "inf"], "'inf' is not allowed: give a number of seconds from 0"),
         (["serve", "--pingpong-deadline", "nan"], "'nan' is not allowed: give a number of seconds from 0"),
-        (["generate", "/tmp/x", "--start", "2026-11-25T09:05"], "no UTC offset"),
+        (["generate", "{tmp}/x", "--start", "2026-11-25T09:05"], "no UTC offset"),
     ],
 )
-def test_fakekis_bad_arguments_are_one_line(args: list[str], needle: str) -> None:
+def test_fakekis_bad_arguments_are_one_line(args: list[str], needle: str, tmp_path: Path) -> None:
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]  # never a shared folder such as /tmp/x
     proc = subprocess.run([PY, "-m", "fakekis", *args], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2 and needle in proc.stderr and "Traceback" not in proc.stderr
     assert proc.stderr.count("\n") == 1, proc.stderr  # argparse's usage block used to come first

@@ -13,12 +13,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDING = ROOT / "recordings" / "healthy-morning-synthetic" / "ws.jsonl"
+# python-kis 2.1.6 accepts only 46-field H0STCNT0 records, so comparisons with it run on the bundled
+# recording that keeps the pre-September layout (46/62); today's (47/63) would fail its length check.
+RECORDING_46 = ROOT / "recordings" / "healthy-morning-synthetic-2026-08" / "ws.jsonl"
 
 
-def trade_frames() -> list[str]:
-    """The bundled recording's single-record H0STCNT0 frames."""
+def trade_frames(recording: Path = RECORDING) -> list[str]:
+    """A bundled recording's single-record H0STCNT0 frames."""
     out = []
-    with RECORDING.open(encoding="utf-8") as fh:
+    with recording.open(encoding="utf-8") as fh:
         for line in fh:
             if '"0|H0STCNT0|001|' in line:
                 out.append(json.loads(line)["text"])

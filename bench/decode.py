@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.common import batched, measure, trade_frames
+from bench.common import RECORDING_46, batched, measure, trade_frames
 from gateway import codec
 
 REPEAT_FRAMES = 20_000
@@ -53,7 +53,7 @@ def _pykis() -> Any:
 
 
 def run() -> list[dict[str, Any]]:
-    single = trade_frames()
+    single = trade_frames(RECORDING_46)  # the layout python-kis can parse, for every decoder alike
     rows = []
     for label, frames in (("1-record", single), ("4-record", batched(single, 4))):
         work = (frames * (REPEAT_FRAMES // len(frames) + 1))[:REPEAT_FRAMES]

@@ -10,7 +10,7 @@ test_layering.py` checks it):
 - `faults/`   faults as data: KIS-level misbehaviour a scenario injects
 - `serve/`    the asyncio shells: WebSocket server, player, REST app, recording proxy
 - `testing/`  the pytest plugin and the demo
-- `cli.py`    the `fakekis` command
+- `cli/`      the `fakekis` command
 
 Never imports `gateway`: the two meet only on the wire and in recording files.
 

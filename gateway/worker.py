@@ -107,8 +107,11 @@ class QuoteWorker:
                 code = close_code(sent, rcvd, e.rcvd_then_sent)
             finally:
                 watchdog.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watchdog
+                # Wait for the watchdog without `suppress(CancelledError)`: that would also swallow a
+                # cancellation of this task arriving right here (the app stopping), and the worker would
+                # reconnect forever while shutdown waited for it. `asyncio.wait` never raises the
+                # watchdog's own CancelledError, and lets ours through.
+                await asyncio.wait({watchdog})
                 self.metrics.ws_connected = False  # on an exception or cancellation too
                 self.metrics.ws_subscriptions = 0
             return self.closed(ws.close_code if code is None else code, ws.close_reason or "")

@@ -7,6 +7,7 @@ The player calls `apply` for every replayed trade frame (whether or not anyone s
 from __future__ import annotations
 
 from fakekis.rules.prices import limit_prices, tick_size
+from fakekis.wire import frames
 
 _OUTPUT_KEYS = (
     "iscd_stat_cls_code marg_rate rprs_mrkt_kor_name new_hgpr_lwpr_cls_code bstp_kor_isnm temp_stop_yn "
@@ -75,7 +76,10 @@ class MarketState:
         if pending is None:
             return
         text, count = pending
-        fields = text.split("|", 3)[3].split("^")
+        parts = frames.split_frame(text)
+        if parts is None:
+            return
+        fields = parts[3].split("^")
         width = len(fields) // count
         if width < 46:
             return

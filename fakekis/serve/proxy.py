@@ -42,6 +42,7 @@ from websockets.frames import Opcode
 from fakekis.serve.listen import start_rest
 from fakekis.tape import cassette
 from fakekis.tape.format import FORMAT, VERSION
+from fakekis.wire import frames
 from fakekis.wire.scrub import SECRET_FIELDS, Scrubber, is_notice_tr
 from kisclock import KST, Clock, WallClock
 
@@ -485,8 +486,8 @@ class Recorder:
                 except (ValueError, KeyError, TypeError, AttributeError):
                     pass
         elif direction == "recv" and kept[:2] in ("0|", "1|"):
-            parts = kept.split("|", 3)
-            if len(parts) == 4:
+            parts = frames.split_frame(kept)
+            if parts is not None:
                 secret = kept[0] == "1" or is_notice_tr(parts[1])
                 self.counts[parts[1] if secret else f"{parts[1]} {parts[3].split('^', 1)[0][:12]}"] += 1
 

@@ -33,6 +33,7 @@ from typing import Any, cast
 
 import yaml
 
+from fakekis.wire import frames
 from kisclock import parse_instant
 
 FORMAT = "kis-harness/recording"
@@ -457,12 +458,12 @@ def _data_frames(rec: Recording) -> Iterable[TapeFrame]:
         text = ln.text
         if ln.dir != "recv" or not text or not text.startswith("0|"):
             continue
-        parts = text.split("|", 3)
-        if len(parts) < 4:
+        parts = frames.split_frame(text)
+        if parts is None:
             continue  # a malformed frame is still replayed by the fault layer, never routed as data
         # A count that is not ASCII digits ('²' passes str.isdigit(), int() refuses it) is replayed as
         # recorded, one record, and `inspect` counts it malformed: real KIS has sent odd frames.
-        count = int(parts[2]) if parts[2].isascii() and parts[2].isdigit() else 1
+        count = frames.frame_count(parts[2]) or 1
         yield TapeFrame(ln.t, parts[1], parts[3].split("^", 1)[0], count, text, no)
 
 

@@ -13,6 +13,7 @@ from statistics import median
 from typing import Any
 
 from fakekis.tape.format import Recording
+from fakekis.wire import frames
 
 
 def inspect_recording(rec: Recording, gaps: int = 3) -> dict[str, Any]:
@@ -37,12 +38,12 @@ def inspect_recording(rec: Recording, gaps: int = 3) -> dict[str, Any]:
             if text.startswith("{") and '"PINGPONG"' in text[:40]:
                 pings.append(ln.t)
             elif text[:2] in ("0|", "1|"):
-                parts = text.split("|", 3)
-                # isascii: '²' passes str.isdigit() and int() refuses it
-                if len(parts) != 4 or not (parts[2].isascii() and parts[2].isdigit()) or int(parts[2]) == 0:
+                parts = frames.split_frame(text)
+                n = frames.frame_count(parts[2]) if parts is not None else None  # '²' is no count
+                if parts is None or not n:
                     malformed += 1
                     continue
-                tr, n = parts[1], int(parts[2])
+                tr = parts[1]
                 per_tr[tr] += 1
                 data_times.append((ln.t, no))
                 if text[0] == "0":

@@ -39,6 +39,8 @@ from urllib.parse import parse_qsl, quote, urlencode
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from fakekis.wire import frames
+
 # JSON fields / headers / query parameters whose values are secrets, and the pseudonym kind for each.
 SECRET_FIELDS = {
     "appkey": "appkey",
@@ -302,8 +304,8 @@ class Scrubber:
         if text[:1] == "{":
             return self._control(text, direction, conn)
         if direction == "recv" and text[:2] in ("0|", "1|"):
-            parts = text.split("|", 3)
-            if len(parts) == 4 and (text[0] == "1" or self._secret_tr(parts[1])):
+            parts = frames.split_frame(text)
+            if parts is not None and (text[0] == "1" or self._secret_tr(parts[1])):
                 return self._notice(parts, conn)
         return self(text)
 

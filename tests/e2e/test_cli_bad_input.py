@@ -153,7 +153,7 @@ def test_out_in_a_read_only_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Root writes anywhere, so the read-only case is staged through os.access, which the check asks."""
-    monkeypatch.setattr(cli.os, "access", lambda path, mode: Path(path) != tmp_path)
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != tmp_path)
     for command in ("generate", "record"):
         assert _main([command, str(tmp_path / "new")]) == 2
         err = capsys.readouterr().err

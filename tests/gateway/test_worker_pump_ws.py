@@ -152,3 +152,53 @@ async def test_last_message_age_keeps_growing_when_the_worker_is_dead(tmp_path: 
         m = (await r.http.get("/v1/metrics/quote")).json()
         assert m["ws_last_message_age_s"] >= 100.0 and m["worker_running"] is False
         assert (await r.quote("005930"))["source"] == "kis-rest"
+
+
+class _ClosedAtOnce:
+    """A socket whose server has already closed: iteration ends at once, nothing to send."""
+
+    close_code, close_reason = 1000, ""
+
+    async def send(self, text: str) -> None:
+        pass
+
+    def __aiter__(self) -> _ClosedAtOnce:
+        return self
+
+    async def __anext__(self) -> str:
+        await asyncio.sleep(0.01)  # the watchdog task gets to start first
+        raise StopAsyncIteration
+
+
+async def test_stopping_while_the_watchdog_winds_down_stops_the_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app stops (the worker task is cancelled) at the moment a connection's cleanup waits for its
+    watchdog. A `suppress(CancelledError)` around that wait swallowed the app's cancellation too: the
+    worker went on reconnecting and shutdown waited for it forever (seen as a 120 s hang in the suite)."""
+    connects = 0
+
+    @asynccontextmanager
+    async def connect(*args: Any, **kwargs: Any) -> AsyncIterator[_ClosedAtOnce]:
+        nonlocal connects
+        connects += 1
+        yield _ClosedAtOnce()
+
+    w = _worker(tmp_path, connect=connect)
+    winding_down = asyncio.Event()
+
+    async def slow_watchdog(ws: Any) -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            winding_down.set()
+            await asyncio.sleep(0.01)  # cleanup that takes a moment: the window the app's cancel hits
+            raise
+
+    monkeypatch.setattr(w, "_watchdog", slow_watchdog)
+    task = asyncio.create_task(w.run_with_reconnect())
+    await asyncio.wait_for(winding_down.wait(), 10)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=10)
+    assert done, "the worker ignored its cancellation and kept running"
+    assert task.cancelled() and connects == 1

@@ -1,0 +1,326 @@
+"""`fakekis` command line: serve, faults, demo, generate, record, inspect, validate.
+
+Bad input never reaches the commands: every flag goes through an argparse `type=` validator from `args`
+(ports, positive finite numbers, instants with an offset, output folders, recordings), and any error is
+ONE line on stderr naming the flag and the allowed values, exit code 2, no traceback, no hang.
+
+- `args`: the shared validators and the one-line error parser;
+- `commands`: what each command does;
+- here: the parser with every flag's help, `main` and the dispatch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+from fakekis import __version__, faults, tape
+from fakekis.cli.args import (
+    MAX_SPEED,
+    MAX_SYMBOLS,
+    MIN_SPEED,
+    _Parser,
+    _say,
+    instant,
+    integer,
+    non_negative,
+    out_dir,
+    port,
+    positive,
+    recording,
+    speed,
+    symbols,
+    url,
+)
+from fakekis.cli.commands import (
+    _faults,
+    _generate,
+    _inspect,
+    _record,
+    _serve,
+    _validate,
+)
+from fakekis.tape.synth import MAX_MINUTES
+
+# -- the parser ---------------------------------------------------------------------------------------
+
+_PORT_HELP = "an integer from 0 to 65535; default 0: a free port"
+_SPEED_HELP = f"replay speed: 1 (recorded pace), any factor from {MIN_SPEED:g} to {MAX_SPEED:.0f}, or asap"
+
+
+def _parser() -> _Parser:
+    parser = _Parser(
+        prog="fakekis",
+        description="A faithful local fake of the KIS Open API "
+        "(REST + realtime WebSocket) that replays recorded sessions. A bad argument is one line on "
+        "stderr and exit code 2.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__} (kis-harness)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "serve",
+        help="serve a recording as fake KIS (REST + WebSocket)",
+        description="Serve fake KIS on loopback. When ready, prints ONE JSON line on stdout with "
+        "rest_url, ws_url and env; everything else goes to stderr. Runs until "
+        "SIGINT/SIGTERM and exits 0. Replay starts at the first acked subscription "
+        "unless --start-on ready.",
+    )
+    p.add_argument(
+        "--recording",
+        type=recording,
+        default=tape.bundled(),
+        help=f"a recording folder or a bundled name (default: bundled {tape.DEFAULT_BUNDLED})",
+    )
+    p.add_argument("--speed", type=speed, default=1.0, help=_SPEED_HELP + " (default 1)")
+    p.add_argument(
+        "--env",
+        choices=("mock", "live", "both"),
+        default="mock",
+        help="environment(s) to serve: mock, live or both; each has its own ports and key registries "
+        "(default mock)",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
+    p.add_argument("--rest-port", type=port, default=0, help=f"REST port: {_PORT_HELP}")
+    p.add_argument("--ws-port", type=port, default=0, help=f"WebSocket port: {_PORT_HELP}")
+    p.add_argument(
+        "--ping-interval",
+        type=positive(3600, "seconds"),
+        default=10.0,
+        help="seconds between PINGPONG heartbeats: greater than 0 and at most 3600 (default 10)",
+    )
+    p.add_argument(
+        "--pingpong-deadline",
+        type=non_negative(86400, "seconds"),
+        default=100.0,
+        help="seconds a PINGPONG may go unanswered before the session is dropped (1006), as KIS does: "
+        "0 (never) to 86400 (default 100)",
+    )
+    p.add_argument(
+        "--lenient",
+        action="store_true",
+        help="ack every well-formed subscription (OPSP0000): no unknown-TR, tr_key, HTS ID or "
+        "mock-support refusals",
+    )
+    p.add_argument(
+        "--start-on",
+        choices=("subscribe", "ready"),
+        default="subscribe",
+        help="when the replay clock starts: subscribe (the first acked subscription, default) or ready",
+    )
+    p.add_argument(
+        "--seed", type=integer, default=0, help="an integer seeding tokens, approval keys and ack keys"
+    )
+    p.add_argument(
+        "--clock",
+        choices=("wall", "manual"),
+        default="wall",
+        help='wall (default) or manual: time stands still until POST /__fakekis/clock {"advance": seconds} '
+        "on the REST port (step mode: replay, PINGPONG and fault timers move only when told)",
+    )
+    p.add_argument(
+        "--clock-start",
+        type=instant,
+        help="with --clock manual only: the starting instant, ISO-8601 with a UTC offset, e.g. "
+        "2026-11-25T09:05:00+09:00, between 1990 and 2099 (default: the recording's start)",
+    )
+    p.add_argument(
+        "--scenario",
+        help="faults to inject: a fault name (drop), a comma list (drop,malformed) or a "
+        "YAML/JSON scenario file; `fakekis faults` lists them (docs/faults.md)",
+    )
+
+    fl = sub.add_parser(
+        "faults",
+        help="list the injectable KIS faults with their F-numbers and parameters",
+        description="The fault catalogue (docs/faults.md): name, failure mode, what it does, what "
+        "a good client does about it, parameters with defaults.",
+    )
+    fl.add_argument("--json", action="store_true", help="one JSON object per fault")
+
+    d = sub.add_parser(
+        "demo",
+        help="fakekis + the gateway end to end: quotes served from kis-ws",
+        description="Starts fakekis on the bundled recording, starts `kis-gateway serve` against it "
+        "by environment variables alone, waits for the six stages, prints quotes and "
+        "metrics, and exits 0 when every symbol is served from kis-ws.",
+    )
+    d.add_argument(
+        "--recording",
+        type=recording,
+        default=tape.bundled(),
+        help="a recording folder or a bundled name (default: the bundled healthy morning)",
+    )
+    d.add_argument("--speed", type=speed, default=1.0, help=_SPEED_HELP + " (default 1)")
+    d.add_argument(
+        "--timeout",
+        type=positive(3600, "seconds"),
+        default=30.0,
+        help="seconds to wait for each stage: greater than 0 and at most 3600 (default 30)",
+    )
+
+    g = sub.add_parser(
+        "generate",
+        help="write a seeded synthetic recording",
+        description="Generate a synthetic session (H0STCNT0 trades, H0STASP0 books) whose fields keep "
+        "the arithmetic invariants of real KIS frames. Marked synthetic. Written to a temporary folder "
+        "beside OUT and renamed at the end: a failed run leaves nothing behind.",
+    )
+    g.add_argument(
+        "out",
+        metavar="OUT",
+        type=out_dir(replace_recording=True),
+        help="output folder: new, empty, or an existing recording (replaced)",
+    )
+    g.add_argument(
+        "--start",
+        type=instant,
+        default=instant("2026-11-25T09:05:00+09:00"),
+        help="start instant, ISO-8601 with a UTC offset (KST is +09:00), between 1990 and 2099 "
+        "(default 2026-11-25T09:05:00+09:00)",
+    )
+    g.add_argument(
+        "--minutes",
+        type=positive(MAX_MINUTES, "minutes"),
+        default=10.0,
+        help=f"length in minutes: greater than 0 and at most {MAX_MINUTES:g} (default 10)",
+    )
+    g.add_argument(
+        "--symbols",
+        type=symbols,
+        help=f"comma list of 1 to {MAX_SYMBOLS} distinct 6-digit codes (default 005930,000660,035720)",
+    )
+    g.add_argument("--seed", type=integer, default=7, help="random seed, an integer (default 7)")
+    g.add_argument("--no-books", action="store_true", help="trades only, no H0STASP0 order books")
+    g.add_argument(
+        "--env",
+        choices=("mock", "live"),
+        default="mock",
+        help="environment written: mock or live (default mock)",
+    )
+    g.add_argument(
+        "--layout",
+        metavar="ERA|DAY",
+        help="record layouts to write: an era (pre-nxt: 46/59 fields, 2025: 46/62, 2026-09: 47/63) or a day "
+        "YYYY-MM-DD (default: the layouts KIS sent on --start's day)",
+    )
+
+    r = sub.add_parser(
+        "record",
+        help="record a live (or mock) KIS session through a loopback proxy, scrubbed",
+        description="A recording proxy: point any client's REST and WS URLs at the URLs it prints "
+        "(one JSON line on stdout). REST goes upstream inside a vcrpy cassette, WebSocket "
+        "messages are relayed both ways and written as they pass; appkey, secret, tokens, "
+        "approval keys, account numbers and the HTS ID are replaced by pseudonyms before "
+        "anything is written. Only auth and quotation calls are forwarded unless "
+        "--allow-trading. Stops after --duration or on Ctrl-C, leaving a valid recording.",
+    )
+    r.add_argument("out", metavar="OUT", type=out_dir(replace_recording=False), help="a new or empty folder")
+    r.add_argument(
+        "--env", choices=("mock", "live"), default="mock", help="which KIS environment (default mock)"
+    )
+    r.add_argument(
+        "--rest-upstream",
+        type=url("http", "https"),
+        help="REST base URL, http(s)://HOST[:PORT] (default: the environment's KIS URL)",
+    )
+    r.add_argument(
+        "--ws-upstream",
+        type=url("ws", "wss"),
+        help="WebSocket URL, ws(s)://HOST[:PORT] (default: the environment's KIS URL)",
+    )
+    r.add_argument("--rest-port", type=port, default=0, help=f"proxy REST port: {_PORT_HELP}")
+    r.add_argument("--ws-port", type=port, default=0, help=f"proxy WebSocket port: {_PORT_HELP}")
+    r.add_argument(
+        "--duration",
+        type=positive(tape.MAX_T, "seconds"),
+        help=f"seconds to record: greater than 0 and at most {tape.MAX_T:g} (a week; default: until Ctrl-C)",
+    )
+    r.add_argument(
+        "--allow-trading", action="store_true", help="also forward order and account calls (DANGER)"
+    )
+    r.add_argument("--notes", help="free text for session.json")
+    r.add_argument(
+        "--progress", action="store_true", help="print progress even when stderr is not a terminal"
+    )
+
+    i = sub.add_parser(
+        "inspect",
+        help="summarise a recording: TRs, symbols, gaps, disconnects, PINGPONG, widths",
+        description="Print a JSON summary of a recording. A broken recording prints one line per problem "
+        "(file:line: field ...) on stderr and exits 2.",
+    )
+    i.add_argument("recording", type=recording, help="a recording folder or a bundled name")
+
+    v = sub.add_parser(
+        "validate",
+        help="check a recording; exit 2 with one file:line line per problem",
+        description="Check a recording against docs/recordings.md. Valid: one JSON summary line on stdout, "
+        "exit 0. Broken: one line per problem (file:line: field ...) on stderr, exit 2.",
+    )
+    v.add_argument("recording", type=recording, help="a recording folder or a bundled name")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command == "serve":
+            if args.env == "both" and (args.rest_port or args.ws_port):
+                parser.exit(
+                    2,
+                    "fakekis serve: error: --rest-port/--ws-port name one environment's ports; use them with "
+                    "--env live or --env mock\n",
+                )
+            if args.clock_start is not None and args.clock != "manual":
+                parser.exit(2, "fakekis serve: error: --clock-start needs --clock manual\n")
+        code = _run(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the try, not at interpreter exit
+        return code
+    except BrokenPipeError:  # `fakekis inspect ... | head -1`: the reader left; nothing is wrong
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except KeyboardInterrupt:
+        print("fakekis: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="fakekis: %(message)s")
+    for noisy in ("httpx", "websockets", "uvicorn"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    command: str = args.command
+    try:
+        if command == "serve":
+            return asyncio.run(_serve(args))
+        if command == "demo":
+            from fakekis.testing.demo import run_demo
+
+            rec = tape.load(args.recording)
+            if not any(tr == "H0STCNT0" for tr, _ in rec.subscriptions):
+                _say(command, f"--recording: {rec.path} subscribes to no H0STCNT0 symbol; the demo needs one")
+                return 2
+            return asyncio.run(run_demo(rec, args.speed, args.timeout))
+        if command == "generate":
+            return _generate(args)
+        if command == "faults":
+            return _faults(args)
+        if command == "record":
+            return asyncio.run(_record(args, existed=args.out.exists()))
+        if command == "inspect":
+            return _inspect(args)
+        return _validate(args)
+    except tape.RecordingError as e:
+        _say(command, f"--recording: {e}" if command in ("serve", "demo") else str(e))
+        return 2
+    except faults.ScenarioError as e:
+        _say(command, str(e))
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

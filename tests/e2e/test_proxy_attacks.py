@@ -25,8 +25,9 @@ from starlette.routing import Route
 from conftest import eventually
 from fakekis.exchange.auth import Registry
 from fakekis.exchange.market import MarketState
+from fakekis.serve.allowlist import check, normalise
 from fakekis.serve.listen import start_rest
-from fakekis.serve.proxy import Recorder, check, normalise
+from fakekis.serve.proxy import Recorder
 from fakekis.serve.rest import create_app
 from kisclock import ManualClock
 

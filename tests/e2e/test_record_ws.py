@@ -17,7 +17,8 @@ from websockets.asyncio.client import connect
 
 from conftest import eventually, gateway_env, kst, trade, write_recording
 from fakekis import tape
-from fakekis.serve.proxy import Recorder, refusal
+from fakekis.serve.allowlist import refusal
+from fakekis.serve.proxy import Recorder
 from fakekis.serve.server import FakeKis
 from fakekis.wire import frames
 from gateway.app import create_app

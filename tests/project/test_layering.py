@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FLOORS = ["rules", "wire", "tape", "exchange", "faults", "serve", "testing", "cli"]
 IO_MODULES = {"asyncio", "socket", "httpx", "websockets", "starlette", "uvicorn", "time", "selectors"}
 CORES = {
-    "fakekis": ["rules", "wire", "tape", "exchange", "faults"],
+    "fakekis": ["rules", "wire", "tape", "exchange", "faults", "serve/allowlist.py"],
     "gateway": ["codec.py", "session.py", "cache.py", "quotes.py", "market.py", "metrics.py", "policy.py"],
 }
 

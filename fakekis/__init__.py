@@ -32,14 +32,15 @@ except _metadata.PackageNotFoundError:  # imported from a source tree that was n
 if TYPE_CHECKING:
     from fakekis.faults import Scenario
     from fakekis.serve.server import FakeKis
-    from fakekis.tape.format import bundled, load
+    from fakekis.tape.format import bundled
+    from fakekis.tape.reader import load
 
 __all__ = ["FakeKis", "Scenario", "__version__", "bundled", "load"]
 
 _PUBLIC = {
     "FakeKis": "fakekis.serve.server",
     "Scenario": "fakekis.faults",
-    "load": "fakekis.tape.format",
+    "load": "fakekis.tape.reader",
     "bundled": "fakekis.tape.format",
 }
 

@@ -7,7 +7,6 @@ summaries `fakekis inspect` prints (`inspect`). Pure: files and text in, values 
 from fakekis.tape.format import (
     DEFAULT_BUNDLED,
     FORMAT,
-    MAX_PROBLEMS,
     MAX_T,
     START_RANGE,
     VERSION,
@@ -16,10 +15,9 @@ from fakekis.tape.format import (
     TapeFrame,
     WsLine,
     bundled,
-    check,
-    load,
     write,
 )
+from fakekis.tape.reader import MAX_PROBLEMS, check, load
 
 __all__ = [
     "DEFAULT_BUNDLED",

@@ -67,7 +67,7 @@ def _headers(raw: object) -> dict[str, str]:
 
 
 def parse(interactions: Iterable[Mapping[str, object]]) -> list[Interaction]:
-    """The loader (`tape.format.load`) has checked the shape; this only reads it."""
+    """The loader (`tape.reader.load`) has checked the shape; this only reads it."""
     out = []
     for index, it in enumerate(interactions):
         request, response = it["request"], it["response"]

@@ -8,7 +8,8 @@ import pytest
 import fakekis
 from fakekis.faults import Scenario
 from fakekis.serve.server import FakeKis
-from fakekis.tape.format import bundled, load
+from fakekis.tape.format import bundled
+from fakekis.tape.reader import load
 
 
 def test_public_names_are_the_real_objects() -> None:

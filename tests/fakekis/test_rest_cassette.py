@@ -19,7 +19,7 @@ from fakekis.exchange.cassette import DEFAULT_MATCH_ON, MATCHERS, Asked, Miss, R
 from fakekis.exchange.market import MarketState
 from fakekis.serve.replay import CassetteReplay
 from fakekis.serve.rest import INQUIRE_PRICE, create_app
-from fakekis.tape import cassette
+from fakekis.tape import cassette, reader
 from fakekis.tape.cassette import Interaction
 from fakekis.wire import frames
 from kisclock import ManualClock
@@ -156,7 +156,7 @@ def test_stamp_gives_each_interaction_its_time_and_vcrpy_still_reads_it(tmp_path
     path.write_text(json.dumps({"interactions": [interaction(), interaction(DAILY)], "version": 1}))
     assert not cassette.stamp(path, [1.0])  # counts disagree: untouched
     assert cassette.stamp(path, [1.25, 7.5])
-    parsed = cassette.parse(tape.format._load_rest(path, tape.format._Problems(collect=False)))
+    parsed = cassette.parse(reader._load_rest(path, reader._Problems(collect=False)))
     assert [(i.t, i.path) for i in parsed] == [(1.25, INQUIRE_PRICE), (7.5, DAILY)]
     requests, responses = vcr.serialize.deserialize(path.read_text(), vcr.serializers.yamlserializer)
     assert [r.path for r in requests] == [INQUIRE_PRICE, DAILY] and len(responses) == 2
@@ -167,7 +167,7 @@ def test_loader_names_a_bad_t(tmp_path: Path, bad: object) -> None:
     path = tmp_path / "rest.yaml"
     path.write_text(json.dumps({"interactions": [{**interaction(), "t": bad}]}))
     with pytest.raises(tape.RecordingError, match=r'rest.yaml: interaction #0: "t" must be seconds >= 0'):
-        tape.format._load_rest(path, tape.format._Problems(collect=False))
+        reader._load_rest(path, reader._Problems(collect=False))
 
 
 # -- through the REST app ---------------------------------------------------------------------

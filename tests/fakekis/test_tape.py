@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from conftest import kst, trade, write_recording
 from fakekis import tape
 from fakekis.tape import format as tape_format
+from fakekis.tape import reader
 from fakekis.tape.inspect import inspect_recording
 from fakekis.wire import frames
 
@@ -164,7 +165,7 @@ def test_check_reports_every_problem_and_a_stray_line_once(tmp_path: Path) -> No
 
 
 def test_check_stops_collecting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(tape_format, "MAX_PROBLEMS", 3)
+    monkeypatch.setattr(reader, "MAX_PROBLEMS", 3)
     root = _good(tmp_path)
     with (root / "ws.jsonl").open("a") as fh:
         fh.write("oops\n" * 10)

@@ -28,8 +28,8 @@ def _ok(flag: bool) -> str:
 RATE_NOTE = "5,000 frames/s; gateway = `kis-gateway serve`, poller and load in their own processes"
 
 
-def render(results: dict[str, Any], took: float, measured: str) -> str:
-    m = machine()
+def render(results: dict[str, Any], took: float, measured: str, m: dict[str, str]) -> str:
+    """`m` is the machine the figures were measured on (saved with them), not the one rendering."""
     lines = [
         "# Benchmarks",
         "",
@@ -130,7 +130,10 @@ def main() -> int:
     saved = ROOT / "bench" / "results.json"
     if args.render_only:
         data = json.loads(saved.read_text(encoding="utf-8"))
-        Path(args.out).write_text(render(data["results"], data["took"], data["measured"]), encoding="utf-8")
+        if "machine" not in data:
+            raise SystemExit(f"bench: {saved} does not say which machine measured it; run the benchmarks")
+        text = render(data["results"], data["took"], data["measured"], data["machine"])
+        Path(args.out).write_text(text, encoding="utf-8")
         print(f"bench: wrote {args.out} from {saved}", file=sys.stderr)
         return 0
     wanted = set(args.only.split(","))
@@ -142,10 +145,12 @@ def main() -> int:
             module = __import__(f"bench.{name}", fromlist=["run"])
             results[name] = module.run()
     took, measured = time.perf_counter() - start, f"{datetime.now(KST):%Y-%m-%d %H:%M}"
+    m = machine()
     saved.write_text(
-        json.dumps({"results": results, "took": took, "measured": measured}, indent=1), encoding="utf-8"
+        json.dumps({"results": results, "took": took, "measured": measured, "machine": m}, indent=1),
+        encoding="utf-8",
     )
-    Path(args.out).write_text(render(results, took, measured), encoding="utf-8")
+    Path(args.out).write_text(render(results, took, measured, m), encoding="utf-8")
     print(f"bench: wrote {args.out} (raw: {saved})", file=sys.stderr)
     return 0
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +18,7 @@ from websockets.frames import Opcode
 
 from fakekis.exchange.actions import Action, Close, Data, Drop, Heartbeat, Raw, Reply, encode
 from fakekis.exchange.sessions import Exchange, Session
+from fakekis.serve.toxics import NetShell
 from kisclock import Clock
 
 log = logging.getLogger("fakekis")
@@ -37,22 +40,43 @@ class KisConnection(ServerConnection):
         super().process_event(event)
 
 
-async def send_text(session: Session, conn: ServerConnection, data: str | bytes) -> bool:
+async def send_text(
+    session: Session, conn: ServerConnection, data: str | bytes, net: NetShell | None = None
+) -> bool:
     """The one place a text frame goes out and is counted. False if nothing was sent: the session is
-    silenced (half-open) or the socket is gone."""
+    silenced (half-open) or the socket is gone. `net`: the network faults decide when and how it leaves."""
     if session.silenced:
         return False
     try:
-        await conn.send(data, text=True)
+        plan = net.plan("ws", session, len(data)) if net is not None else None
+        if plan is None:
+            await conn.send(data, text=True)
+        else:
+            assert net is not None
+            await net.send_ws(conn, data, plan)
     except ConnectionClosed:
         return False
     session.texts_sent += 1
     return True
 
 
-async def send(session: Session, conn: ServerConnection, message: Reply | Data | Heartbeat | Raw) -> bool:
+async def send(
+    session: Session,
+    conn: ServerConnection,
+    message: Reply | Data | Heartbeat | Raw,
+    net: NetShell | None = None,
+) -> bool:
     """The one place a message is encoded (raw bytes only from byte-level faults)."""
-    return await send_text(session, conn, encode(message))
+    return await send_text(session, conn, encode(message), net)
+
+
+def reset(conn: ServerConnection) -> None:
+    """Abort with a TCP RST: SO_LINGER 0 makes the kernel reset instead of closing in order."""
+    sock = conn.transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.transport.abort()
 
 
 class Shell:
@@ -66,8 +90,9 @@ class Shell:
         ping_interval: float,
         stamp: Callable[[], str],
         heartbeat_due: dict[ServerConnection, float],
+        net: NetShell | None = None,
     ) -> None:
-        self.exchange, self.conn, self.clock = exchange, conn, clock
+        self.exchange, self.conn, self.clock, self.net = exchange, conn, clock, net
         self.ping_interval, self.stamp, self.heartbeat_due = ping_interval, stamp, heartbeat_due
         self.session = exchange.open(clock.now())
         self.tasks: list[asyncio.Task[Any]] = []
@@ -97,12 +122,16 @@ class Shell:
         for action in actions:
             try:
                 if isinstance(action, (Reply, Data, Heartbeat, Raw)):
-                    if not await send(session, conn, action) and not session.silenced:
+                    if not await send(session, conn, action, self.net) and not session.silenced:
                         return False  # the socket is gone
                 elif isinstance(action, Drop):
                     log.info("dropping session %d: %s", session.number, action.reason)
                     self.exchange.dropped(action.reason)
-                    await self._drop()
+                    if action.reset:
+                        session.silenced = True
+                        reset(conn)
+                    else:
+                        await self._drop()
                     return False
                 elif isinstance(action, Close):
                     await conn.close(action.code or 1000)
@@ -148,7 +177,7 @@ class Shell:
         while True:
             await self.clock.sleep_until(next_at)
             next_at += self.ping_interval
-            if await send(session, conn, Heartbeat(self.stamp())):
+            if await send(session, conn, Heartbeat(self.stamp()), self.net):
                 self.exchange.heartbeat_sent(session, self.clock.now())
             elif not session.silenced:
                 return  # the socket is gone

@@ -23,6 +23,7 @@ Configure with a marker (all optional)::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -76,6 +77,32 @@ class FakeKisHandle:
     def drop(self, env: str | None = None) -> int:
         """Abort every WebSocket of the environment without a close frame (your client sees 1006)."""
         return self._call(lambda: self._kis.drop_connections(env or self.env))
+
+    def add_fault(self, fault: str | faults.Fault[Any], **params: Any) -> int:
+        """Start a fault now, while the test runs (as `POST /__fakekis/faults` does); returns its id.
+        `fault` is a catalogue name with its parameters (`add_fault("latency", latency_s=0.2)`), checked as
+        a scenario file is (a bad one raises `faults.ScenarioError`), or a fault object."""
+        made = (
+            fault if isinstance(fault, faults.Fault) else faults.build([{"fault": fault, **params}]).faults[0]
+        )
+        return self._call(lambda: self._kis.add_fault(made))
+
+    def remove_fault(self, fault_id: int | None = None) -> int:
+        """Stop the fault with this id (None: every fault, the marker's scenario too); how many stopped."""
+        return self._call(lambda: self._kis.remove_fault(fault_id))
+
+    def list_faults(self) -> list[dict[str, Any]]:
+        """The active faults with their ids and parameters (as `GET /__fakekis/faults`)."""
+        return self._call(self._kis.faults.listing)
+
+    @contextlib.contextmanager
+    def fault(self, fault: str | faults.Fault[Any], **params: Any) -> Iterator[int]:
+        """`with fake_kis.fault("timeout"):` the fault is active inside the block only."""
+        fault_id = self.add_fault(fault, **params)
+        try:
+            yield fault_id
+        finally:
+            self.remove_fault(fault_id)
 
     def advance(self, seconds: float) -> None:
         """Move fakekis's manual clock (marker `manual_clock=True`): replay, PINGPONG and fault timers."""

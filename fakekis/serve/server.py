@@ -129,6 +129,7 @@ class FakeKis:
         self._heartbeat_due: dict[ServerConnection, float] = {}
         self._rest: list[uvicorn.Server] = []
         self._ws: list[Server] = []
+        self.replay_finished_at: float | None = None  # the clock's now when the last frame went out
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def __aenter__(self) -> FakeKis:
@@ -173,9 +174,29 @@ class FakeKis:
             env.ws_url = f"ws://{self.host}:{ws.sockets[0].getsockname()[1]}"
         # The REST sockets already listen: a request made before uvicorn's loop takes over waits in the
         # kernel backlog, so there is nothing to poll for here.
-        self._tasks.append(asyncio.create_task(self.player.run(), name="player"))
+        self._tasks.append(asyncio.create_task(self._play(), name="player"))
         if self.start_on == "ready":
             self.player.start()
+
+    async def _play(self) -> None:
+        await self.player.run()
+        self.replay_finished_at = self.clock.now()
+        log.info(
+            "replay finished: %d frames, market time %s",
+            self.player.emitted,
+            datetime.fromtimestamp(self.player.market_now(), KST).isoformat(),
+        )
+
+    def replay_status(self) -> str:
+        """One line for a progress display: where the replay is."""
+        total, done = len(self.player.frames), self.player.emitted
+        if self.replay_finished_at is not None:
+            return f"replay finished: {done:,} frames"
+        if not self.player.started:
+            return f"replay waiting for the first subscription ({total:,} frames)"
+        market = datetime.fromtimestamp(self.player.market_now(), KST).strftime("%H:%M:%S")
+        sessions = sum(len(e.conns) for e in self.envs.values())
+        return f"replay {done:,}/{total:,} frames ({done / max(total, 1):.0%}), market {market} KST, {sessions} sessions"
 
     async def stop(self) -> None:
         for ws in self._ws:
@@ -243,6 +264,9 @@ class FakeKis:
                 "emitted": self.player.emitted,
                 "total": len(self.player.frames),
                 "done": self.player.done.is_set(),
+                "finished_at": None
+                if self.replay_finished_at is None
+                else datetime.fromtimestamp(self.replay_finished_at, KST).isoformat(),
                 "market_time": datetime.fromtimestamp(self.player.market_now(), KST).isoformat(),
             },
             "rest_replay": self.rest_replay[env].stats(),

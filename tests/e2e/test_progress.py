@@ -43,7 +43,7 @@ def _read_pty(fd: int, until: str, timeout: float = 30.0) -> str:
     return out.decode("utf-8", "replace")
 
 
-def test_generate_draws_a_line_on_a_terminal_and_nothing_in_a_pipe(tmp_path: Path) -> None:
+def test_generate_paints_a_line_on_a_terminal_and_nothing_in_a_pipe(tmp_path: Path) -> None:
     args = [sys.executable, "-m", "fakekis", "generate", "--minutes", "3", "--seed", "1"]
     piped = subprocess.run([*args, str(tmp_path / "a")], capture_output=True, text=True, env=ENV, timeout=120)
     assert piped.returncode == 0 and piped.stderr.startswith("wrote ") and piped.stderr.count("\n") == 1
@@ -62,7 +62,7 @@ def test_generate_draws_a_line_on_a_terminal_and_nothing_in_a_pipe(tmp_path: Pat
     assert ("generating 3 minutes" in shown or "writing " in shown) and "\x1b[" in shown
 
 
-def test_serve_shows_the_replay_position_on_a_terminal() -> None:
+def test_serve_displays_the_replay_position_on_a_terminal() -> None:
     master, slave = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "fakekis", "serve", "--recording", "healthy-morning-synthetic"],

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
 import struct
@@ -15,6 +16,7 @@ from typing import Any
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Opcode
+from websockets.protocol import State
 
 from fakekis.exchange.actions import Action, Close, Data, Drop, Heartbeat, Raw, Reply, encode
 from fakekis.exchange.sessions import Exchange, Session
@@ -41,21 +43,29 @@ class KisConnection(ServerConnection):
 
 
 async def send_text(
-    session: Session, conn: ServerConnection, data: str | bytes, net: NetShell | None = None
+    session: Session,
+    conn: ServerConnection,
+    data: str | bytes,
+    net: NetShell | None = None,
+    on_sent: Callable[[], None] | None = None,
 ) -> bool:
     """The one place a text frame goes out and is counted. False if nothing was sent: the session is
     silenced (half-open) or the socket is gone. `net`: the network faults decide when and how it leaves."""
     if session.silenced:
         return False
+    if net is not None:
+        plan = net.plan("ws", session, len(data))
+        if plan is not None or net.queued(conn):  # the network faults' sender sends and counts it
+            if conn.state is State.CLOSED:
+                return False
+            net.send_ws(session, conn, data, plan, on_sent)
+            return True
     try:
-        plan = net.plan("ws", session, len(data)) if net is not None else None
-        if plan is None:
-            await conn.send(data, text=True)
-        else:
-            assert net is not None
-            await net.send_ws(conn, data, plan)
+        await conn.send(data, text=True)
     except ConnectionClosed:
         return False
+    if on_sent is not None:
+        on_sent()
     session.texts_sent += 1
     return True
 
@@ -65,9 +75,11 @@ async def send(
     conn: ServerConnection,
     message: Reply | Data | Heartbeat | Raw,
     net: NetShell | None = None,
+    on_sent: Callable[[], None] | None = None,
 ) -> bool:
-    """The one place a message is encoded (raw bytes only from byte-level faults)."""
-    return await send_text(session, conn, encode(message), net)
+    """The one place a message is encoded (raw bytes only from byte-level faults). `on_sent` runs once
+    it has actually gone out."""
+    return await send_text(session, conn, encode(message), net, on_sent)
 
 
 def reset(conn: ServerConnection) -> None:
@@ -116,6 +128,8 @@ class Shell:
             for task in self.tasks:
                 task.cancel()
             self.heartbeat_due.pop(conn, None)
+            if self.net is not None:
+                self.net.forget(conn)
 
     async def do(self, actions: list[Action]) -> bool:
         session, conn = self.session, self.conn
@@ -170,6 +184,9 @@ class Shell:
             if actions and not await self.do(actions):
                 return
 
+    def _heartbeat_sent(self, session: Session) -> None:
+        self.exchange.heartbeat_sent(session, self.clock.now())
+
     async def _heartbeat(self) -> None:
         """PINGPONG every `ping_interval` seconds of the clock, market open or not (§4.4)."""
         session, conn = self.session, self.conn
@@ -177,8 +194,11 @@ class Shell:
         while True:
             await self.clock.sleep_until(next_at)
             next_at += self.ping_interval
-            if await send(session, conn, Heartbeat(self.stamp()), self.net):
-                self.exchange.heartbeat_sent(session, self.clock.now())
-            elif not session.silenced:
+            # counted when it leaves (a network fault may hold it in the connection's queue first)
+            sent = functools.partial(self._heartbeat_sent, session)
+            if (
+                not await send(session, conn, Heartbeat(self.stamp()), self.net, on_sent=sent)
+                and not session.silenced
+            ):
                 return  # the socket is gone
             self.heartbeat_due[conn] = next_at

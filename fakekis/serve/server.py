@@ -276,7 +276,11 @@ class FakeKis:
         """No replay frame and no PINGPONG is due at or before the clock's now: with a manual clock,
         everything the last `advance` made due has been sent."""
         now = self.clock.now()
-        return self.player.caught_up() and all(due > now for due in self._heartbeat_due.values())
+        return (
+            self.player.caught_up()
+            and all(due > now for due in self._heartbeat_due.values())
+            and self.net.caught_up(now)
+        )
 
     def drop_connections(self, env: str) -> int:
         """Abort every WebSocket of `env` without a close frame (clients see 1006, failure mode F1)."""

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
 
+from fakekis.exchange.sessions import Session
 from fakekis.faults import ScenarioRun, Wire
 from kisclock import Clock
 
@@ -27,6 +30,11 @@ class NetShell:
         self.faults, self.clock = faults, clock
         self.changed = asyncio.Event()
         self.held = 0  # REST answers held back right now (a `timeout` fault), for tests and stats
+        self._queues: dict[
+            ServerConnection, deque[tuple[str | bytes, Wire | None, Callable[[], None] | None]]
+        ] = {}
+        self._wake: dict[ServerConnection, asyncio.Event] = {}
+        self._senders: dict[ServerConnection, asyncio.Task[None]] = {}
 
     def notify(self) -> None:
         """Faults were added or removed: wake whoever holds an answer, then arm a fresh event."""
@@ -49,13 +57,76 @@ class NetShell:
             for w in waits:
                 w.cancel()
 
-    async def send_ws(self, conn: ServerConnection, data: str | bytes, plan: Wire) -> None:
-        if plan.at > self.clock.now():
-            await self._until(conn, plan.at)
-        if plan.slice_size and isinstance(data, str) and len(data) > plan.slice_size:
-            await conn.send(self._slices(data, plan), text=True)  # one message in several fragments
-        else:
-            await conn.send(data, text=True)
+    def queued(self, conn: ServerConnection) -> bool:
+        """Messages of this connection are waiting in its queue (a later one must wait behind them)."""
+        return bool(self._queues.get(conn))
+
+    def caught_up(self, now: float) -> bool:
+        """No queued message is due at or before `now` (with a manual clock: all the last advance freed
+        has been sent)."""
+        return all(not q or (q[0][1] is not None and q[0][1].at > now) for q in self._queues.values())
+
+    def send_ws(
+        self,
+        session: Session,
+        conn: ServerConnection,
+        data: str | bytes,
+        plan: Wire | None,
+        on_sent: Callable[[], None] | None = None,
+    ) -> None:
+        """Queue a message to leave as `plan` says. The connection's sender task sends its queue in order,
+        so the caller (the read loop, the player, the heartbeat) goes on at once: as on a real network, a
+        reply on the wire does not stop the server from reading the next request."""
+        queue = self._queues.get(conn)
+        if queue is None:
+            queue = self._queues[conn] = deque()
+            self._wake[conn] = asyncio.Event()
+            self._senders[conn] = asyncio.create_task(self._sender(session, conn, queue, self._wake[conn]))
+        queue.append((data, plan, on_sent))
+        self._wake[conn].set()
+
+    def forget(self, conn: ServerConnection) -> None:
+        """The connection is gone: stop its sender (what was still queued is lost, as on a dropped socket)."""
+        self._queues.pop(conn, None)
+        self._wake.pop(conn, None)
+        task = self._senders.pop(conn, None)
+        if task is not None:
+            task.cancel()
+
+    async def _sender(
+        self,
+        session: Session,
+        conn: ServerConnection,
+        queue: deque[tuple[str | bytes, Wire | None, Callable[[], None] | None]],
+        wake: asyncio.Event,
+    ) -> None:
+        try:
+            while True:
+                if not queue:
+                    wake.clear()
+                    await wake.wait()
+                    continue
+                data, plan, on_sent = queue[0]  # left in the queue until sent: caught_up() sees it
+                if plan is not None and plan.at > self.clock.now():
+                    await self._until(conn, plan.at)
+                if not session.silenced:
+                    if (
+                        plan is not None
+                        and plan.slice_size
+                        and isinstance(data, str)
+                        and len(data) > plan.slice_size
+                    ):
+                        await conn.send(self._slices(data, plan), text=True)  # one message, several fragments
+                    else:
+                        await conn.send(data, text=True)
+                    session.texts_sent += 1
+                    if on_sent is not None:
+                        on_sent()
+                queue.popleft()
+        except ConnectionClosed:  # the socket went: nothing more to send on it
+            self._queues.pop(conn, None)
+            self._wake.pop(conn, None)
+            self._senders.pop(conn, None)
 
     async def _until(self, conn: ServerConnection, at: float) -> None:
         """Wait for the clock to reach `at`, or for the socket to close (then `send` fails as it should:

@@ -389,8 +389,8 @@ async def test_reconnect_storm_lockout(tmp_path: Path) -> None:
 
 
 async def _open(kis: FakeKis, clock: ManualClock, *symbols: str):
-    """A raw client that sent subscribe requests for `symbols`; waits until fakekis has received the first
-    (a connection reads its next request once its answer to the last one has left)."""
+    """A raw client that sent subscribe requests for `symbols`; waits until fakekis has received them all
+    (a reply held on the wire does not stop fakekis from reading the next request)."""
     ws = await websockets.connect(kis.urls["mock"]["ws_url"], ping_interval=None)
     for sym in symbols:
         key = kis.envs["mock"].registry.issue_approval(
@@ -398,8 +398,8 @@ async def _open(kis: FakeKis, clock: ManualClock, *symbols: str):
         )[1]["approval_key"]
         await ws.send(subscribe_message(str(key), "H0STCNT0", sym))
     await eventually(
-        lambda: sum(s["texts_received"] for s in kis.stats("mock")["open_sessions"]) >= 1,
-        what="fakekis to receive the first subscribe request",
+        lambda: sum(s["texts_received"] for s in kis.stats("mock")["open_sessions"]) == len(symbols),
+        what="fakekis to receive every subscribe request",
     )
     return ws
 
@@ -428,10 +428,8 @@ async def test_latency_with_jitter_delivers_in_order_once_the_clock_passes() -> 
     async with FakeKis(None, clock=clock, scenario=scenario) as kis:
         ws = await _open(kis, clock, "005930", "000660", "035720")
         await _nothing_for_now(ws)
-        keys = []
-        for _ in range(3):
-            clock.advance(1.0)  # each ack is due within 0.9 s of its request, whatever the jitter drew
-            keys.append(json.loads(await asyncio.wait_for(ws.recv(), 5))["header"]["tr_key"])
+        clock.advance(1.0)  # every ack is due by 0.9 s, whatever the jitter drew
+        keys = [json.loads(await asyncio.wait_for(ws.recv(), 5))["header"]["tr_key"] for _ in range(3)]
         assert keys == ["005930", "000660", "035720"]
         await ws.close()
 

@@ -13,6 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
 from bench.common import ROOT, machine
 from kisclock import KST
 
@@ -136,14 +139,26 @@ def main() -> int:
         Path(args.out).write_text(text, encoding="utf-8")
         print(f"bench: wrote {args.out} from {saved}", file=sys.stderr)
         return 0
-    wanted = set(args.only.split(","))
+    wanted = [n for n in ("decode", "wire", "api", "fresh") if n in set(args.only.split(","))]
     results: dict[str, Any] = {}
     start = time.perf_counter()
-    for name in ("decode", "wire", "api", "fresh"):
-        if name in wanted:
-            print(f"bench: {name} ...", file=sys.stderr, flush=True)
+    # One updating line on a terminal (rich); nothing when piped, then the one "wrote" line at the end.
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("bench"),
+        BarColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as progress:
+        task = progress.add_task("", total=len(wanted))
+        for name in wanted:
+            progress.update(task, description=name)
             module = __import__(f"bench.{name}", fromlist=["run"])
             results[name] = module.run()
+            progress.advance(task)
     took, measured = time.perf_counter() - start, f"{datetime.now(KST):%Y-%m-%d %H:%M}"
     m = machine()
     saved.write_text(

@@ -160,3 +160,25 @@ def test_deadline_zero_is_never() -> None:
     s = ex.open(0.0)
     ex.heartbeat_sent(s, 10.0)
     assert ex.deadline(s) is None and ex.due(s, 1e9) == [] and ex.stats.pingpong_deadline_drops == 0
+
+
+def test_each_market_day_tr_goes_to_its_own_subscribers_only() -> None:
+    """A market-day tape carries eight TRs per symbol: each frame goes to the sessions that registered that
+    (tr_id, code), never to a neighbour TR of the same symbol."""
+    from fakekis.exchange.actions import Data
+    from fakekis.tape.market_day import VENUE_TRS
+
+    ex, _ = _exchange("live")
+    sessions = {}
+    for tr_id in (tr for trs in VENUE_TRS.values() for tr in trs):
+        reg = ex.registry
+        key = reg.issue_approval(
+            {"grant_type": "client_credentials", "appkey": tr_id.ljust(36, "K"), "secretkey": "s" * 180}
+        )[1]["approval_key"]
+        s = sessions[tr_id] = ex.open()
+        (reply,) = s.receive(subscribe_message(str(key), tr_id, "005930"))
+        assert isinstance(reply, Reply) and reply.msg_cd == "OPSP0000", (tr_id, reply)
+    for tr_id, session in sessions.items():
+        frame = Data(tr_id, 1, f"0|{tr_id}|001|005930^...")
+        assert ex.deliver(frame, "005930", 0.0) == [(session, frame)]
+        assert ex.deliver(frame, "000660", 0.0) == []

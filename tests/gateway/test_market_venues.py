@@ -9,16 +9,24 @@ venue that subscribes or asks REST for another venue's data.
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from pathlib import Path
 
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import APPKEY, SECRET, kst
+from conftest import APPKEY, SECRET, kst, trade
+from fakekis.exchange.auth import Registry
+from fakekis.exchange.market import MarketState
+from fakekis.serve.rest import create_app
+from fakekis.wire import frames
 from gateway.config import ConfigError, from_env
 from gateway.market import NXT_SESSIONS, KrxCalendar
-from gateway.rest import MARKET_DIV
-from kisclock import KST
+from gateway.metrics import Metrics
+from gateway.redact import Redactor, StageLog
+from gateway.rest import MARKET_DIV, RestClient
+from kisclock import KST, ManualClock
 
 LIVE = {"KIS_ENV": "live", "KIS_APP_KEY": APPKEY, "KIS_APP_SECRET": SECRET}
 
@@ -81,3 +89,36 @@ def test_a_bad_venue_is_one_line(env: dict[str, str], says: str) -> None:
     with pytest.raises(ConfigError) as e:
         from_env(env)
     assert says in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("venue", "div"), [("krx", "J"), ("unified", "UN"), ("nxt", "NX")])
+async def test_the_rest_fallback_asks_fakekis_for_the_venues_market(
+    venue: str, div: str, tmp_path: Path
+) -> None:
+    """The request that goes out, seen by an httpx hook in front of fakekis's real REST app."""
+    clock = ManualClock(kst(2026, 11, 25, 19, 0))
+    registry = Registry("live", rest_rps=100)
+    market = MarketState()
+    market.apply(
+        "H0STCNT0", frames.data_frame("H0STCNT0", [trade("005930", "150000", 71_500, 71_000, 9)]), 1, "005930"
+    )
+    asked: list[str | None] = []
+
+    async def hook(request: httpx.Request) -> None:
+        if request.url.path.endswith("inquire-price"):
+            asked.append(request.url.params.get("FID_COND_MRKT_DIV_CODE"))
+
+    http = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(registry, market, clock)),
+        base_url="http://kis",
+        event_hooks={"request": [hook]},
+    )
+    env = {**LIVE, "KIS_VENUE": venue, "KIS_REST_URL": "http://kis", "GATEWAY_TOKEN_DIR": str(tmp_path)}
+    cfg = from_env(env)
+    rest = RestClient(cfg, clock, Metrics(), StageLog(Redactor(cfg.secrets)), http)
+    try:
+        out = await rest.inquire_price("005930")
+    finally:
+        await rest.aclose()
+    assert asked == [div] and out["stck_prpr"] == "71500"

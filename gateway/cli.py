@@ -44,6 +44,8 @@ ENV_HELP = """environment (the gateway's configuration):
   GATEWAY_REST_RPS       REST calls per second the gateway allows itself (default live 18, mock 1; max 1000)
   GATEWAY_TOKEN_DIR      token cache folder (default ~/.cache/kis-gateway)
   GATEWAY_SESSION_HOURS  KRX session in KST, HH:MM-HH:MM (default 09:00-15:30)
+  KIS_VENUE              krx | nxt | unified (default krx): the trade TR (H0STCNT0/H0NXCNT0/H0UNCNT0), the
+                         sessions that count as open, REST's market (J/NX/UN); nxt/unified need KIS_ENV=live
 A bad value stops the command with one line naming the variable and what is allowed (exit 2).
 """
 

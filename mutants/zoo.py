@@ -57,8 +57,8 @@ ZOO = [
         "no resubscribe after reconnect (acked set kept across connections)",
         "F1: python-kis 1.0.5 / PR #36",
         "gateway/worker.py",
-        "        return ClientSession.for_symbols(self.cfg.symbols)\n",
-        "        self.kept = getattr(self, 'kept', None) or ClientSession.for_symbols(self.cfg.symbols)\n"
+        "        return ClientSession.for_symbols(self.cfg.symbols, self.cfg.trade_trs)\n",
+        "        self.kept = getattr(self, 'kept', None) or ClientSession.for_symbols(self.cfg.symbols, self.cfg.trade_trs)\n"
         "        return self.kept\n",
     ),
     Bug(

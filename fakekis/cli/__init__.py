@@ -35,6 +35,7 @@ from fakekis.cli.args import (
     speed,
     symbols,
     url,
+    venue_list,
 )
 from fakekis.cli.commands import (
     _faults,
@@ -205,8 +206,16 @@ def _parser() -> _Parser:
     g.add_argument(
         "--env",
         choices=("mock", "live"),
-        default="mock",
-        help="environment written: mock or live (default mock)",
+        help="environment written: mock or live (default mock; live with --venues, as mock serves none of "
+        "the NXT, unified, expected-trade or market-operation TRs)",
+    )
+    g.add_argument(
+        "--venues",
+        type=venue_list,
+        metavar="LIST",
+        help="play the market day session by session on these venues' TRs: a comma list of krx "
+        "(H0STCNT0, H0STASP0, H0STANC0 in the auctions, H0STMKO0), nxt (H0NXCNT0, H0NXASP0, 08:00-20:00), "
+        "unified (H0UNCNT0, H0UNASP0), or all (default: regular-session KRX trades at every instant)",
     )
     g.add_argument(
         "--layout",

@@ -92,10 +92,18 @@ def _generate(args: argparse.Namespace) -> int:
     except layouts.LayoutError as e:
         _say("generate", f"--layout: {e}")
         return 2
+    env = args.env or ("live" if args.venues else "mock")
     phase = [f"generating {args.minutes:g} minutes of {len(specs)} symbols"]
     with ProgressLine(lambda: phase[0]):
         session, lines = synth.generate(
-            args.start, args.minutes, specs, args.seed, not args.no_books, args.env, layout_day=day
+            args.start,
+            args.minutes,
+            specs,
+            args.seed,
+            not args.no_books,
+            env,
+            layout_day=day,
+            venues=args.venues,
         )
         phase[0] = f"writing {len(lines):,} lines to {args.out}"
         out = args.out.absolute()  # now: replacing the recording in "." replaces the current directory

@@ -73,7 +73,7 @@ async def test_healthz_and_readyz(tmp_path: Path) -> None:
         down = await r.http.get("/readyz")
         assert down.status_code == 503 and "no quote source" in down.json()["reason"]
         assert (await r.http.get("/healthz")).status_code == 200  # the process is still up
-        q = await r.quote("000660")  # served from REST: the gateway now holds a token
+        q = await r.quote("005930")  # WS is down: served from REST, so the gateway now holds a token
         assert q["source"] == "kis-rest"
         up = await r.http.get("/readyz")
         assert up.status_code == 200 and up.json()["rest_token"] and not up.json()["ws_connected"]

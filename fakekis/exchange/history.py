@@ -39,7 +39,7 @@ def _clamp(price: int, lower: int, upper: int) -> int:
 
 
 def _day_bar(rng: random.Random, day: date, prev: int, close: int, volume: int) -> Bar:
-    lower, upper = limit_prices(prev)
+    upper, lower = limit_prices(prev)
     open_ = _clamp(on_tick(int(prev * (1 + rng.gauss(0, 0.006)))), lower, upper)
     top, bottom = max(open_, close), min(open_, close)
     high = _clamp(on_tick(int(top * (1 + abs(rng.gauss(0, 0.008))))), top, upper)
@@ -75,7 +75,7 @@ class History:
         while day >= oldest:
             if is_trading_day(day):
                 prev = on_tick(int(close / (1 + max(-0.08, min(0.08, rng.gauss(0, 0.015))))))
-                lower, upper = limit_prices(prev)
+                upper, lower = limit_prices(prev)
                 if not lower <= close <= upper or prev < 100:
                     prev = close  # keep the chain inside the limits (and off the floor)
                 out.append(_day_bar(rng, day, prev, close, volume))

@@ -277,7 +277,7 @@ def test_itemchart_output1_carries_the_spaced_loan_key_and_the_name(live) -> Non
     assert out1["stck_prdy_clpr"] == "71000" and int(out1["prdy_vol"]) > 0
 
 
-def test_periods_fold_days_and_the_range_bounds_the_rows(live) -> None:
+def test_periods_fold_days_and_the_range_limits_the_bars(live) -> None:
     client, headers, _ = live
     path, tr_id, q = CALLS["daily-chart"]
     by = {

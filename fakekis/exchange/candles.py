@@ -71,6 +71,40 @@ class MinuteBars:
         else:
             bar.add(price, qty, acml_amount)
 
+    def prelude(self, first: int, anchors: list[tuple[int, int]], volume: int, amount: int) -> None:
+        """Bars for 09:00 up to (not including) minute `first`, for a tape that starts mid-session: the
+        prices pass through `anchors` (minute, price), e.g. the open at OPRC_HOUR, the high at HGPR_HOUR and
+        the low at LWPR_HOUR the first record names, straight lines between them on the tick grid, and
+        `volume` / `amount` (what the day traded before the tape) spread evenly. Called before any trade."""
+        minutes = []
+        m = 900
+        while m < first:
+            minutes.append(m)
+            m = _next_minute(m)
+        if not minutes or not anchors or self._keys:
+            return
+        points = sorted({a for a in anchors if 900 <= a[0] <= first} or {(900, anchors[0][1])})
+        if points[0][0] != 900:
+            points.insert(0, (900, points[0][1]))
+        prices = []
+        for m in minutes:
+            before = max((p for p in points if p[0] <= m), key=lambda p: p[0])
+            after = min((p for p in points if p[0] >= m), key=lambda p: p[0], default=before)
+            span = _index(after[0]) - _index(before[0])
+            frac = (_index(m) - _index(before[0])) / span if span else 0.0
+            prices.append(round(before[1] + (after[1] - before[1]) * frac))
+        each, acml = volume // len(minutes), 0
+        prev = prices[0]
+        for i, (m, p) in enumerate(zip(minutes, prices, strict=True)):
+            vol = each + (volume - each * len(minutes) if i == len(minutes) - 1 else 0)
+            acml += vol
+            exact = {a[1] for a in anchors if a[0] == m}
+            high, low = max([prev, p, *exact]), min([prev, p, *exact])
+            bar = Bar(self.day, prev, high, low, p, vol, 0, m, amount * acml // volume if volume else 0)
+            self._bars[m] = bar
+            self._keys.append(m)
+            prev = p
+
     def upto(self, minute: int, limit: int, fill_until: int = -1) -> list[Bar]:
         """At most `limit` bars at or before `minute`, newest first. Minutes without a trade between the
         first bar and `min(minute, fill_until)` are flat bars at the previous close with no volume (INF:
@@ -99,6 +133,15 @@ class MinuteBars:
     def containing(self, minute: int) -> Bar | None:
         """The bar of `minute` itself, if a trade fell in it."""
         return self._bars.get(minute)
+
+
+def _next_minute(m: int) -> int:
+    h, mm = divmod(m, 100)
+    return (h + 1) * 100 if mm == 59 else m + 1
+
+
+def _index(m: int) -> int:
+    return (m // 100) * 60 + m % 100
 
 
 def _prev_minute(m: int) -> int:

@@ -103,11 +103,28 @@ class SymbolState:
                 del self.minutes[min(self.minutes)]
             if self.last is not None and self.last[33] and self.last[33] < day:
                 self.prev_close = price - (_int(rec[4]) or 0)  # a new business day on the same tape
+            if not bars:
+                self._prelude(bars, rec, price, qty or 0)
         acml_amount = _int(rec[14]) or 0
         bars.add(rec[1], price, qty or 0, acml_amount)
         self.recent.append(Tick(rec[1], rec[2], rec[4], rec[3], rec[5], rec[12], rec[18]))
         self.last = rec
         self.candle = candle_of(rec, price)
+
+    def _prelude(self, bars: MinuteBars, rec: list[str], price: int, qty: int) -> None:
+        """A tape that starts mid-session: the first record's open, high and low (and their times) and
+        its ACML_VOL give the minutes before it (`MinuteBars.prelude`), so a minute chart starts at 09:00
+        as KIS's does and agrees with the day candle."""
+        anchors = []
+        for hour, value in ((rec[24], rec[7]), (rec[27], rec[8]), (rec[30], rec[9])):
+            m, p = _int(hour[:4]), _int(value)
+            if m is not None and p and len(hour) == 6:
+                anchors.append((m, p))
+        volume = max(0, (_int(rec[13]) or 0) - qty)
+        amount = max(0, (_int(rec[14]) or 0) - qty * price)
+        first = _int(rec[1][:4])
+        if first is not None and anchors:
+            bars.prelude(first, anchors + [(first, price)], volume, amount)
 
     def settle(self) -> None:
         pending, self.pending = self.pending, []

@@ -92,12 +92,9 @@ def digits(ask: Ask, name: str, width: int) -> str:
 
 
 def day(ask: Ask, name: str) -> str:
-    value = digits(ask, name, 8)
-    try:
-        date(int(value[:4]), int(value[4:6]), int(value[6:]))
-    except ValueError:
-        raise missing(name) from None
-    return value
+    """YYYYMMDD, eight digits. Not checked as a calendar date: python-kis sends `00000101` for "from the
+    beginning" and KIS answers it."""
+    return digits(ask, name, 8)
 
 
 def hour(ask: Ask, name: str) -> str:
@@ -155,6 +152,8 @@ def _itemchart(m: MarketState, ask: Ask) -> Answer:
 def _time_chart(m: MarketState, ask: Ask) -> Answer:
     v, s = venue(ask), symbol(ask)
     at = hour(ask, "FID_INPUT_HOUR_1")
+    if at == "000000":  # python-kis's first call asks for 000000 and expects the latest bars (INF: = now)
+        at = "235959"
     one_of(ask, "FID_PW_DATA_INCU_YN", ("Y", "N"))
     st = m.state(v, s)
     rows, _ = charts.minute_bars(m, s, st, v, charts.today_text(m, st), at, charts.TIME_CHART_ROWS)

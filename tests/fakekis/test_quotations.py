@@ -297,9 +297,25 @@ def test_minute_chart_pages_back_by_time(live) -> None:
     client, headers, _ = live
     path, tr_id, q = CALLS["minute-chart"]
     now = _get(client, headers, path, tr_id, **{**q, "FID_INPUT_HOUR_1": "235959"}).json()["output2"]
-    assert now[0]["stck_cntg_hour"] == "093500" and now[-1]["stck_cntg_hour"] == "093000"  # future = now
-    earlier = _get(client, headers, path, tr_id, **{**q, "FID_INPUT_HOUR_1": "093259"}).json()["output2"]
-    assert [r["stck_cntg_hour"] for r in earlier] == ["093200", "093100", "093000"]
+    assert now[0]["stck_cntg_hour"] == "093500" and now[-1]["stck_cntg_hour"] == "090600"  # future = now
+    assert _get(client, headers, path, tr_id, **{**q, "FID_INPUT_HOUR_1": "000000"}).json()["output2"] == now
+    earlier = _get(client, headers, path, tr_id, **{**q, "FID_INPUT_HOUR_1": "091259"}).json()["output2"]
+    assert [r["stck_cntg_hour"] for r in earlier] == [f"09{m:02d}00" for m in range(12, -1, -1)]
+
+
+def test_a_tape_that_starts_mid_session_gets_minutes_from_0900_that_agree_with_its_first_record() -> None:
+    market = fed(1.0)
+    first = trades_upto(1.0, "005930")[0]
+    state = market.state("J", "005930")
+    assert state is not None
+    rows, _ = charts.minute_bars(market, "005930", state, "J", "20261125", "092959", 100)
+    assert (
+        rows[-1]["stck_cntg_hour"] == "090000" and rows[0]["stck_cntg_hour"] == "092900" and len(rows) == 30
+    )
+    assert sum(int(r["cntg_vol"]) for r in rows) == int(first[13]) - int(first[12])
+    assert max(int(r["stck_hgpr"]) for r in rows) <= int(first[8])
+    assert min(int(r["stck_lwpr"]) for r in rows) >= int(first[9])
+    assert rows[-1]["stck_oprc"] == first[7]
 
 
 def test_daily_minute_chart_continuation_header(live) -> None:
@@ -360,7 +376,7 @@ def test_chk_holiday_pages_calendar_days_from_the_krx_calendar(live) -> None:
         ),
         (
             "daily-chart",
-            {"FID_INPUT_DATE_2": "20261332"},
+            {"FID_INPUT_DATE_2": "2026-1-1"},
             "OPSQ2001",
             "ERROR : INPUT_FIELD_NAME FID_INPUT_DATE_2",
         ),

@@ -14,9 +14,11 @@ from datetime import datetime
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fakekis.exchange import quotations
 from fakekis.exchange.auth import Registry, gateway_error
@@ -69,6 +71,20 @@ def _ok(output: dict[str, str]) -> dict[str, object]:
 
 def _input_error(name: str) -> dict[str, str]:
     return {"rt_cd": "1", "msg_cd": "OPSQ2001", "msg1": f"ERROR : INPUT_FIELD_NAME {name}"}
+
+
+class _CollapseSlashes:
+    """`//uapi/...` is `/uapi/...`: mojito2 builds its chart URLs as base + "/" + "/uapi/..." and works
+    against KIS, so KIS's gateway collapses repeated slashes (INF; docs/fidelity.md)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "//" in scope["path"]:
+            path = re.sub("/{2,}", "/", scope["path"])
+            scope = {**scope, "path": path, "raw_path": path.encode()}
+        await self.app(scope, receive, send)
 
 
 def create_app(
@@ -246,6 +262,6 @@ def create_app(
         Route("/__fakekis/stats", fake_stats, methods=["GET"]),
         Route("/__fakekis/clock", fake_clock, methods=["GET", "POST"]),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(_CollapseSlashes)])
     app.add_exception_handler(404, not_found)
     return app

@@ -488,3 +488,11 @@ def test_a_book_frame_moves_the_book_and_its_changes() -> None:
     assert out1["askp1"] == rec1[3] and out1["bidp10"] == rec1[22] and out1["total_askp_rsqn"] == rec1[43]
     assert out1["askp_rsqn_icdc1"] == str(int(rec1[23]) - int(rec0[23]))
     assert kst(2026, 11, 25) < START.timestamp()  # the tape's day, for the reader
+
+
+def test_a_doubled_slash_reaches_the_same_route(live) -> None:
+    """mojito2 asks for `//uapi/...` (base + "/" + "/uapi/...") and works against KIS."""
+    client, headers, _ = live
+    path, tr_id, q = CALLS["ccnl"]
+    r = client.get("/" + Q + path, params=q, headers={**headers, "tr_id": tr_id})
+    assert r.status_code == 200 and r.json()["rt_cd"] == "0"

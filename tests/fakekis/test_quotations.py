@@ -494,5 +494,5 @@ def test_a_doubled_slash_reaches_the_same_route(live) -> None:
     """mojito2 asks for `//uapi/...` (base + "/" + "/uapi/...") and works against KIS."""
     client, headers, _ = live
     path, tr_id, q = CALLS["ccnl"]
-    r = client.get("/" + Q + path, params=q, headers={**headers, "tr_id": tr_id})
+    r = client.get("http://testserver/" + Q + path, params=q, headers={**headers, "tr_id": tr_id})
     assert r.status_code == 200 and r.json()["rt_cd"] == "0"

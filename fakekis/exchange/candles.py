@@ -8,8 +8,8 @@ before 10:31" is a bisect and a slice: a minute-chart answer never looks at the 
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections.abc import Callable, Iterable, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -165,7 +165,7 @@ def fold(daily: Sequence[Bar], period: str) -> list[Bar]:
     """Daily bars (oldest first) folded into `period` bars (D, W, M or Y), oldest first. A period bar is
     dated by its first trading day in `daily` (INF: KIS's date for a week/month bar is not documented)."""
     if period == "D":
-        return [replace(b) for b in daily]
+        return list(daily)  # nothing is folded, so nothing is copied
     key = PERIODS[period]
     out: list[Bar] = []
     last: tuple[int, ...] | None = None
@@ -183,5 +183,11 @@ def fold(daily: Sequence[Bar], period: str) -> list[Bar]:
     return out
 
 
-def between(bars: Iterable[Bar], start: str, end: str) -> list[Bar]:
-    return [b for b in bars if start <= b.day <= end]
+def between(bars: Sequence[Bar], start: str, end: str) -> list[Bar]:
+    """The bars (sorted by day) dated within [start, end]: two bisects, not a scan."""
+    lo = bisect_left(bars, start, key=_day_of)
+    return list(bars[lo : bisect_right(bars, end, key=_day_of)])
+
+
+def _day_of(b: Bar) -> str:
+    return b.day

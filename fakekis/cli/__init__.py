@@ -263,6 +263,14 @@ def _parser() -> _Parser:
         "--progress", action="store_true", help="print progress even when stderr is not a terminal"
     )
 
+    sub.add_parser(
+        "coverage",
+        help="print the KIS coverage table (docs/coverage.md): each REST call and realtime TR, served or not",
+        description="Print, as Markdown, what fakekis does with every KIS domestic-stock REST path + tr_id and "
+        "every realtime TR, live and mock, and the test that covers it. docs/coverage.md is this output "
+        "(regenerate: fakekis coverage > docs/coverage.md).",
+    )
+
     i = sub.add_parser(
         "inspect",
         help="summarise a recording: TRs, symbols, gaps, disconnects, PINGPONG, widths",
@@ -329,6 +337,11 @@ def _run(args: argparse.Namespace) -> int:
             return _faults(args)
         if command == "record":
             return asyncio.run(_record(args, existed=args.out.exists()))
+        if command == "coverage":
+            from fakekis.cli.coverage import render
+
+            print(render(), end="")
+            return 0
         if command == "inspect":
             return _inspect(args)
         return _validate(args)

@@ -109,12 +109,13 @@ class FakeKis:
                 pingpong_deadline=pingpong_deadline,
             )
             self.envs[name] = Environment(name, reg, exch)
-        self.market = MarketState()
+        self.market = MarketState(seed=seed)
         frames = recording.data_frames() if recording else []
         for f in frames:  # each symbol's first trade tells REST its previous close
-            parts = split_frame(f.text)
-            if f.tr_id == "H0STCNT0" and f.tr_key not in self.market.prev_close and parts:
-                self.market.prime(parts[3].split("^", 46)[:46])
+            if f.tr_id == "H0STCNT0" and not self.market.primed(f.tr_key):
+                parts = split_frame(f.text)
+                if parts:
+                    self.market.prime(parts[3].split("^", 46)[:46])
         traded = {f.tr_key for f in frames} | {
             key for _, key in (recording.subscriptions if recording else [])
         }
@@ -122,6 +123,7 @@ class FakeKis:
         self.player = Player(
             frames, self.clock, speed, recording.start if recording else self.clock.now(), self._emit
         )
+        self.market.now_fn = self.player.market_now  # REST's "now" is the replay's market time
         # rest.yaml replay (docs/recordings.md), one per environment so each counts its own misses
         recorded = cassette.parse(recording.rest) if recording else []
         self.rest_replay = {name: Replay(recorded, rest_match_on) for name in envs}

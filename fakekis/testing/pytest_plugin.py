@@ -151,6 +151,10 @@ class FakeKisHandle:
             )
         self._call(lambda: clock.advance(seconds))
 
+    def start_replay(self) -> None:
+        """Start the tape now, without waiting for a subscription (a REST-only client: charts, order book)."""
+        self._call(self._kis.player.start)
+
     def caught_up(self) -> bool:
         """With the manual clock: everything the last `advance` made due (replay frames, PINGPONGs) is sent."""
         return self._call(self._kis.caught_up)

@@ -58,8 +58,11 @@ def rest_status(e: surface.Endpoint, env: str) -> str:
 
 
 def ws_status(tr: trs.Tr, env: str) -> str:
-    if not trs.served(tr, env):
+    status = trs.status(tr.tr_id, env)
+    if status is trs.Status.NOT_ON_ENV:
         return "refused (as KIS)"
+    if status is not trs.Status.SERVED:
+        return f"{status.value} (`OPSP8991`, as KIS refuses an unknown tr_id)"
     if tr.tr_id in _generated_trs():
         return "served: acked, data from `generate` and recordings"
     return "acked; data only from a recording that carries it"

@@ -9,7 +9,7 @@ import json
 import math
 import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -82,6 +82,7 @@ def create_app(
     scenario: Any = None,
     cassette: CassetteReplay | None = None,
     clock_max_wait: float = CLOCK_MAX_WAIT,
+    extra_routes: Sequence[Route] = (),
 ) -> Starlette:
     """`clock` times tokens and the REST budget; replay time reaches REST only through `market`.
     `wall` (default: the wall clock) also ends a budget second, for clients retrying on their own time.
@@ -232,6 +233,7 @@ def create_app(
         Route(SEARCH_INFO, quotation("search-info", "CTPF1604R", search_info), methods=["GET"]),
         Route("/__fakekis/stats", fake_stats, methods=["GET"]),
         Route("/__fakekis/clock", fake_clock, methods=["GET", "POST"]),
+        *extra_routes,  # paper trading (serve/trading.py)
     ]
     app = Starlette(routes=routes)
     app.add_exception_handler(404, not_found)

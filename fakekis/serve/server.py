@@ -26,10 +26,13 @@ from typing import Any
 import uvicorn
 from websockets.asyncio.server import Server, ServerConnection, serve
 
+from fakekis.exchange import notices
+from fakekis.exchange.accounts import DEFAULT_START_CASH, Accounts
 from fakekis.exchange.actions import Action, Data, Raw
 from fakekis.exchange.auth import Registry
 from fakekis.exchange.cassette import DEFAULT_MATCH_ON, Replay
 from fakekis.exchange.market import MarketState
+from fakekis.exchange.paper import Paper
 from fakekis.exchange.products import Catalogue
 from fakekis.exchange.sessions import PINGPONG_DEADLINE, Exchange, Session
 from fakekis.faults import Scenario
@@ -38,6 +41,7 @@ from fakekis.serve.listen import start_rest
 from fakekis.serve.player import Player
 from fakekis.serve.replay import CassetteReplay
 from fakekis.serve.rest import create_app
+from fakekis.serve.trading import trading_routes
 from fakekis.tape import cassette
 from fakekis.tape.format import Recording, TapeFrame
 from fakekis.wire.frames import split_frame
@@ -77,10 +81,11 @@ class FakeKis:
         lenient: bool = False,
         hts_id: str | None = None,
         pingpong_deadline: float = PINGPONG_DEADLINE,
+        start_cash: int = DEFAULT_START_CASH,
     ) -> None:
         """`lenient` acks every well-formed subscription (no TR/tr_key/HTS ID checks); `hts_id` is the one
         HTS ID fill notices accept (None: any non-empty); `pingpong_deadline` seconds without an answer to a
-        PINGPONG end a session (0: never)."""
+        PINGPONG end a session (0: never); `start_cash` is the deposit of a paper account on first use."""
         if not 0 <= pingpong_deadline < float("inf"):  # False for NaN
             raise ValueError("pingpong_deadline must be a finite number of seconds >= 0 (0: never)")
         if start_on not in ("subscribe", "ready", "manual"):
@@ -116,6 +121,9 @@ class FakeKis:
             key for _, key in (recording.subscriptions if recording else [])
         }
         self.products = Catalogue(sorted(traded), recording.products if recording else None)
+        # paper trading (docs/paper-trading.md): one engine and ledger per environment, fed by the player
+        self.accounts = Accounts(start_cash)
+        self.paper = {n: Paper(n, self.accounts, self.market.prev_close, self.products.name) for n in envs}
         self.player = Player(
             frames, self.clock, speed, recording.start if recording else self.clock.now(), self._emit
         )
@@ -148,6 +156,17 @@ class FakeKis:
                 stats=functools.partial(self.stats, env.name),
                 scenario=self.faults,
                 cassette=CassetteReplay(self.rest_replay[env.name], self.tape_now),
+                extra_routes=trading_routes(
+                    env.registry,
+                    self.paper[env.name],
+                    self.accounts,
+                    self.clock,
+                    WallClock(),
+                    self.player.market_now,
+                    functools.partial(self._notify, env),
+                    other_registries=others,
+                    scenario=self.faults,
+                ),
             )
             server, task, env.rest_url = start_rest(app, self.host, rest_port, self.clock.now)
             task.set_name(f"rest-{env.name}")
@@ -265,6 +284,9 @@ class FakeKis:
         """The player's callback: note the trade for REST, then carry out each environment's deliveries."""
         self.market.apply(frame.tr_id, frame.text, frame.records, frame.tr_key)
         for env in self.envs.values():
+            made = self.paper[env.name].on_frame(frame.tr_id, frame.text, frame.records, frame.tr_key)
+            if made:
+                await self._notify(env, made)
             exchange = env.exchange
             if exchange.faults is None:  # the hot path: the recorded text as it is, to whoever registered
                 for session in exchange.route(frame.tr_id, frame.tr_key):
@@ -274,6 +296,11 @@ class FakeKis:
             else:
                 data = Data(frame.tr_id, frame.records, frame.text)
                 await self._deliver(env, exchange.deliver(data, frame.tr_key, self.clock.now()))
+
+    async def _notify(self, env: Environment, made: list[notices.Notice]) -> None:
+        """Send fill notices to the sessions that registered for them, each encrypted with its own key."""
+        for notice in made:
+            await self._deliver(env, list(notices.deliveries(env.exchange, notice)))
 
     async def _deliver(self, env: Environment, deliveries: list[tuple[Session, Action]]) -> None:
         gone: set[Session] = set()  # a session whose socket went away gets nothing more of this frame

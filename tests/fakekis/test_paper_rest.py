@@ -210,7 +210,7 @@ def test_orders_spend_the_rest_budget() -> None:
     assert r.status_code == 500 and r.json()["msg_cd"] == "EGW00201"
 
 
-def test_balance_pages_twenty_rows_on_mock_with_kis_continuation() -> None:
+def test_balance_pages_twenty_holdings_on_mock_with_kis_continuation() -> None:
     e = Env("mock")
     e.accounts.seed("mock", "50123456", "01", holdings={s: (3, 71_000) for s in SYMBOLS})
     first = e.query("inquire-balance", "VTTC8434R", INQR_DVSN="02", CTX_AREA_FK100="", CTX_AREA_NK100="")

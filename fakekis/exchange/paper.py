@@ -64,6 +64,8 @@ class Paper:
         self.ledger: dict[str, Order] = {}  # odno (10 digits) -> order, in placing order
         self._next = first_odno
         self.notices_made = 0
+        self.notices_sent = 0  # counted by the shell: frames that went out (one per registration)
+        self.notices_lost = 0  # dropped by a fault (notice-lost)
         self.fills: list[tuple[str, int, int, str]] = []  # (odno, qty, price, HHMMSS), in fill order
 
     # -- the tape ----------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from fakekis.faults.subscription import (
     NoAck,
     SessionInUse,
 )
+from fakekis.faults.trading import AcceptanceDelay, NoticeDelay, NoticeLost, OrderReject, OrderTps
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,11 @@ CATALOGUE: dict[str, Entry] = {
         RestTps,
         TokenExpired,
         EnvMismatch,
+        OrderReject,
+        OrderTps,
+        AcceptanceDelay,
+        NoticeDelay,
+        NoticeLost,
     )
 }
 FAULTS: dict[str, type[Fault[Any]]] = {name: e.cls for name, e in CATALOGUE.items()}

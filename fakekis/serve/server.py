@@ -36,6 +36,7 @@ from fakekis.exchange.paper import Paper
 from fakekis.exchange.products import Catalogue
 from fakekis.exchange.sessions import PINGPONG_DEADLINE, Exchange, Session
 from fakekis.faults import Scenario
+from fakekis.faults.trading import notice_delay
 from fakekis.serve.connection import KisConnection, Shell, send, send_text
 from fakekis.serve.listen import start_rest
 from fakekis.serve.player import Player
@@ -131,6 +132,7 @@ class FakeKis:
         recorded = cassette.parse(recording.rest) if recording else []
         self.rest_replay = {name: Replay(recorded, rest_match_on) for name in envs}
         self._tasks: list[asyncio.Task[None]] = []
+        self._later: set[asyncio.Task[None]] = set()  # delayed fill notices (notice-delay fault)
         self._heartbeat_due: dict[ServerConnection, float] = {}
         self._rest: list[uvicorn.Server] = []
         self._ws: list[Server] = []
@@ -191,6 +193,8 @@ class FakeKis:
             self.player.start()
 
     async def stop(self) -> None:
+        for later in list(self._later):
+            later.cancel()
         for ws in self._ws:
             ws.close()
         for server in self._rest:
@@ -240,6 +244,13 @@ class FakeKis:
                 "market_time": datetime.fromtimestamp(self.player.market_now(), KST).isoformat(),
             },
             "rest_replay": self.rest_replay[env].stats(),
+            "paper": {
+                "orders": len(self.paper[env].ledger),
+                "fills": len(self.paper[env].fills),
+                "notices_made": self.paper[env].notices_made,
+                "notices_sent": self.paper[env].notices_sent,
+                "notices_lost": self.paper[env].notices_lost,
+            },
         }
 
     def caught_up(self) -> bool:
@@ -298,9 +309,28 @@ class FakeKis:
                 await self._deliver(env, exchange.deliver(data, frame.tr_key, self.clock.now()))
 
     async def _notify(self, env: Environment, made: list[notices.Notice]) -> None:
-        """Send fill notices to the sessions that registered for them, each encrypted with its own key."""
+        """Send fill notices to the sessions that registered for them, each encrypted with its own key;
+        the notice-delay and notice-lost faults hold some back (fakekis/faults/trading.py)."""
+        paper = self.paper[env.name]
         for notice in made:
-            await self._deliver(env, list(notices.deliveries(env.exchange, notice)))
+            delay = notice_delay(self.faults, self.clock.now()) if self.faults else 0.0
+            if delay is None:
+                paper.notices_lost += 1
+            elif delay > 0:
+                task = asyncio.create_task(self._notify_later(env, notice, self.clock.now() + delay))
+                self._later.add(task)
+                task.add_done_callback(self._later.discard)
+            else:
+                await self._send_notice(env, notice)
+
+    async def _notify_later(self, env: Environment, notice: notices.Notice, due: float) -> None:
+        await self.clock.sleep_until(due)
+        await self._send_notice(env, notice)
+
+    async def _send_notice(self, env: Environment, notice: notices.Notice) -> None:
+        deliveries = notices.deliveries(env.exchange, notice)
+        self.paper[env.name].notices_sent += len(deliveries)
+        await self._deliver(env, list(deliveries))
 
     async def _deliver(self, env: Environment, deliveries: list[tuple[Session, Action]]) -> None:
         gone: set[Session] = set()  # a session whose socket went away gets nothing more of this frame

@@ -23,6 +23,7 @@ from fakekis.exchange.accounts import Accounts
 from fakekis.exchange.auth import Registry, gateway_error
 from fakekis.exchange.notices import Notice
 from fakekis.exchange.paper import ORDER_TRS, Paper, input_error
+from fakekis.faults.trading import order_delay
 from kisclock import KST, Clock
 
 TRADING = "/uapi/domestic-stock/v1/trading/"
@@ -127,9 +128,12 @@ def trading_routes(
 
     def order(path: str) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            headers, refused = gate(request, "order")
+            headers, refused = gate(request, f"order:{env}")
             if refused is not None:
                 return refused
+            delay = order_delay(scenario, clock.now()) if scenario else 0.0
+            if delay > 0:  # the acceptance-delay fault: the order is taken late, at the market of then
+                await clock.sleep_until(clock.now() + delay)
             what = ORDER_TRS[env].get(headers.get("tr_id", ""))
             if what is None or (what == "rvsecncl") != (path == "order-rvsecncl"):
                 return _json(_NO_SERVICE, 200, out_headers(headers))
@@ -184,6 +188,8 @@ def trading_routes(
                     for odno, qty, price, t in paper.fills
                 ],
                 "notices_made": paper.notices_made,
+                "notices_sent": paper.notices_sent,
+                "notices_lost": paper.notices_lost,
             }
         )
 

@@ -3,82 +3,20 @@ the WebSocket encrypted with the client's own ack key, and the ledger queries ag
 
 from __future__ import annotations
 
-import base64
 import json
-from typing import Any
 
 import httpx
 import pytest
 import websockets
-from cryptography.hazmat.primitives import padding
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from paper_client import Client, approval, notice, start
 
-from conftest import APPKEY, SECRET, eventually
+from conftest import eventually
 from fakekis import tape
 from fakekis.serve.server import FakeKis
 from gateway.session import subscribe_message
 from kisclock import ManualClock
 
 pytestmark = [pytest.mark.anyio, pytest.mark.ws]
-TRADING = "/uapi/domestic-stock/v1/trading/"
-ACCOUNT = {"CANO": "50123456", "ACNT_PRDT_CD": "01"}
-
-
-def decrypt(text: str, key: str, iv: str) -> list[str]:
-    """The client's side of docs/kis/protocol.md §4.6, written here from the spec (not fakekis's code)."""
-    flag, tr_id, count, payload = text.split("|", 3)
-    assert flag == "1" and count == "001"
-    dec = Cipher(algorithms.AES(key.encode()), modes.CBC(iv.encode())).decryptor()
-    raw = dec.update(base64.b64decode(payload)) + dec.finalize()
-    unpad = padding.PKCS7(128).unpadder()
-    return (unpad.update(raw) + unpad.finalize()).decode().split("^")
-
-
-async def notice(ws: Any, key: str, iv: str) -> list[str]:
-    """The next fill notice, skipping PINGPONGs."""
-    while True:
-        text = await ws.recv()
-        if not text.startswith("{"):
-            return decrypt(text, key, iv)
-
-
-class Client:
-    def __init__(self, http: httpx.AsyncClient, token: str, env: str = "mock") -> None:
-        self.http, self.token, self.prefix = http, token, "V" if env == "mock" else "T"
-
-    def headers(self, tr_id: str, **extra: str) -> dict[str, str]:
-        return {
-            "authorization": f"Bearer {self.token}",
-            "appkey": APPKEY,
-            "appsecret": SECRET,
-            "tr_id": tr_id,
-            "custtype": "P",
-            **extra,
-        }
-
-    async def order(self, tr_id: str, path: str = "order-cash", **body: str) -> dict[str, Any]:
-        r = await self.http.post(TRADING + path, json={**ACCOUNT, **body}, headers=self.headers(tr_id))
-        assert r.status_code == 200, r.text
-        return dict(r.json())
-
-    async def query(self, path: str, tr_id: str, **params: str) -> tuple[dict[str, Any], str]:
-        r = await self.http.get(TRADING + path, params={**ACCOUNT, **params}, headers=self.headers(tr_id))
-        assert r.status_code == 200, r.text
-        return dict(r.json()), r.headers["tr_cont"]
-
-
-async def _start(http: httpx.AsyncClient) -> str:
-    r = await http.post(
-        "/oauth2/tokenP", json={"grant_type": "client_credentials", "appkey": APPKEY, "appsecret": SECRET}
-    )
-    return str(r.json()["access_token"])
-
-
-async def _approval(http: httpx.AsyncClient) -> str:
-    r = await http.post(
-        "/oauth2/Approval", json={"grant_type": "client_credentials", "appkey": APPKEY, "secretkey": SECRET}
-    )
-    return str(r.json()["approval_key"])
 
 
 async def test_market_buy_gets_acceptance_and_fill_notices_that_match_daily_ccld_and_balance() -> None:
@@ -94,8 +32,8 @@ async def test_market_buy_gets_acceptance_and_fill_notices_that_match_daily_ccld
             httpx.AsyncClient(base_url=url["rest_url"]) as http,
             websockets.connect(url["ws_url"]) as ws,
         ):
-            client = Client(http, await _start(http))
-            await ws.send(subscribe_message(await _approval(http), "H0STCNI9", "myhtsid"))
+            client = Client(http, await start(http))
+            await ws.send(subscribe_message(await approval(http), "H0STCNI9", "myhtsid"))
             ack = json.loads(await ws.recv())
             assert ack["body"]["msg_cd"] == "OPSP0000"
             key, iv = ack["body"]["output"]["key"], ack["body"]["output"]["iv"]
@@ -143,8 +81,8 @@ async def test_a_resting_limit_buy_fills_when_the_tape_trades_down_to_it_and_can
             httpx.AsyncClient(base_url=url["rest_url"]) as http,
             websockets.connect(url["ws_url"]) as ws,
         ):
-            client = Client(http, await _start(http))
-            await ws.send(subscribe_message(await _approval(http), "H0STCNI9", "anyid"))
+            client = Client(http, await start(http))
+            await ws.send(subscribe_message(await approval(http), "H0STCNI9", "anyid"))
             ack = json.loads(await ws.recv())
             key, iv = ack["body"]["output"]["key"], ack["body"]["output"]["iv"]
             clock.advance(1)

@@ -1,6 +1,6 @@
 """Run every benchmark and write BENCHMARKS.md (tox -e bench; never part of the unit tests).
 
-python -m bench.run [--out BENCHMARKS.md] [--only decode,wire,api,fresh] [--render-only]
+python -m bench.run [--out BENCHMARKS.md] [--only decode,wire,api,fresh,paper] [--render-only]
 """
 
 from __future__ import annotations
@@ -110,6 +110,18 @@ def render(results: dict[str, Any], took: float, measured: str) -> str:
             f"{d['frames']:,} frames in {d['replay_s']} s ({d['frames_per_s']:,}/s); peak RSS "
             f"{d['peak_rss_mb']} MB (generating it: {d['generate_s']} s) | - | - | report | info |"
         )
+    paper = results.get("paper")
+    if paper:
+        f, b = paper["fakekis"], paper["bare"]
+        lines.append(
+            f"| Paper trading: limit orders through REST, each acceptance notice delivered on the WebSocket "
+            f"(concurrency {paper['concurrency']}, {paper['orders']:,} orders a run; client in its own process) "
+            f"(orders/s; p50/p99 order -> notice) | {_r(f['rate'])}; {f['p50_ms']:.1f}/{f['p99_ms']:.1f} ms | "
+            f"bare floor (uvicorn + Starlette + websockets: parse, AES-encrypt one notice, send, answer) "
+            f"{_r(b['rate'])}; {b['p50_ms']:.1f}/{b['p99_ms']:.1f} ms | "
+            f"{f['rate']['median'] / b['rate']['median']:.2f}x orders/s, p99 {f['p99_ms'] / b['p99_ms']:.2f}x | "
+            f"report | info |"
+        )
     analysis = Path(__file__).with_name("analysis.md")  # hand-written: what the numbers mean, with profiles
     if analysis.is_file():
         lines += ["", analysis.read_text(encoding="utf-8").rstrip()]
@@ -120,7 +132,7 @@ def render(results: dict[str, Any], took: float, measured: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
-    parser.add_argument("--only", default="decode,wire,api,fresh")
+    parser.add_argument("--only", default="decode,wire,api,fresh,paper")
     parser.add_argument(
         "--render-only",
         action="store_true",
@@ -136,7 +148,7 @@ def main() -> int:
     wanted = set(args.only.split(","))
     results: dict[str, Any] = {}
     start = time.perf_counter()
-    for name in ("decode", "wire", "api", "fresh"):
+    for name in ("decode", "wire", "api", "fresh", "paper"):
         if name in wanted:
             print(f"bench: {name} ...", file=sys.stderr, flush=True)
             module = __import__(f"bench.{name}", fromlist=["run"])

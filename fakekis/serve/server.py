@@ -3,6 +3,8 @@ player's fan-out. Logic lives in the sans-I/O cores; this only moves data: the
 exchange decides (who gets a frame, what a fault does to it, what a request is answered) in typed actions;
 `connection.py` runs each WebSocket and encodes each action to text once, at the socket. The no-fault
 replay path sends the recorded text as it is: an action object per frame cost ~30% of replay throughput.
+Longer than our ~300-line mark because it is the one place the environments' REST apps, WebSocket servers,
+the player and paper trading (fill notices, their faults) are wired together; no rule lives here.
 
 Usage (tests, the demo, the CLI)::
 

@@ -172,7 +172,7 @@ def run(seed: int, stream: list[tuple[int, str, str, int, int, int]]) -> dict[st
     }
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 2**16), stream=orders)
 def test_random_order_streams_keep_the_books_straight(seed: int, stream: list[Any]) -> None:
     r = run(seed, stream)
@@ -225,7 +225,7 @@ def test_random_order_streams_keep_the_books_straight(seed: int, stream: list[An
         assert int(row["tot_ccld_qty"]) == per_order_qty[row["odno"]]
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(seed=st.integers(0, 2**16), stream=orders)
 def test_same_tape_and_orders_give_the_same_fills(seed: int, stream: list[Any]) -> None:
     assert run(seed, stream)["paper"].fills == run(seed, stream)["paper"].fills

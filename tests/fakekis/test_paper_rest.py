@@ -245,3 +245,15 @@ def test_psbl_order_counts_at_the_price_or_at_the_upper_limit_for_market() -> No
     assert market["output"]["psbl_qty_calc_unpr"] == "92300"
     assert market["output"]["max_buy_qty"] == str(10_000_000 // 92_300)
     assert e.query("inquire-psbl-order", "TTTC8908R", PDNO="005930").json()["msg_cd"] == "OPSQ0002"
+
+
+def test_live_routes_nxt_and_sor_and_the_notice_names_the_venue() -> None:
+    e = Env("live")
+    nxt = e.buy(EXCG_ID_DVSN_CD="NXT")
+    sor = e.buy(EXCG_ID_DVSN_CD="SOR", dvsn="01", price="0")
+    assert nxt["rt_cd"] == sor["rt_cd"] == "0"
+    assert nxt["output"]["SOR_ODNO"] == ""
+    assert [n.fields[19] for n in e.sent if n.fields[13] == "1"] == ["2", "3"]  # ORD_EXG_GB NXT, SOR-KRX
+    e.market_clock.set(kst(2026, 11, 25, 15, 25))  # NXT pauses 15:20-15:30 for KRX's closing auction
+    assert e.buy(EXCG_ID_DVSN_CD="NXT")["msg_cd"] == "APBK0918"
+    assert e.buy()["rt_cd"] == "0"  # KRX is in its closing auction: orders are taken

@@ -133,3 +133,13 @@ def test_deadline_zero_is_never() -> None:
     s = ex.open(0.0)
     ex.heartbeat_sent(s, 10.0)
     assert ex.deadline(s) is None and ex.due(s, 1e9) == [] and ex.stats.pingpong_deadline_drops == 0
+
+
+@pytest.mark.parametrize(("env", "tr_id", "flag"), [("live", "H0STCNI0", "Y"), ("mock", "H0STCNI9", "N")])
+def test_the_fill_notice_ack_flags_encryption_as_each_environment_does(
+    env: str, tr_id: str, flag: str
+) -> None:
+    # mock "N" as the captured mock ack kisreal-088 (docs/kis/real-frames.md); live "Y" (protocol.md §4.3, INF)
+    msg, _ = _answer(env, tr_id, "myhtsid")
+    assert msg["header"]["encrypt"] == flag and set(msg["body"]["output"]) == {"iv", "key"}
+    assert _answer(env, "H0STCNT0", "005930")[0]["header"]["encrypt"] == "N"

@@ -46,6 +46,15 @@ CASES = [
     ([F.RestTps(times=99)], WED, {}, True, None, "EGW00201"),
     ([F.TokenExpired(times=99)], WED, {}, True, None, "token"),
     ([F.EnvMismatch()], WED, {}, True, None, "EGW02004"),
+    # The trading path (F15) never touches a quote client: with every trading fault on, the gateway is clean.
+    (
+        [F.OrderReject(), F.OrderTps(), F.AcceptanceDelay(), F.NoticeDelay(), F.NoticeLost()],
+        WED,
+        {},
+        True,
+        None,
+        CLEAN,
+    ),
 ]
 
 

@@ -112,3 +112,39 @@ async def test_a_resting_limit_buy_fills_when_the_tape_trades_down_to_it_and_can
                 QTY_ALL_ORD_YN="Y",
             )
             assert (cancel["rt_cd"], cancel["msg_cd"]) == ("1", "40330000")
+
+
+async def _scripted_session() -> list[tuple[str, int, int, str]]:
+    """One scripted morning on the manual clock: orders between steps of the replay."""
+    rec = tape.load(tape.bundled(tape.DEFAULT_BUNDLED))
+    clock = ManualClock(rec.start)
+    async with FakeKis(rec, clock=clock, speed=1.0, start_on="ready", rest_rps={"mock": 50}) as kis:
+        url = kis.urls["mock"]
+        async with httpx.AsyncClient(base_url=url["rest_url"]) as http:
+            client = Client(http, await start(http))
+            for step, (symbol, dvsn, qty, offset) in enumerate(
+                [
+                    ("005930", "01", "3", 0),
+                    ("000660", "00", "5", -1),
+                    ("035720", "00", "7", 0),
+                    ("005930", "00", "9", -2),
+                ]
+            ):
+                clock.advance(20)
+                await eventually(kis.caught_up, what=f"step {step} replayed")
+                last = int(kis.market.inquire_price(symbol)["stck_prpr"])
+                tick = int(kis.market.inquire_price(symbol)["aspr_unit"])
+                price = "0" if dvsn == "01" else str(last + offset * tick)
+                answer = await client.order(
+                    "VTTC0012U", PDNO=symbol, ORD_DVSN=dvsn, ORD_QTY=qty, ORD_UNPR=price
+                )
+                assert answer["rt_cd"] == "0", answer
+            clock.advance(120)
+            await eventually(kis.caught_up, what="the last two minutes replayed")
+        return list(kis.paper["mock"].fills)
+
+
+async def test_the_same_tape_and_orders_on_the_manual_clock_give_the_same_fills() -> None:
+    first = await _scripted_session()
+    assert len(first) >= 3  # the market order and some limit orders filled
+    assert await _scripted_session() == first

@@ -165,12 +165,19 @@ class Engine:
         self._settle(s)
         return s.last_price, s.book
 
-    def submit(self, odno: str, symbol: str, side: str, price: int, qty: int) -> list[Fill]:
-        """A new order (price 0: market). Returns its immediate fills; the rest rests."""
+    def submit(
+        self, odno: str, symbol: str, side: str, price: int, qty: int, condition: str = ""
+    ) -> list[Fill]:
+        """A new order (price 0: market). Returns its immediate fills; the rest rests. `condition` "FOK"
+        fills nothing unless all of it fills at once; "IOC" (and FOK) leave their remainder resting for the
+        caller to cancel at once (`cancel`), so the caller decides what the exchange tells about it."""
         s = self._sym(symbol)
         self._settle(s)
         self._seq += 1
         o = Resting(odno, symbol, side, price, qty, self._seq)
+        if condition == "FOK" and self._available(s, side, price) < qty:
+            s.resting.append(o)
+            return []
         out: list[Fill] = []
         if s.book is not None:
             levels = s.book.asks if side == BUY else s.book.bids
@@ -194,6 +201,14 @@ class Engine:
             o.ahead = shown or 0
             s.resting.append(o)
         return out
+
+    def _available(self, s: Symbol, side: str, price: int) -> int:
+        """What an order could take at once: book levels at or better than `price`; a market order also
+        the last trade (unbounded)."""
+        if not price and s.last_price is not None:
+            return 1 << 62
+        levels = (s.book.asks if side == BUY else s.book.bids) if s.book is not None else []
+        return sum(q for p, q in levels if not price or (p <= price if side == BUY else p >= price))
 
     def cancel(self, odno: str, qty: int | None = None) -> int:
         """Take up to `qty` (None: all) of what still rests of `odno` off the book; returns how much."""

@@ -39,9 +39,11 @@ class Notice:
 def build(
     o: Order, account_name: str, product_name: str, what: str, qty: int, price: int, hhmmss: str
 ) -> Notice:
-    """`what`: "accept" (new order), "modify", "cancel" (their acceptances), "fill"."""
+    """`what`: "accept" (new order), "modify", "cancel" (their acceptances), "fill", "expire" (the exchange
+    cancelling an IOC/FOK remainder: ACPT_YN 3, RCTF_CLS 2 (INF: which RCTF_CLS KIS sends is not captured))."""
     fill = what == "fill"
-    rctf = {"modify": "1", "cancel": "2"}.get(what, "0")
+    rctf = {"modify": "1", "cancel": "2", "expire": "2"}.get(what, "0")
+    acpt = "1" if what == "accept" else "3" if what == "expire" else "2"
     fields = (
         "",
         o.cano + o.prdt,
@@ -50,14 +52,14 @@ def build(
         o.side,
         rctf,
         o.dvsn,
-        "0",
+        {"11": "1", "13": "1", "12": "2", "14": "2"}.get(o.dvsn, "0"),  # ODER_COND: 1 IOC, 2 FOK
         o.symbol,
         f"{qty:010d}",
         f"{price:09d}",
         hhmmss,
         "0",
         "2" if fill else "1",
-        "2" if fill or what != "accept" else "1",
+        acpt,
         BRANCH[o.env],
         f"{o.qty:09d}",
         account_name,

@@ -33,7 +33,16 @@ _LIVE = {
     "TTTC0803U": "rvsecncl",
 }
 ORDER_TRS = {"live": _LIVE, "mock": {"V" + k[1:]: v for k, v in _LIVE.items()}}
-MODELLED_DVSN = {"00": "지정가", "01": "시장가"}
+MODELLED_DVSN = {
+    "00": "지정가",
+    "01": "시장가",
+    "11": "IOC지정가",
+    "12": "FOK지정가",
+    "13": "IOC시장가",
+    "14": "FOK시장가",
+}
+MARKET_DVSN = frozenset({"01", "13", "14"})  # no price: ORD_UNPR "0", cash reserved at the upper limit
+CONDITION = {"11": "IOC", "12": "FOK", "13": "IOC", "14": "FOK"}  # ODER_COND 1 IOC, 2 FOK (§5.3)
 _ORDER_FIELDS = ("CANO", "ACNT_PRDT_CD", "PDNO", "ORD_DVSN", "ORD_QTY", "ORD_UNPR")
 _RVSE_FIELDS = ("CANO", "ACNT_PRDT_CD", "ORGN_ODNO", "ORD_DVSN", "RVSE_CNCL_DVSN_CD", "ORD_QTY", "ORD_UNPR")
 
@@ -100,7 +109,7 @@ class Paper:
             side,
             dvsn,
             qty,
-            price if dvsn != "01" else 0,
+            0 if dvsn in MARKET_DVSN else price,
             venue,
             at.strftime("%Y%m%d"),
             at.strftime("%H%M%S"),
@@ -115,8 +124,15 @@ class Paper:
         self.ledger[o.odno] = o
         Accounts.reserve(account, o)
         out = [self._notice(o, notice, o.qty, o.price, o.time)]
-        fills = self.engine.submit(o.odno, o.symbol, o.side, o.price, o.qty)
+        condition = CONDITION.get(o.dvsn, "")
+        fills = self.engine.submit(o.odno, o.symbol, o.side, o.price, o.qty, condition)
         out += self._book_fills(fills)
+        if condition:  # IOC/FOK: what did not fill at once is cancelled by the exchange (ACPT_YN 3)
+            left = self.engine.cancel(o.odno)
+            if left:
+                o.cancelled += left
+                Accounts.release(account, o, left)
+                out.append(self._notice(o, "expire", left, o.price, o.time))
         ok = answer(what, self.env)
         output = {"KRX_FWDG_ORD_ORGNO": notices.BRANCH[self.env], "ODNO": o.odno, "ORD_TMD": o.time}
         if self.env == "live":
@@ -158,7 +174,7 @@ class Paper:
             orig.side,
             dvsn if kind == "modify" else orig.dvsn,
             n,
-            (price if dvsn != "01" else 0) if kind == "modify" else orig.price,
+            (0 if dvsn in MARKET_DVSN else price) if kind == "modify" else orig.price,
             orig.venue,
             at.strftime("%Y%m%d"),
             at.strftime("%H%M%S"),
@@ -201,7 +217,7 @@ class Paper:
             return answer("venue", self.env).body()
         if dvsn not in MODELLED_DVSN:
             return answer("dvsn", self.env).body()
-        if venue == "NXT" and dvsn == "01":
+        if venue == "NXT" and dvsn == "01":  # NXT takes IOC/FOK market orders (13/14), not plain ones
             return answer("venue", self.env).body()
         return None
 
@@ -213,7 +229,7 @@ class Paper:
         return None if state == "open" else answer(state, self.env).body()
 
     def _price(self, symbol: str, price: int, dvsn: str) -> dict[str, object] | None:
-        if dvsn == "01":
+        if dvsn in MARKET_DVSN:
             return None  # a market order's ORD_UNPR is "0" and is not read
         if price <= 0 or price % tick_size(price):
             return answer("tick", self.env).body()

@@ -162,7 +162,7 @@ def _ccld_row(o: Order, paper: Paper) -> dict[str, str]:
         "cncl_cfrm_qty": str(o.cancelled),
         "rmn_qty": str(paper.engine.resting(o.odno)),
         "rjct_qty": "0",
-        "ccld_cndt_name": "없음",
+        "ccld_cndt_name": {"11": "IOC", "13": "IOC", "12": "FOK", "14": "FOK"}.get(o.dvsn, "없음"),
         "inqr_ip_addr": "",
         "cpbc_ordp_ord_rcit_dvsn_cd": "",
         "cpbc_ordp_infm_mthd_dvsn_cd": "",

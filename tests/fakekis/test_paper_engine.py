@@ -89,3 +89,13 @@ def test_a_limit_sell_is_not_filled_by_trades_below_it() -> None:
     e.submit("1", "005930", SELL, 72_000, 5)
     assert feed(e, t(71_900, 100)) == []
     assert feed(e, t(72_100, 2)) == [Fill("1", 2, 72_100, "090001", "trade")]
+
+
+def test_fok_fills_all_at_once_or_nothing_and_ioc_leaves_its_remainder_for_the_caller() -> None:
+    e = Engine()
+    feed(e, book([(71_100, 3), (71_200, 4)], [(71_000, 9)]))
+    assert e.submit("f", "005930", BUY, 71_100, 5, "FOK") == []  # only 3 at <= 71,100: killed whole
+    assert e.cancel("f") == 5
+    assert e.submit("i", "005930", BUY, 71_100, 5, "IOC") == [Fill("i", 3, 71_100, "090000", "book")]
+    assert e.cancel("i") == 2  # the caller cancels the remainder at once
+    assert e.submit("g", "005930", BUY, 71_200, 4, "FOK") == [Fill("g", 4, 71_200, "090000", "book")]

@@ -63,7 +63,7 @@ orders = st.lists(
     st.tuples(
         st.integers(0, 10_000),  # where in the tape (scaled to its length)
         st.sampled_from(["buy", "sell", "cancel", "modify"]),
-        st.sampled_from(["00", "01"]),
+        st.sampled_from(["00", "01", "11", "12", "13", "14"]),
         st.integers(1, 30),  # quantity
         st.integers(-6, 6),  # limit price offset in ticks from the last trade
         st.integers(0, 50),  # which earlier order to cancel/modify
@@ -134,7 +134,7 @@ def run(seed: int, stream: list[tuple[int, str, str, int, int, int]]) -> dict[st
                     "ORD_DVSN": dvsn,
                     "ORD_QTY": str(qty),
                 }
-                body["ORD_UNPR"] = "0" if dvsn == "01" else str(price)
+                body["ORD_UNPR"] = "0" if dvsn in ("01", "13", "14") else str(price)
                 answer, out = paper.order_cash(APPKEY, what, body, at)
                 if answer["rt_cd"] == "0":
                     placed.append(answer["output"]["ODNO"])  # type: ignore[index]

@@ -257,3 +257,23 @@ def test_live_routes_nxt_and_sor_and_the_notice_names_the_venue() -> None:
     e.market_clock.set(kst(2026, 11, 25, 15, 25))  # NXT pauses 15:20-15:30 for KRX's closing auction
     assert e.buy(EXCG_ID_DVSN_CD="NXT")["msg_cd"] == "APBK0918"
     assert e.buy()["rt_cd"] == "0"  # KRX is in its closing auction: orders are taken
+
+
+def test_an_ioc_remainder_is_cancelled_at_once_with_an_acpt_yn_3_notice() -> None:
+    e = Env("mock")
+    book = ["005930", "093000", "0"] + ["0"] * 60
+    book[3], book[23] = "71500", "2"  # 2 shares offered at 71,500
+    e.paper.on_frame("H0STASP0", frames.data_frame("H0STASP0", [book]), 1, "005930")
+    body = e.buy(qty="5", price="71500", dvsn="11")
+    assert body["rt_cd"] == "0"
+    assert [(n.fields[13], n.fields[14], n.fields[7], int(n.fields[9])) for n in e.sent] == [
+        ("1", "1", "1", 5),  # accepted, ODER_COND 1 (IOC)
+        ("2", "2", "1", 2),  # filled 2 from the book
+        ("1", "3", "1", 3),  # the exchange cancels the other 3 (ACPT_YN 3)
+    ]
+    a = e.accounts.get("mock", "50123456", "01")
+    assert a.reserved == 0 and a.cash == 10_000_000 - 2 * 71_500
+    (order,) = e.paper.orders()
+    assert (order.filled, order.cancelled, order.remaining) == (2, 3, 0)
+    fok = e.buy(qty="1", price="71500", dvsn="12")  # the book's 2 are gone until the next book
+    assert fok["rt_cd"] == "0" and e.paper.orders()[-1].cancelled == 1

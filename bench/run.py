@@ -13,6 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
 from bench.common import ROOT, machine
 from kisclock import KST
 
@@ -28,8 +31,8 @@ def _ok(flag: bool) -> str:
 RATE_NOTE = "5,000 frames/s; gateway = `kis-gateway serve`, poller and load in their own processes"
 
 
-def render(results: dict[str, Any], took: float, measured: str) -> str:
-    m = machine()
+def render(results: dict[str, Any], took: float, measured: str, m: dict[str, str]) -> str:
+    """`m` is the machine the figures were measured on (saved with them), not the one rendering."""
     lines = [
         "# Benchmarks",
         "",
@@ -142,22 +145,39 @@ def main() -> int:
     saved = ROOT / "bench" / "results.json"
     if args.render_only:
         data = json.loads(saved.read_text(encoding="utf-8"))
-        Path(args.out).write_text(render(data["results"], data["took"], data["measured"]), encoding="utf-8")
+        if "machine" not in data:
+            raise SystemExit(f"bench: {saved} does not say which machine measured it; run the benchmarks")
+        text = render(data["results"], data["took"], data["measured"], data["machine"])
+        Path(args.out).write_text(text, encoding="utf-8")
         print(f"bench: wrote {args.out} from {saved}", file=sys.stderr)
         return 0
-    wanted = set(args.only.split(","))
+    wanted = [n for n in ("decode", "wire", "api", "fresh", "paper") if n in set(args.only.split(","))]
     results: dict[str, Any] = {}
     start = time.perf_counter()
-    for name in ("decode", "wire", "api", "fresh", "paper"):
-        if name in wanted:
-            print(f"bench: {name} ...", file=sys.stderr, flush=True)
+    # One updating line on a terminal (rich); nothing when piped, then the one "wrote" line at the end.
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("bench"),
+        BarColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as progress:
+        task = progress.add_task("", total=len(wanted))
+        for name in wanted:
+            progress.update(task, description=name)
             module = __import__(f"bench.{name}", fromlist=["run"])
             results[name] = module.run()
+            progress.advance(task)
     took, measured = time.perf_counter() - start, f"{datetime.now(KST):%Y-%m-%d %H:%M}"
+    m = machine()
     saved.write_text(
-        json.dumps({"results": results, "took": took, "measured": measured}, indent=1), encoding="utf-8"
+        json.dumps({"results": results, "took": took, "measured": measured, "machine": m}, indent=1),
+        encoding="utf-8",
     )
-    Path(args.out).write_text(render(results, took, measured), encoding="utf-8")
+    Path(args.out).write_text(render(results, took, measured, m), encoding="utf-8")
     print(f"bench: wrote {args.out} (raw: {saved})", file=sys.stderr)
     return 0
 

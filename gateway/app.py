@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway import ops
 from gateway.cache import QuoteCache
 from gateway.config import SYMBOL, Config, ConfigError
 from gateway.market import KrxCalendar
@@ -255,7 +256,7 @@ def create_app(
         )
 
     app = Starlette(
-        routes=[Route("/v1/quotes/{symbol}", quote), Route("/v1/metrics/quote", metrics)],
+        routes=[Route("/v1/quotes/{symbol}", quote), Route("/v1/metrics/quote", metrics), *ops.routes(gw)],
         lifespan=lifespan,
         exception_handlers={404: not_found, Exception: crashed},
         middleware=[Middleware(BodyLimit)],

@@ -284,6 +284,10 @@ class RestClient:
         return key
 
     # -- access token (REST) ----------------------------------------------------------------
+    def token_valid(self, now: float) -> bool:
+        """A token is held that has not expired (REST is usable: /readyz, gateway/ops.py)."""
+        return self._token is not None and self._token_expires > now
+
     def drop_token(self) -> None:
         """Forget a token KIS refused; in the file too, unless another process has replaced it since."""
         dropped, self._token, self._token_expires = self._token, None, 0.0

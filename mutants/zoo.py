@@ -42,7 +42,7 @@ ZOO = [
     Bug(
         "data frames not reflected in metrics",
         "hypothesis 2 of the original investigation",
-        "gateway/worker.py",
+        "gateway/ingest.py",
         "        m.ws_messages += 1\n",
         "        pass\n",
     ),
@@ -100,7 +100,7 @@ ZOO = [
     Bug(
         "liveness judged on data only (quiet market taken for a dead socket)",
         "F5",
-        "gateway/worker.py",
+        "gateway/ingest.py",
         "        self.policy.on_received(now)\n",
         "        if text[:1] in '01':\n            self.policy.on_received(now)\n",
     ),
@@ -114,7 +114,7 @@ ZOO = [
     Bug(
         "one text the gateway cannot handle ends the receive loop (a reconnect per bad frame)",
         "F10: an exception escaping the loop; issue #12 (12-16 reconnects in 12 s)",
-        "gateway/worker.py",
+        "gateway/ingest.py",
         "        except Exception as e:  # noqa: BLE001 - one bad text must not end the receive loop (F10)\n",
         "        except KeyError as e:\n",
     ),

@@ -18,6 +18,7 @@ import os
 import sys
 
 from fakekis import __version__, faults, tape
+from fakekis.cli import logfmt
 from fakekis.cli.args import (
     MAX_SPEED,
     MAX_START_CASH,
@@ -63,6 +64,12 @@ def _parser() -> _Parser:
         "stderr and exit code 2.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__} (kis-harness)")
+    parser.add_argument(
+        "--log-format",
+        choices=logfmt.FORMATS,
+        default="text",
+        help="text (default) or json: one JSON object per line on stderr with timestamp and level",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(
@@ -307,7 +314,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="fakekis: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logfmt.formatter(args.log_format, "fakekis: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     for noisy in ("httpx", "websockets", "uvicorn"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     command: str = args.command

@@ -18,6 +18,11 @@ Configure with a marker (all optional)::
                           rest_match_on=("method", "path", "tr_id", "query", "body"))
 
 `rest_match_on` names the matchers REST replay from the recording's rest.yaml uses (docs/recordings.md).
+
+During the test no connection leaves loopback (`testing/netguard.py`): a connect or name lookup of any other
+host raises `NetworkBlocked` naming it. Opt out with `block_network=False` or `pytest
+--fakekis-allow-network`; let named hosts through with `allow_hosts=[...]`. python-kis redirected with
+`redirect_pykis` is shut down before the redirect is undone (`testing/pykis_redirect.py`).
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ import pytest
 from fakekis import faults, tape
 from fakekis.exchange.cassette import DEFAULT_MATCH_ON, check_match_on
 from fakekis.serve.server import FakeKis
+from fakekis.testing.netguard import Guard
+from fakekis.testing.pykis_redirect import PykisRedirect
 from kisclock import ManualClock, WallClock
 
 T = TypeVar("T")
@@ -48,6 +55,13 @@ class FakeKisHandle:
     def __init__(self, kis: FakeKis, loop: asyncio.AbstractEventLoop, env: str) -> None:
         self._kis, self._loop, self.env = kis, loop, env
         self.appkey, self.appsecret = APPKEY, APPSECRET
+        self._pykis = PykisRedirect()
+        self._guard: Guard | None = None
+
+    @property
+    def blocked_connections(self) -> list[str]:
+        """Every non-loopback "host:port" a connect or name lookup was refused for, in any thread."""
+        return list(self._guard.blocked) if self._guard else []
 
     @property
     def rest_url(self) -> str:
@@ -109,17 +123,15 @@ class FakeKisHandle:
         }
 
     def redirect_pykis(
-        self, monkeypatch: pytest.MonkeyPatch, real: str | None = None, virtual: str = "mock"
+        self, monkeypatch: pytest.MonkeyPatch | None = None, real: str | None = None, virtual: str = "mock"
     ) -> None:
-        """Point an installed python-kis at this fakekis for the rest of the test (undone afterwards).
-        python-kis copies the constants of `pykis.__env__` into the modules that use them, so those
-        copies are the ones patched. Arguments as `pykis_domains`."""
-        import pykis.client.websocket
-        import pykis.kis
-
-        for name, url in self.pykis_domains(real, virtual).items():
-            module = pykis.client.websocket if name.startswith("WEBSOCKET") else pykis.kis
-            monkeypatch.setattr(module, name, url)
+        """Point an installed python-kis at this fakekis for the rest of the test. python-kis copies the
+        constants of `pykis.__env__` into the modules that use them, so those copies are the ones patched.
+        At teardown every python-kis WebSocket client made meanwhile is stopped (its reconnect thread
+        joined) before the constants are restored. `monkeypatch` is accepted for compatibility and not
+        used: the user's monkeypatch is undone before this fixture's teardown, too early. Other arguments
+        as `pykis_domains`."""
+        self._pykis.apply(self.pykis_domains(real, virtual))
 
     def wait_until(self, check: Callable[[dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
         """Poll `stats()` until `check(stats)` holds (bounded; raises AssertionError on timeout)."""
@@ -137,7 +149,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "fake_kis(recording=..., speed=..., env=..., scenario=..., manual_clock=..., "
-        "ping_interval=..., pingpong_deadline=..., lenient=..., hts_id=..., rest_match_on=...): configure the fake_kis fixture",
+        "ping_interval=..., pingpong_deadline=..., lenient=..., hts_id=..., rest_match_on=..., "
+        "block_network=True, allow_hosts=[...]): configure the fake_kis fixture",
+    )
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.getgroup("fakekis").addoption(
+        "--fakekis-allow-network",
+        action="store_true",
+        help="fake_kis: let connections leave loopback during fake_kis tests (blocked by default)",
     )
 
 
@@ -189,9 +210,21 @@ def fake_kis(request: pytest.FixtureRequest) -> Iterator[FakeKisHandle]:
     thread.start()
     if not ready.wait(15):
         raise RuntimeError("fake_kis did not start within 15 s")
+    handle = FakeKisHandle(holder["kis"], loop, "mock" if env == "both" else env)
+    if opts.get("block_network", True) and not request.config.getoption("fakekis_allow_network"):
+        handle._guard = Guard(opts.get("allow_hosts", ()))
+        handle._guard.install()
     try:
-        yield FakeKisHandle(holder["kis"], loop, "mock" if env == "both" else env)
+        yield handle
     finally:
-        loop.call_soon_threadsafe(holder["stop"].set)
-        thread.join(15)
-        loop.close()
+        try:
+            handle._pykis.stop()  # python-kis stops re-dialling while fakekis and the guard still stand
+        finally:
+            loop.call_soon_threadsafe(holder["stop"].set)
+            thread.join(15)
+            loop.close()
+            try:
+                handle._pykis.close()  # its threads have ended: only now are its real domains restored
+            finally:
+                if handle._guard is not None:
+                    handle._guard.uninstall()

@@ -188,6 +188,9 @@ def _compare(args: argparse.Namespace) -> int:
     from gateway.config import DEFAULT_URLS
 
     creds = credentials.per_env(os.environ, Path(args.kis_devlp) if args.kis_devlp else None)
+    # Every variable as set is checked first, as for serve and diagnose (KIS_REST_URL included, though
+    # compare takes its URLs from the flags); then each mode gets its own KIS_ENV, URLs and keys.
+    from_env({**os.environ, "KIS_APP_KEY": creds["mock"].key, "KIS_APP_SECRET": creds["mock"].secret})
     configs: dict[str, Config] = {}
     for mode in ("mock", "live"):
         rest = getattr(args, f"{mode}_rest_url") or DEFAULT_URLS[mode][0]

@@ -1,5 +1,5 @@
 """The README and docs/ as a newcomer uses them: every relative link resolves (to a file of this repository,
-and to a heading when it names one; never outside it, as `../shared/...` did), and every shell block runs
+and to a heading when it names one; never to a file outside the repository), and every shell block runs
 offline, as written, in a scratch folder laid out like a clone (`.venv` is the environment running this
 test). A block that cannot run offline is marked on the line before its fence with
 `<!-- no-run: why -->`; a reason is required."""

@@ -97,11 +97,13 @@ def _scratch(tmp: Path) -> Path:
     return tmp
 
 
-@pytest.mark.parametrize(
-    "where, script",
-    [(w, s) for w, s, why in BLOCKS if why is None],
-    ids=[plain_id(w) for w, _, why in BLOCKS if why is None],
-)
+def _param(where: str, script: str) -> object:
+    """A block that runs the gateway or its codec is on the WebSocket path: marked `ws`."""
+    ws = "kis-gateway" in script or "ws_compare_env_modes" in script
+    return pytest.param(where, script, id=plain_id(where), marks=[pytest.mark.ws] if ws else [])
+
+
+@pytest.mark.parametrize("where, script", [_param(w, s) for w, s, why in BLOCKS if why is None])
 def test_every_offline_shell_block_runs(where: str, script: str, tmp_path: Path) -> None:
     cwd = _scratch(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KIS_", "GATEWAY_"))}

@@ -5,7 +5,7 @@ loopback, and `socket.getaddrinfo` of a name that is not loopback (a DNS query a
 raise `NetworkBlocked` naming the host, in whichever thread tried. A client under test that still knows
 the real KIS host (python-kis copies its domains at import, a config file, a default URL) fails loudly
 instead of dialling KIS. `allow_hosts` lets named hosts through; the fixture's opt-out is
-`@pytest.mark.fake_kis(block_network=False)` or `pytest --fakekis-allow-network`.
+`@pytest.mark.fake_kis(block_network=False)` or `pytest --fake-kis-allow-network`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-OPT_OUT = "@pytest.mark.fake_kis(block_network=False), allow_hosts=[...] or pytest --fakekis-allow-network"
+OPT_OUT = "@pytest.mark.fake_kis(block_network=False), allow_hosts=[...] or pytest --fake-kis-allow-network"
 
 
 class NetworkBlocked(RuntimeError):

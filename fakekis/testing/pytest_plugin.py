@@ -19,25 +19,39 @@ Configure with a marker (all optional)::
 
 `rest_match_on` names the matchers REST replay from the recording's rest.yaml uses (docs/recordings.md).
 
+Record modes, as in vcrpy/pytest-recording (`fakekis/testing/record_modes.py`, docs/api.md)::
+
+    @pytest.mark.fake_kis(record="once", upstream={"rest_url": ..., "ws_url": ...})
+
+records the test through the recording proxy on its first run (into `recordings/<module>/<test>/` next to
+the test file, or `recording=`) and replays it on every later run. `--fake-kis-record=MODE` overrides the
+markers' mode for a run.
+
 During the test no connection leaves loopback (`testing/netguard.py`): a connect or name lookup of any other
 host raises `NetworkBlocked` naming it. Opt out with `block_network=False` or `pytest
---fakekis-allow-network`; let named hosts through with `allow_hosts=[...]`. python-kis redirected with
+--fake-kis-allow-network`; let named hosts through with `allow_hosts=[...]`. python-kis redirected with
 `redirect_pykis` is shut down before the redirect is undone (`testing/pykis_redirect.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import pytest
 
 from fakekis import faults, tape
 from fakekis.exchange.cassette import DEFAULT_MATCH_ON, check_match_on
+from fakekis.serve.proxy import Recorder
 from fakekis.serve.server import FakeKis
+from fakekis.testing import record_modes
 from fakekis.testing.netguard import Guard
 from fakekis.testing.pykis_redirect import PykisRedirect
 from kisclock import ManualClock, WallClock
@@ -52,8 +66,14 @@ APPSECRET = "fakekis-secret-" + "s" * 165
 class FakeKisHandle:
     """What a test gets: URLs, keys, what fakekis saw, and controls. Thread-safe."""
 
-    def __init__(self, kis: FakeKis, loop: asyncio.AbstractEventLoop, env: str) -> None:
-        self._kis, self._loop, self.env = kis, loop, env
+    def __init__(
+        self,
+        kis: FakeKis | None,
+        loop: asyncio.AbstractEventLoop,
+        env: str,
+        recorder: Recorder | None = None,
+    ) -> None:
+        self._fake, self._loop, self.env, self._recorder = kis, loop, env, recorder
         self.appkey, self.appsecret = APPKEY, APPSECRET
         self._pykis = PykisRedirect()
         self._guard: Guard | None = None
@@ -64,15 +84,31 @@ class FakeKisHandle:
         return list(self._guard.blocked) if self._guard else []
 
     @property
+    def recording(self) -> bool:
+        """True while the test runs through the recording proxy to the upstream (record modes)."""
+        return self._recorder is not None
+
+    @property
+    def _kis(self) -> FakeKis:
+        if self._fake is None:
+            raise RuntimeError(
+                "fake_kis is recording through the upstream (record mode): only rest_url, ws_url, urls and "
+                "stats() are available until the recording is replayed"
+            )
+        return self._fake
+
+    @property
     def rest_url(self) -> str:
-        return self._kis.urls[self.env]["rest_url"]
+        return self.urls[self.env]["rest_url"]
 
     @property
     def ws_url(self) -> str:
-        return self._kis.urls[self.env]["ws_url"]
+        return self.urls[self.env]["ws_url"]
 
     @property
     def urls(self) -> dict[str, dict[str, str]]:
+        if self._recorder is not None:
+            return {self.env: {"rest_url": self._recorder.rest_url, "ws_url": self._recorder.ws_url}}
         return self._kis.urls
 
     def _call(self, fn: Callable[[], T]) -> T:
@@ -84,12 +120,42 @@ class FakeKisHandle:
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(10)
 
     def stats(self, env: str | None = None) -> dict[str, Any]:
-        """What the exchange saw: acks by code, frames sent, PINGPONGs, echoes, open sessions, replay."""
+        """What the exchange saw: acks by code, frames sent, PINGPONGs, echoes, open sessions, replay.
+        While recording: the recorder's progress (`recording: True`, messages, refused calls)."""
+        recorder = self._recorder
+        if recorder is not None:
+            return self._call(lambda: {"recording": True, **recorder.progress()})
         return self._call(lambda: self._kis.stats(env or self.env))
 
     def drop(self, env: str | None = None) -> int:
         """Abort every WebSocket of the environment without a close frame (your client sees 1006)."""
         return self._call(lambda: self._kis.drop_connections(env or self.env))
+
+    def add_fault(self, fault: str | faults.Fault[Any], **params: Any) -> int:
+        """Start a fault now, while the test runs (as `POST /__fakekis/faults` does); returns its id.
+        `fault` is a catalogue name with its parameters (`add_fault("latency", latency_s=0.2)`), checked as
+        a scenario file is (a bad one raises `faults.ScenarioError`), or a fault object."""
+        made = (
+            fault if isinstance(fault, faults.Fault) else faults.build([{"fault": fault, **params}]).faults[0]
+        )
+        return self._call(lambda: self._kis.add_fault(made))
+
+    def remove_fault(self, fault_id: int | None = None) -> int:
+        """Stop the fault with this id (None: every fault, the marker's scenario too); how many stopped."""
+        return self._call(lambda: self._kis.remove_fault(fault_id))
+
+    def list_faults(self) -> list[dict[str, Any]]:
+        """The active faults with their ids and parameters (as `GET /__fakekis/faults`)."""
+        return self._call(self._kis.faults.listing)
+
+    @contextlib.contextmanager
+    def fault(self, fault: str | faults.Fault[Any], **params: Any) -> Iterator[int]:
+        """`with fake_kis.fault("timeout"):` the fault is active inside the block only."""
+        fault_id = self.add_fault(fault, **params)
+        try:
+            yield fault_id
+        finally:
+            self.remove_fault(fault_id)
 
     def advance(self, seconds: float) -> None:
         """Move fakekis's manual clock (marker `manual_clock=True`): replay, PINGPONG and fault timers."""
@@ -99,6 +165,10 @@ class FakeKisHandle:
                 "fake_kis runs on the wall clock; use @pytest.mark.fake_kis(manual_clock=True)"
             )
         self._call(lambda: clock.advance(seconds))
+
+    def start_replay(self) -> None:
+        """Start the tape now, without waiting for a subscription (a REST-only client: charts, order book)."""
+        self._call(self._kis.player.start)
 
     def caught_up(self) -> bool:
         """With the manual clock: everything the last `advance` made due (replay frames, PINGPONGs) is sent."""
@@ -145,27 +215,47 @@ class FakeKisHandle:
             time.sleep(0.01)  # polling another thread's server, bounded by the deadline
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fake-kis-record",
+        choices=record_modes.MODES,
+        default=None,
+        help="fake_kis record mode for every test, overriding the markers' record= (none, once, new_episodes)",
+    )
+    parser.addoption(
+        "--fake-kis-allow-network",
+        action="store_true",
+        help="fake_kis: let connections leave loopback during fake_kis tests (blocked by default)",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "fake_kis(recording=..., speed=..., env=..., scenario=..., manual_clock=..., "
         "ping_interval=..., pingpong_deadline=..., lenient=..., hts_id=..., rest_match_on=..., "
-        "block_network=True, allow_hosts=[...]): configure the fake_kis fixture",
+        "record=..., upstream=..., block_network=True, allow_hosts=[...]): configure the fake_kis fixture",
     )
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.getgroup("fakekis").addoption(
-        "--fakekis-allow-network",
-        action="store_true",
-        help="fake_kis: let connections leave loopback during fake_kis tests (blocked by default)",
-    )
+@pytest.fixture
+def fake_kis_upstream() -> object:
+    """The upstream a recording test goes to (override in a conftest; the marker's upstream= wins).
+    Asked for only when a test records."""
+    return None
 
 
 @pytest.fixture
 def fake_kis(request: pytest.FixtureRequest) -> Iterator[FakeKisHandle]:
     marker = request.node.get_closest_marker("fake_kis")
     opts: dict[str, Any] = dict(marker.kwargs) if marker else {}
+    mode = record_modes.check_mode(request.config.getoption("fake_kis_record") or opts.get("record", "none"))
+    guard = None  # no connection leaves loopback during the test (testing/netguard.py) unless opted out
+    if opts.get("block_network", True) and not request.config.getoption("fake_kis_allow_network"):
+        guard = Guard(opts.get("allow_hosts", ()))
+    if mode != "none":
+        yield from _record_mode(request, opts, mode, guard)
+        return
     rec_opt = opts.get("recording", tape.DEFAULT_BUNDLED)
     recording = (
         None
@@ -174,6 +264,72 @@ def fake_kis(request: pytest.FixtureRequest) -> Iterator[FakeKisHandle]:
             tape.bundled(rec_opt) if (tape.bundled(rec_opt) / "session.json").is_file() else rec_opt
         )
     )
+    yield from _serve(opts, recording, guard)
+
+
+@contextlib.contextmanager
+def _blocking(handle: FakeKisHandle, guard: Guard | None) -> Iterator[FakeKisHandle]:
+    """The guard stands from before the test until after everything the test started has stopped."""
+    handle._guard = guard
+    if guard is not None:
+        guard.install()
+    try:
+        yield handle
+    finally:
+        if guard is not None:
+            guard.uninstall()
+
+
+def _folder(request: pytest.FixtureRequest, opts: dict[str, Any]) -> Path:
+    given = opts.get("recording")
+    if given is None:
+        return record_modes.default_folder(request.path, request.node.name)
+    path = Path(given)
+    return path if path.is_absolute() else request.path.parent / path
+
+
+def _record_mode(
+    request: pytest.FixtureRequest, opts: dict[str, Any], mode: str, guard: Guard | None
+) -> Iterator[FakeKisHandle]:
+    folder = _folder(request, opts)
+    if record_modes.exists(folder) and mode == "once":
+        yield from _serve(opts, tape.load(folder), guard)
+        return
+    upstream = opts.get("upstream") or request.getfixturevalue("fake_kis_upstream")
+    rest_up, ws_up = record_modes.upstream_urls(upstream)
+    if guard is not None:  # recording asks the upstream by design: its hosts, and only those, get through
+        guard.allow |= {h.lower() for u in (rest_up, ws_up) if (h := urlsplit(u).hostname)}
+    out = folder.with_name(folder.name + ".new-episode") if record_modes.exists(folder) else folder
+    shutil.rmtree(out.with_name(folder.name + ".new-episode"), ignore_errors=True)
+    env = opts.get("env", "mock")
+    if env not in ("mock", "live"):
+        raise record_modes.RecordModeError(f"fake_kis: env={env!r} cannot record (allowed: mock, live)")
+    recorder = Recorder(out, env=env, rest_upstream=rest_up, ws_upstream=ws_up)
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(recorder.start())
+    except BaseException:
+        loop.close()
+        raise
+    thread = threading.Thread(target=loop.run_forever, name="fake_kis-record", daemon=True)
+    thread.start()
+    try:
+        with _blocking(FakeKisHandle(None, loop, env, recorder), guard) as handle:
+            yield handle
+    finally:
+        asyncio.run_coroutine_threadsafe(recorder.stop(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(15)
+        loop.close()
+        if out != folder:
+            record_modes.merge_new_episodes(folder, out)
+        else:
+            record_modes.untimed(folder)
+
+
+def _serve(
+    opts: dict[str, Any], recording: tape.Recording | None, guard: Guard | None = None
+) -> Iterator[FakeKisHandle]:
     speed = opts.get("speed", "asap")
     match_on = check_match_on(opts.get("rest_match_on", DEFAULT_MATCH_ON))  # here: a thread would hide it
     env = opts.get("env", "mock")
@@ -210,21 +366,14 @@ def fake_kis(request: pytest.FixtureRequest) -> Iterator[FakeKisHandle]:
     thread.start()
     if not ready.wait(15):
         raise RuntimeError("fake_kis did not start within 15 s")
-    handle = FakeKisHandle(holder["kis"], loop, "mock" if env == "both" else env)
-    if opts.get("block_network", True) and not request.config.getoption("fakekis_allow_network"):
-        handle._guard = Guard(opts.get("allow_hosts", ()))
-        handle._guard.install()
-    try:
-        yield handle
-    finally:
+    with _blocking(FakeKisHandle(holder["kis"], loop, "mock" if env == "both" else env), guard) as handle:
         try:
-            handle._pykis.stop()  # python-kis stops re-dialling while fakekis and the guard still stand
+            yield handle
         finally:
-            loop.call_soon_threadsafe(holder["stop"].set)
-            thread.join(15)
-            loop.close()
             try:
-                handle._pykis.close()  # its threads have ended: only now are its real domains restored
+                handle._pykis.stop()  # python-kis stops re-dialling while fakekis and the guard still stand
             finally:
-                if handle._guard is not None:
-                    handle._guard.uninstall()
+                loop.call_soon_threadsafe(holder["stop"].set)
+                thread.join(15)
+                loop.close()
+                handle._pykis.close()  # its threads have ended: only now are its real domains restored

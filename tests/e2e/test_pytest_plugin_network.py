@@ -100,6 +100,6 @@ def test_open(fake_kis):
 """
     )
     result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "-q", "--fakekis-allow-network", timeout=120
+        "-p", "no:cacheprovider", "-q", "--fake-kis-allow-network", timeout=120
     )
     result.assert_outcomes(passed=1)

@@ -71,6 +71,13 @@ def test_allow_hosts(fake_kis):
     conftest.TRIPPED.clear()
 
 
+@pytest.mark.fake_kis(record="once", upstream="live", recording="rec")
+def test_a_recording_test_reaches_its_upstream_only(fake_kis):
+    assert fake_kis.recording and "openapi.koreainvestment.com" in fake_kis._guard.allow
+    with pytest.raises(NetworkBlocked, match="example.org"):
+        socket.getaddrinfo("example.org", 443)
+
+
 def test_after_the_fixture_the_guard_is_gone():
     assert socket.socket.connect is ORIGINAL
 """
@@ -81,7 +88,7 @@ def test_no_connection_leaves_loopback_during_a_fake_kis_test(pytester: pytest.P
     pytester.makepyfile(test_child=CHILD)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-W", "error", timeout=120)
     assert result.ret == 0, result.stdout.str()
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
 
 
 def test_the_command_line_opt_out(pytester: pytest.Pytester) -> None:

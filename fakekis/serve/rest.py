@@ -9,7 +9,7 @@ import json
 import math
 import re
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -99,6 +99,7 @@ def create_app(
     scenario: Any = None,
     cassette: CassetteReplay | None = None,
     clock_max_wait: float = CLOCK_MAX_WAIT,
+    extra_routes: Sequence[Route] = (),
 ) -> Starlette:
     """`clock` times tokens and the REST budget; replay time reaches REST only through `market`.
     `wall` (default: the wall clock) also ends a budget second, for clients retrying on their own time.
@@ -261,6 +262,7 @@ def create_app(
         *(Route(r.path, quotation(r.kind, r.tr_id, derived(r)), methods=["GET"]) for r in quotations.ROUTES),
         Route("/__fakekis/stats", fake_stats, methods=["GET"]),
         Route("/__fakekis/clock", fake_clock, methods=["GET", "POST"]),
+        *extra_routes,  # paper trading (serve/trading.py)
     ]
     app = Starlette(routes=routes, middleware=[Middleware(_CollapseSlashes)])
     app.add_exception_handler(404, not_found)

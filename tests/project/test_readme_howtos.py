@@ -6,8 +6,10 @@ test). A block that cannot run offline is marked on the line before its fence wi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -109,13 +111,23 @@ def test_every_offline_shell_block_runs(where: str, script: str, tmp_path: Path)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KIS_", "GATEWAY_"))}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # bare `fakekis` works
     env["GATEWAY_TOKEN_DIR"] = str(tmp_path / "tokens")  # never the user's token cache
-    proc = subprocess.run(
+    # Its own process group, ended afterwards: a block that leaves a server behind (`... &`) leaks nothing.
+    with subprocess.Popen(
         ["bash", "-e", "-o", "pipefail", "-c", script],
         cwd=cwd,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=180,
-    )
-    assert proc.returncode == 0, f"{where} failed (exit {proc.returncode}):\n{script}\n{proc.stderr[-2000:]}"
-    assert "Traceback" not in proc.stderr, f"{where}:\n{proc.stderr[-2000:]}"
+        start_new_session=True,
+    ) as proc:
+        try:
+            _, stderr = proc.communicate(timeout=100)  # under pytest-timeout's 120 s, so the group is ended
+        except subprocess.TimeoutExpired:
+            stderr = "(still running after 100 s: mark it <!-- no-run: why --> if it cannot end by itself)"
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    assert proc.returncode == 0, f"{where} failed (exit {proc.returncode}):\n{script}\n{stderr[-2000:]}"
+    assert "Traceback" not in stderr, f"{where}:\n{stderr[-2000:]}"

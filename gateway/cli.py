@@ -32,6 +32,9 @@ ENV_HELP = """environment (the gateway's configuration):
   KIS_ENV                mock | live (default mock)
   KIS_APP_KEY            app key of that environment (required)
   KIS_APP_SECRET         app secret (required)
+  KIS_MOCK_APP_KEY/KIS_MOCK_APP_SECRET, KIS_LIVE_APP_KEY/KIS_LIVE_APP_SECRET
+                         compare only: each environment's own keys (else --kis-devlp, else KIS_APP_KEY)
+  KIS_DEVLP_YAML         compare only: a kis_devlp.yaml to read the keys from (as --kis-devlp)
   KIS_ACCOUNT_NO         CANO-PRDT, or KIS_CANO + KIS_ACNT_PRDT_CD_KR (default 01); masked everywhere
   KIS_SYMBOLS            comma list of 6-digit codes (default 005930)
   KIS_REST_URL/KIS_WS_URL  override the environment's KIS URLs (e.g. point at fakekis)
@@ -189,29 +192,48 @@ def _diagnose(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from gateway import compare
+    from gateway import compare, credentials
     from gateway.config import DEFAULT_URLS
 
-    cfg = from_env()
-    urls = {
-        "mock": (args.mock_rest_url or DEFAULT_URLS["mock"][0], args.mock_ws_url or DEFAULT_URLS["mock"][1]),
-        "live": (args.live_rest_url or DEFAULT_URLS["live"][0], args.live_ws_url or DEFAULT_URLS["live"][1]),
-    }
-    for mode, (rest, ws) in urls.items():
+    creds = credentials.per_env(os.environ, Path(args.kis_devlp) if args.kis_devlp else None)
+    # Every variable as set is checked first, as for serve and diagnose (KIS_REST_URL included, though
+    # compare takes its URLs from the flags); then each mode gets its own KIS_ENV, URLs and keys.
+    from_env({**os.environ, "KIS_APP_KEY": creds["mock"].key, "KIS_APP_SECRET": creds["mock"].secret})
+    configs: dict[str, Config] = {}
+    for mode in ("mock", "live"):
+        rest = getattr(args, f"{mode}_rest_url") or DEFAULT_URLS[mode][0]
+        ws = getattr(args, f"{mode}_ws_url") or DEFAULT_URLS[mode][1]
         check_url(f"--{mode}-rest-url", rest, ("http", "https"), "")
         check_url(f"--{mode}-ws-url", ws, ("ws", "wss"), "")
-    _writable_folder(cfg.token_dir, "GATEWAY_TOKEN_DIR")
+        env = {
+            **os.environ,
+            "KIS_ENV": mode,
+            "KIS_APP_KEY": creds[mode].key,
+            "KIS_APP_SECRET": creds[mode].secret,
+            "KIS_REST_URL": rest,
+            "KIS_WS_URL": ws,
+        }
+        configs[mode] = from_env(env)
+    _writable_folder(configs["mock"].token_dir, "GATEWAY_TOKEN_DIR")
     out = Path(args.out)
     _writable_folder(out, "--out")
     _logs(logging.ERROR)
-    print(f"comparing mock and live for {args.seconds:g}s each (at once) ...", file=sys.stderr)
-    runs = asyncio.run(compare.compare(cfg, urls, args.seconds))
+    print(
+        "comparing mock and live for "
+        f"{args.seconds:g}s each (at once); keys: "
+        + ", ".join(f"{mode} from {c.source}" for mode, c in creds.items()),
+        file=sys.stderr,
+    )
+    sources = {mode: c.source for mode, c in creds.items()}
+    runs = asyncio.run(compare.compare(configs, args.seconds, sources))
     try:
         evidence, report = compare.write_evidence(runs, out)
     except OSError as e:  # the folder changed under us during the run
         raise ConfigError(f"--out={str(out)[:200]!r}: cannot write the evidence ({e.strerror})") from None
     for r in runs:
         print(f"{r.mode}: {r.diagnosis.render().splitlines()[-1] if r.diagnosis else '?'}", file=sys.stderr)
+    if not compare.can_plot():
+        print(f"kis-gateway compare: note: {compare.PICTURES_HINT}", file=sys.stderr)
     print(
         json.dumps(
             {
@@ -329,11 +351,19 @@ def main(argv: list[str] | None = None) -> int:
         help="run mock and live side by side with the same keys; write the evidence",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=ENV_HELP,
-        description="Runs the gateway twice at once with the same KIS_APP_KEY/KIS_APP_SECRET, changing "
-        "only KIS_ENV and that environment's URLs; captures metrics twice and one quote "
+        description="Runs the gateway twice at once, changing only KIS_ENV, that environment's URLs and "
+        "its keys: KIS_MOCK_APP_KEY/KIS_MOCK_APP_SECRET and KIS_LIVE_APP_KEY/KIS_LIVE_APP_SECRET, else "
+        "paper_app/paper_sec and my_app/my_sec of --kis-devlp, else KIS_APP_KEY/KIS_APP_SECRET for both. "
+        "Captures metrics twice and one quote "
         "per mode and writes <out>/<date>-ws-debug-compare-mock-live.md (table, timeline "
-        "pictures, diagnoses) and <out>/<date>-ws-real-final-report.md (Go/No-Go). "
-        "Exit 0 once the evidence is written, whatever it says.",
+        "pictures when matplotlib is installed, diagnoses) and <out>/<date>-ws-real-final-report.md "
+        "(Go/No-Go). Exit 0 once the evidence is written, whatever it says; 2 on bad configuration.",
+    )
+    c.add_argument(
+        "--kis-devlp",
+        metavar="PATH",
+        help="read the keys from the official samples' kis_devlp.yaml (my_app/my_sec live, paper_app/"
+        "paper_sec mock); default: $KIS_DEVLP_YAML when set",
     )
     c.add_argument("--seconds", type=_seconds, default=20.0, help="how long each mode runs (default 20)")
     c.add_argument("--out", default="docs/evidence", help="folder for the evidence (default docs/evidence)")

@@ -204,7 +204,10 @@ def _last(items: list[str], needle: str) -> str:
 
 
 REST_CAUSES = {
-    "EGW00133": "token issuance throttled: at most one per minute per appkey (F7)",
+    "EGW00133": "KIS throttled token issuance (EGW00133): at most one per minute per appkey (F7)",
+    "token-hold-off": "the gateway's own token hold-off held the call back and KIS was not asked: a tokenP "
+    "call was made less than a minute ago for this appkey (by this run, an earlier one, or another process "
+    "sharing GATEWAY_TOKEN_DIR); it retries once the minute is over (F7)",
     "EGW02004": "a mock appkey on the live REST domain (EGW02004): KIS_ENV and the keys disagree (F6)",
     "EGW00201": "per-second REST limit exceeded (EGW00201): mock allows ~1-2/s (F7)",
     "EGW00123": "expired token (EGW00123) (F7)",
@@ -217,11 +220,17 @@ def _rest_finding(probe: dict[str, Any]) -> dict[str, Any]:
     if probe.get("ok"):
         return {"ok": True, "evidence": f"inquire-price {probe.get('symbol')}: {probe.get('price')}"}
     code = str(probe.get("code", ""))
+    cause = REST_CAUSES.get(code, f"{code}: {probe.get('reason')}")
+    earlier = re.search(r"KIS's last answer to tokenP: (\S+)", str(probe.get("reason", "")))
+    if code == "token-hold-off" and earlier:  # KIS did refuse a token earlier in this run: say which way
+        cause += f"; earlier in this run KIS refused tokenP with {earlier[1]}: " + REST_CAUSES.get(
+            earlier[1], earlier[1]
+        )
     return {
         "ok": False,
         "code": code,
         "evidence": f"inquire-price failed: {probe.get('reason')}",
-        "cause": REST_CAUSES.get(code, f"{code}: {probe.get('reason')}"),
+        "cause": cause,
     }
 
 

@@ -46,6 +46,10 @@ ISSUE_INTERVAL = 60.0
 REFRESH_MARGIN = 600.0
 
 
+# The code of a token call the gateway's own one-per-minute guard held back before asking KIS.
+HOLD_OFF = "token-hold-off"
+
+
 class RestError(Exception):
     def __init__(self, code: str, reason: str) -> None:
         self.code, self.reason = code, reason
@@ -244,6 +248,7 @@ class RestClient:
         self.pacer = Pacer(cfg.rest_rps, clock)
         self.store = TokenStore(cfg, self._cache_problem)
         self._last_attempt: float | None = None  # this process's last issuance attempt
+        self._last_refusal: str | None = None  # KIS's code for this process's last failed tokenP call
         self._token: str | None = None
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
@@ -311,9 +316,14 @@ class RestClient:
                 self._token, self._token_expires = tok, claim.cached.expires_at
                 return tok
             if not claim.issue:
+                # The gateway's own guard, not KIS: KIS was not asked, so this is not KIS's EGW00133. Say
+                # what KIS last answered, if this process asked it at all.
+                kis = f"; KIS's last answer to tokenP: {self._last_refusal}" if self._last_refusal else ""
                 raise RestError(
-                    "EGW00133",
-                    f"token issuance held back {claim.wait:.0f}s more (KIS allows one per minute per appkey)",
+                    HOLD_OFF,
+                    f"token issuance held back {claim.wait:.0f}s more by the gateway's own hold-off (one "
+                    f"tokenP call per minute per appkey, counted in {self.store.path.name}); KIS was not asked"
+                    + kis,
                 )
             self._last_attempt = now
             status, body = await self._post(
@@ -327,9 +337,11 @@ class RestClient:
             tok = body.get("access_token")
             if status != 200 or not isinstance(tok, str) or not tok:
                 code = str(body.get("error_code") or body.get("msg_cd") or f"HTTP {status}")
+                self._last_refusal = code
                 raise RestError(
                     code, str(body.get("error_description") or body.get("msg1") or "no access_token")
                 )
+            self._last_refusal = None
             self.log.redact.add(tok)
             self.metrics.token_issuances += 1
             expires_in = _finite(body.get("expires_in"))

@@ -22,7 +22,26 @@ DEFAULT_TESTS = [
 ]
 
 
+def _project_python() -> str | None:
+    """Why this Python cannot run the suite (the project or pytest is missing), or None."""
+    try:
+        import pytest  # noqa: F401
+
+        import fakekis  # noqa: F401
+    except ImportError as e:
+        return (
+            f"{sys.executable} cannot run the suite ({e}); run it with the project's Python: "
+            ".venv/bin/python scripts/rerun_scenarios.py (after .venv/bin/pip install -e '.[test]'), "
+            "or tox -e determinism"
+        )
+    return None
+
+
 def main() -> int:
+    problem = _project_python()
+    if problem:
+        print(f"rerun_scenarios.py: error: {problem}", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50, help="how many times (default 50)")
     parser.add_argument("--tests", nargs="*", default=DEFAULT_TESTS, help="test files")

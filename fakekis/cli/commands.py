@@ -138,6 +138,7 @@ def _undo_partial(out: Path, existed: bool) -> None:
 async def _record(args: argparse.Namespace, existed: bool) -> int:
     from rich.console import Console
 
+    from fakekis.serve import upstream
     from fakekis.serve.proxy import Recorder, record_until
 
     console = Console(stderr=True)
@@ -157,6 +158,12 @@ async def _record(args: argparse.Namespace, existed: bool) -> int:
         _undo_partial(args.out, existed)
         _say("record", f"OUT/--rest-port/--ws-port: {e.strerror or e}")
         return 2
+    unreachable = await upstream.check(rec.rest_upstream, rec.ws_upstream)  # the ports are ours: now ask
+    if unreachable:
+        await rec.stop()
+        _undo_partial(args.out, existed)  # a failed start leaves no folder to block the retry
+        _say("record", "upstream unreachable: " + "; ".join(unreachable) + " (nothing was written)")
+        return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -193,6 +200,10 @@ async def _record(args: argparse.Namespace, existed: bool) -> int:
         f"validate with `fakekis validate {rec.out}`",
         highlight=False,
     )
+    problems = rec.problems()
+    if problems:  # session.json says "complete": false with these problems; validate warns on it
+        print(f"fakekis record: warning: {rec.out} is not complete: {'; '.join(problems)}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -222,6 +233,7 @@ def _validate(args: argparse.Namespace) -> int:
     rec = _checked("validate", args.recording)
     if rec is None:
         return 2
+    warnings = _incomplete(rec)
     by_tr: dict[str, int] = {}
     for f in rec.data_frames():  # replayable frames only (inspect also counts encrypted ones)
         by_tr[f.tr_id] = by_tr.get(f.tr_id, 0) + 1
@@ -241,7 +253,27 @@ def _validate(args: argparse.Namespace) -> int:
             ensure_ascii=False,
         )
     )
-    return 0
+    for warning in warnings:
+        print(f"fakekis validate: warning: {rec.path}: {warning}", file=sys.stderr)
+    return 1 if warnings else 0
+
+
+def _incomplete(rec: tape.Recording) -> list[str]:
+    """Why a well-formed recording is still not one to rely on: a recorder that did not finish cleanly or
+    recorded nothing, or nothing to replay at all."""
+    out = []
+    recorder = rec.session.get("recorder")
+    if isinstance(recorder, dict) and recorder.get("complete") is not True:
+        problems = recorder.get("problems")
+        why = (
+            "; ".join(str(p) for p in problems)
+            if isinstance(problems, list) and problems
+            else ("still recording, or the recorder did not stop cleanly")
+        )
+        out.append(f"session.json: recorder.complete is not true ({why})")
+    if not rec.data_frames() and not rec.rest:
+        out.append("no data frame and no REST interaction: nothing to replay")
+    return out
 
 
 def _faults(args: argparse.Namespace) -> int:

@@ -16,9 +16,9 @@ from datetime import datetime
 from fakekis.exchange import quotations, surface, trs
 from fakekis.exchange.accounts import Accounts
 from fakekis.exchange.auth import Registry
+from fakekis.exchange.market import FEEDS, MarketState
 from fakekis.exchange.notices import Notice
 from fakekis.exchange.paper import Paper
-from fakekis.exchange.market import FEEDS, MarketState
 from fakekis.serve.rest import create_app
 from fakekis.serve.trading import trading_routes
 from fakekis.tape import synth

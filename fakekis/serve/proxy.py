@@ -117,6 +117,7 @@ class Recorder:
         self.messages = 0
         self.refused = 0
         self.refusals: Counter[str] = Counter()  # reason code -> refused REST calls
+        self.upstream_errors: Counter[str] = Counter()  # "REST ConnectError" -> calls the upstream failed
         self._conn_ids = itertools.count()
         self._ws_file: Any = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -221,7 +222,26 @@ class Recorder:
         self._ws_file.write(self.scrub(json.dumps(obj, ensure_ascii=False, separators=(",", ":"))) + "\n")
         self._ws_file.flush()
 
+    def _upstream_failed(self, kind: str, url: str, error: BaseException) -> None:
+        """One warning line per kind of failure (the count goes to session.json), scrubbed."""
+        key = f"{kind} {type(error).__name__}"
+        self.upstream_errors[key] += 1
+        if self.upstream_errors[key] == 1:
+            detail = str(error).strip() or type(error).__name__
+            log.warning(self.scrub(f"upstream {kind} {url} failed: {type(error).__name__}: {detail}"))
+
+    def problems(self) -> list[str]:
+        """Why the recording is not complete (empty when it is): nothing recorded, or upstream failures."""
+        out = []
+        if not self.messages and not self._rest_times:
+            out.append("nothing was recorded (no WebSocket message, no REST interaction)")
+        if self.upstream_errors:
+            failed = ", ".join(f"{k} x{n}" for k, n in sorted(self.upstream_errors.items()))
+            out.append(f"the upstream failed: {failed}")
+        return out
+
     def _write_session(self, final: bool = False) -> None:
+        problems = self.problems() if final else []
         session = {
             "format": FORMAT,
             "version": VERSION,
@@ -232,7 +252,8 @@ class Recorder:
             "notes": self.notes or f"recorded through fakekis record from {self.env} KIS",
             "recorder": {
                 "tool": "fakekis record",
-                "complete": final,
+                "complete": final and not problems,
+                **({"problems": problems} if problems else {}),
                 "messages": self.messages,
                 "duration_s": self._t() if final else None,
                 "refused_calls": self.refused,
@@ -306,6 +327,7 @@ class Recorder:
                 content=body,
             )
         except httpx.HTTPError as e:
+            self._upstream_failed("REST", self.rest_upstream, e)
             return Response(
                 json.dumps(
                     {
@@ -338,6 +360,7 @@ class Recorder:
                 open_timeout=15,
             )
         except Exception as e:  # noqa: BLE001 - any upstream failure closes the client, and is recorded
+            self._upstream_failed("WebSocket", self.ws_upstream, e)
             self._line(
                 {
                     "t": self._t(),

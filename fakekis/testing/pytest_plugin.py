@@ -34,6 +34,11 @@ Record modes, as in vcrpy/pytest-recording (`fakekis/testing/record_modes.py`, d
 records the test through the recording proxy on its first run (into `recordings/<module>/<test>/` next to
 the test file, or `recording=`) and replays it on every later run. `--fake-kis-record=MODE` overrides the
 markers' mode for a run.
+
+During the test no connection leaves loopback (`testing/netguard.py`): a connect or name lookup of any other
+host raises `NetworkBlocked` naming it. Opt out with `block_network=False` or `pytest
+--fake-kis-allow-network`; let named hosts through with `allow_hosts=[...]`. python-kis redirected with
+`redirect_pykis` is shut down before the redirect is undone (`testing/pykis_redirect.py`).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -55,6 +61,8 @@ from fakekis.exchange.cassette import DEFAULT_MATCH_ON, check_match_on
 from fakekis.serve.proxy import Recorder
 from fakekis.serve.server import FakeKis
 from fakekis.testing import record_modes
+from fakekis.testing.netguard import Guard
+from fakekis.testing.pykis_redirect import PykisRedirect
 from kisclock import ManualClock, WallClock
 
 T = TypeVar("T")
@@ -76,6 +84,13 @@ class FakeKisHandle:
     ) -> None:
         self._fake, self._loop, self.env, self._recorder = kis, loop, env, recorder
         self.appkey, self.appsecret = APPKEY, APPSECRET
+        self._pykis = PykisRedirect()
+        self._guard: Guard | None = None
+
+    @property
+    def blocked_connections(self) -> list[str]:
+        """Every non-loopback "host:port" a connect or name lookup was refused for, in any thread."""
+        return list(self._guard.blocked) if self._guard else []
 
     @property
     def recording(self) -> bool:
@@ -216,17 +231,15 @@ class FakeKisHandle:
         }
 
     def redirect_pykis(
-        self, monkeypatch: pytest.MonkeyPatch, real: str | None = None, virtual: str = "mock"
+        self, monkeypatch: pytest.MonkeyPatch | None = None, real: str | None = None, virtual: str = "mock"
     ) -> None:
-        """Point an installed python-kis at this fakekis for the rest of the test (undone afterwards).
-        python-kis copies the constants of `pykis.__env__` into the modules that use them, so those
-        copies are the ones patched. Arguments as `pykis_domains`."""
-        import pykis.client.websocket
-        import pykis.kis
-
-        for name, url in self.pykis_domains(real, virtual).items():
-            module = pykis.client.websocket if name.startswith("WEBSOCKET") else pykis.kis
-            monkeypatch.setattr(module, name, url)
+        """Point an installed python-kis at this fakekis for the rest of the test. python-kis copies the
+        constants of `pykis.__env__` into the modules that use them, so those copies are the ones patched.
+        At teardown every python-kis WebSocket client made meanwhile is stopped (its reconnect thread
+        joined) before the constants are restored. `monkeypatch` is accepted for compatibility and not
+        used: the user's monkeypatch is undone before this fixture's teardown, too early. Other arguments
+        as `pykis_domains`."""
+        self._pykis.apply(self.pykis_domains(real, virtual))
 
     def wait_until(self, check: Callable[[dict[str, Any]], bool], timeout: float = 10.0) -> dict[str, Any]:
         """Poll `stats()` until `check(stats)` holds (bounded; raises AssertionError on timeout)."""
@@ -247,6 +260,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="fake_kis record mode for every test, overriding the markers' record= (none, once, new_episodes)",
     )
+    parser.addoption(
+        "--fake-kis-allow-network",
+        action="store_true",
+        help="fake_kis: let connections leave loopback during fake_kis tests (blocked by default)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -254,7 +272,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "fake_kis(recording=..., speed=..., env=..., scenario=..., manual_clock=..., "
         "ping_interval=..., pingpong_deadline=..., lenient=..., hts_id=..., start_cash=..., rest_match_on=..., "
-        "record=..., upstream=...): configure the fake_kis fixture",
+        "record=..., upstream=..., block_network=True, allow_hosts=[...]): configure the fake_kis fixture",
     )
 
 
@@ -270,8 +288,11 @@ def fake_kis(request: pytest.FixtureRequest) -> Iterator[FakeKisHandle]:
     marker = request.node.get_closest_marker("fake_kis")
     opts: dict[str, Any] = dict(marker.kwargs) if marker else {}
     mode = record_modes.check_mode(request.config.getoption("fake_kis_record") or opts.get("record", "none"))
+    guard = None  # no connection leaves loopback during the test (testing/netguard.py) unless opted out
+    if opts.get("block_network", True) and not request.config.getoption("fake_kis_allow_network"):
+        guard = Guard(opts.get("allow_hosts", ()))
     if mode != "none":
-        yield from _record_mode(request, opts, mode)
+        yield from _record_mode(request, opts, mode, guard)
         return
     rec_opt = opts.get("recording", tape.DEFAULT_BUNDLED)
     recording = (
@@ -281,7 +302,20 @@ def fake_kis(request: pytest.FixtureRequest) -> Iterator[FakeKisHandle]:
             tape.bundled(rec_opt) if (tape.bundled(rec_opt) / "session.json").is_file() else rec_opt
         )
     )
-    yield from _serve(opts, recording)
+    yield from _serve(opts, recording, guard)
+
+
+@contextlib.contextmanager
+def _blocking(handle: FakeKisHandle, guard: Guard | None) -> Iterator[FakeKisHandle]:
+    """The guard stands from before the test until after everything the test started has stopped."""
+    handle._guard = guard
+    if guard is not None:
+        guard.install()
+    try:
+        yield handle
+    finally:
+        if guard is not None:
+            guard.uninstall()
 
 
 def _folder(request: pytest.FixtureRequest, opts: dict[str, Any]) -> Path:
@@ -292,13 +326,17 @@ def _folder(request: pytest.FixtureRequest, opts: dict[str, Any]) -> Path:
     return path if path.is_absolute() else request.path.parent / path
 
 
-def _record_mode(request: pytest.FixtureRequest, opts: dict[str, Any], mode: str) -> Iterator[FakeKisHandle]:
+def _record_mode(
+    request: pytest.FixtureRequest, opts: dict[str, Any], mode: str, guard: Guard | None
+) -> Iterator[FakeKisHandle]:
     folder = _folder(request, opts)
     if record_modes.exists(folder) and mode == "once":
-        yield from _serve(opts, tape.load(folder))
+        yield from _serve(opts, tape.load(folder), guard)
         return
     upstream = opts.get("upstream") or request.getfixturevalue("fake_kis_upstream")
     rest_up, ws_up = record_modes.upstream_urls(upstream)
+    if guard is not None:  # recording asks the upstream by design: its hosts, and only those, get through
+        guard.allow |= {h.lower() for u in (rest_up, ws_up) if (h := urlsplit(u).hostname)}
     out = folder.with_name(folder.name + ".new-episode") if record_modes.exists(folder) else folder
     shutil.rmtree(out.with_name(folder.name + ".new-episode"), ignore_errors=True)
     env = opts.get("env", "mock")
@@ -314,7 +352,8 @@ def _record_mode(request: pytest.FixtureRequest, opts: dict[str, Any], mode: str
     thread = threading.Thread(target=loop.run_forever, name="fake_kis-record", daemon=True)
     thread.start()
     try:
-        yield FakeKisHandle(None, loop, env, recorder)
+        with _blocking(FakeKisHandle(None, loop, env, recorder), guard) as handle:
+            yield handle
     finally:
         asyncio.run_coroutine_threadsafe(recorder.stop(), loop).result(30)
         loop.call_soon_threadsafe(loop.stop)
@@ -326,7 +365,9 @@ def _record_mode(request: pytest.FixtureRequest, opts: dict[str, Any], mode: str
             record_modes.untimed(folder)
 
 
-def _serve(opts: dict[str, Any], recording: tape.Recording | None) -> Iterator[FakeKisHandle]:
+def _serve(
+    opts: dict[str, Any], recording: tape.Recording | None, guard: Guard | None = None
+) -> Iterator[FakeKisHandle]:
     speed = opts.get("speed", "asap")
     match_on = check_match_on(opts.get("rest_match_on", DEFAULT_MATCH_ON))  # here: a thread would hide it
     env = opts.get("env", "mock")
@@ -364,9 +405,14 @@ def _serve(opts: dict[str, Any], recording: tape.Recording | None) -> Iterator[F
     thread.start()
     if not ready.wait(15):
         raise RuntimeError("fake_kis did not start within 15 s")
-    try:
-        yield FakeKisHandle(holder["kis"], loop, "mock" if env == "both" else env)
-    finally:
-        loop.call_soon_threadsafe(holder["stop"].set)
-        thread.join(15)
-        loop.close()
+    with _blocking(FakeKisHandle(holder["kis"], loop, "mock" if env == "both" else env), guard) as handle:
+        try:
+            yield handle
+        finally:
+            try:
+                handle._pykis.stop()  # python-kis stops re-dialling while fakekis and the guard still stand
+            finally:
+                loop.call_soon_threadsafe(holder["stop"].set)
+                thread.join(15)
+                loop.close()
+                handle._pykis.close()  # its threads have ended: only now are its real domains restored

@@ -169,43 +169,6 @@ async def test_round_trip_same_messages_same_order_same_pacing(tmp_path: Path) -
     assert all(abs(g - want) < 0.05 for g, want in zip(_gaps(again), GAPS[1:], strict=True))
 
 
-def test_cli_record_stops_after_duration_and_leaves_a_valid_recording(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fakekis",
-            "record",
-            str(tmp_path / "r"),
-            "--duration",
-            "1.2",
-            "--progress",
-            "--rest-upstream",
-            "http://127.0.0.1:9",
-            "--ws-upstream",
-            "ws://127.0.0.1:9",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    progress = [line for line in proc.stderr.splitlines() if line.startswith("recording")]
-    assert len(progress) >= 2 and all("msgs" in line and "/s" in line for line in progress)
-    ready = json.loads(proc.stdout.splitlines()[0])
-    assert ready["rest_url"].startswith("http://127.0.0.1:") and ready["ws_url"].startswith("ws://127.0.0.1:")
-    rec = tape.load(tmp_path / "r")
-    assert json.loads((tmp_path / "r" / "session.json").read_text())["recorder"]["complete"] is True
-    assert rec.lines == []
-    again = subprocess.run(
-        [sys.executable, "-m", "fakekis", "record", str(tmp_path / "r"), "--duration", "0.1"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert again.returncode == 2 and "not empty" in again.stderr and "Traceback" not in again.stderr
-
-
 def test_inspect_reports_widths_gaps_and_pingpong(tmp_path: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "fakekis", "inspect", "healthy-morning-synthetic"],
@@ -253,28 +216,37 @@ async def test_record_from_real_kis(tmp_path: Path) -> None:  # pragma: no cover
 def test_ctrl_c_leaves_a_complete_recording(tmp_path: Path) -> None:
     import signal
 
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fakekis",
-            "record",
-            str(tmp_path / "r"),
-            "--rest-upstream",
-            "http://127.0.0.1:9",
-            "--ws-upstream",
-            "ws://127.0.0.1:9",
-        ],
+    upstream = subprocess.Popen(
+        [sys.executable, "-m", "fakekis", "serve"],
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
         text=True,
     )
-    assert proc.stdout is not None and json.loads(proc.stdout.readline())["out"] == str(tmp_path / "r")
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=30)  # reads and closes both pipes (an open one is a ResourceWarning)
+    try:
+        assert upstream.stdout is not None
+        ready = json.loads(upstream.stdout.readline())
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fakekis", "record", str(tmp_path / "r")]
+            + ["--rest-upstream", ready["rest_url"], "--ws-upstream", ready["ws_url"]],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        proxy = json.loads(proc.stdout.readline())
+        assert proxy["out"] == str(tmp_path / "r")
+        body = {"grant_type": "client_credentials", "appkey": "PSctrlc" + "k" * 29, "appsecret": "s" * 40}
+        assert httpx.post(proxy["rest_url"] + "/oauth2/tokenP", json=body, timeout=10).status_code == 200
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(
+            timeout=30
+        )  # reads and closes both pipes (an open one is a ResourceWarning)
+    finally:
+        upstream.terminate()
+        upstream.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert json.loads((tmp_path / "r" / "session.json").read_text())["recorder"]["complete"] is True
-    tape.load(tmp_path / "r")
+    assert len(tape.load(tmp_path / "r").rest) == 1
 
 
 # -- every output of `fakekis record`, scanned for canaries in every spelling ----------------------------

@@ -15,9 +15,10 @@ from fakekis.exchange.market import MarketState
 from fakekis.serve.rest import create_app
 from fakekis.wire import frames
 from gateway.config import from_env
+from gateway.diagnose import _rest_finding
 from gateway.metrics import Metrics
 from gateway.redact import Redactor, StageLog
-from gateway.rest import RestClient, RestError
+from gateway.rest import HOLD_OFF, RestClient, RestError
 from kisclock import ManualClock
 
 pytestmark = pytest.mark.anyio
@@ -87,7 +88,10 @@ async def test_never_more_than_one_issuance_per_minute_even_across_restarts(tmp_
     b._token = None
     with pytest.raises(RestError) as err:  # EGW00121 -> drop -> re-issue refused locally: < 60 s
         await b.inquire_price("005930")
-    assert err.value.code == "EGW00133" and w.issued == 0
+    # The gateway's own hold-off, not KIS's EGW00133: KIS was never asked for the second token.
+    assert err.value.code == HOLD_OFF and "KIS was not asked" in err.value.reason and w.issued == 0
+    finding = _rest_finding({"ok": False, "code": err.value.code, "reason": err.value.reason})
+    assert "gateway's own token hold-off" in finding["cause"] and "EGW00133" not in finding["cause"]
     assert w.registry.last_issue_call[APPKEY] == T0  # the server saw exactly one tokenP call
     w.clock.advance(61)
     assert (await b.inquire_price("005930"))["stck_prpr"] == "71500"

@@ -40,6 +40,7 @@ from fakekis.serve.replay import CassetteReplay
 from fakekis.serve.rest import create_app
 from fakekis.tape import cassette
 from fakekis.tape.format import Recording, TapeFrame
+from fakekis.tape.stream import Tape, Window
 from fakekis.wire.frames import split_frame
 from kisclock import KST, Clock, WallClock
 
@@ -57,10 +58,35 @@ class Environment:
     conns: dict[Session, Shell] = field(default_factory=dict)
 
 
+class _Listed:
+    """A loaded Recording seen as a frame source (what `Tape` offers, from the list in memory)."""
+
+    def __init__(self, rec: Recording) -> None:
+        self.list = rec.data_frames()
+
+    def frame_count(self) -> int:
+        return len(self.list)
+
+    def first_trades(self) -> dict[str, TapeFrame]:
+        out: dict[str, TapeFrame] = {}
+        for f in self.list:
+            if f.tr_id == "H0STCNT0":
+                out.setdefault(f.tr_key, f)
+        return out
+
+    def warmup(self, start: float) -> list[TapeFrame]:
+        return [f for f in self.list if f.t < start and f.tr_id == "H0STCNT0"]
+
+    def frames(self, start: float, until: float, symbols: frozenset[str] | None) -> list[TapeFrame]:
+        if start <= 0 and until == float("inf") and symbols is None:
+            return self.list
+        return [f for f in self.list if start <= f.t <= until and (symbols is None or f.tr_key in symbols)]
+
+
 class FakeKis:
     def __init__(
         self,
-        recording: Recording | None = None,
+        recording: Recording | Tape | None = None,
         *,
         envs: tuple[str, ...] = ("mock",),
         speed: float | None = 1.0,
@@ -77,6 +103,7 @@ class FakeKis:
         lenient: bool = False,
         hts_id: str | None = None,
         pingpong_deadline: float = PINGPONG_DEADLINE,
+        window: Window | None = None,
     ) -> None:
         """`lenient` acks every well-formed subscription (no TR/tr_key/HTS ID checks); `hts_id` is the one
         HTS ID fill notices accept (None: any non-empty); `pingpong_deadline` seconds without an answer to a
@@ -107,17 +134,30 @@ class FakeKis:
             )
             self.envs[name] = Environment(name, reg, exch)
         self.market = MarketState()
-        frames = recording.data_frames() if recording else []
-        for f in frames:  # each symbol's first trade tells REST its previous close
+        source = (
+            None if recording is None else recording if isinstance(recording, Tape) else _Listed(recording)
+        )
+        self.window = window or Window()
+        first = source.first_trades() if source else {}
+        for f in first.values():  # each symbol's first trade tells REST its previous close
             parts = split_frame(f.text)
-            if f.tr_id == "H0STCNT0" and f.tr_key not in self.market.prev_close and parts:
+            if parts:
                 self.market.prime(parts[3].split("^", 46)[:46])
-        traded = {f.tr_key for f in frames} | {
-            key for _, key in (recording.subscriptions if recording else [])
-        }
+        if source is not None:  # REST as of the window's start: the trades before it, folded
+            for f in source.warmup(self.window.start):
+                self.market.apply(f.tr_id, f.text, f.records, f.tr_key)
+        traded = set(first) | {key for _, key in (recording.subscriptions if recording else [])}
         self.products = Catalogue(sorted(traded), recording.products if recording else None)
+        w = self.window
+        whole = w.start <= 0 and w.until == float("inf") and w.symbols is None
         self.player = Player(
-            frames, self.clock, speed, recording.start if recording else self.clock.now(), self._emit
+            source.frames(w.start, w.until, w.symbols) if source else [],
+            self.clock,
+            speed,
+            recording.start if recording else self.clock.now(),
+            self._emit,
+            origin=w.start,
+            total=source.frame_count() if source and whole else None,
         )
         # rest.yaml replay (docs/recordings.md), one per environment so each counts its own misses
         recorded = cassette.parse(recording.rest) if recording else []
@@ -216,7 +256,7 @@ class FakeKis:
             "replay": {
                 "started": self.player.started,
                 "emitted": self.player.emitted,
-                "total": len(self.player.frames),
+                "total": self.player.total,
                 "done": self.player.done.is_set(),
                 "market_time": datetime.fromtimestamp(self.player.market_now(), KST).isoformat(),
             },

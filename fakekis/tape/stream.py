@@ -1,0 +1,278 @@
+"""A recording read as a stream (docs/recordings.md): `Tape.open` reads session.json, rest.yaml and the
+index, never the ws file; `Tape.frames` decodes, checks and hands out data frames as they are asked for,
+so memory does not grow with the tape's length. With an index, `frames(start=...)` begins at the block
+holding `start` instead of at the top of the file.
+
+Every line is checked as it passes (the same checks as `reader.load`, `reader._ws_line`): a bad line ends
+the stream with a `RecordingError` naming the file and the line. A recording the recorder did not finish
+(session.json `recorder.complete` false, e.g. after kill -9) may end inside a line or a compressed frame:
+that tail is where the recording ends (`Tape.ended`), not an error.
+
+Pure: files in, values out; no sockets, no clock.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
+
+from fakekis.tape import compress
+from fakekis.tape.format import Recording, RecordingError, TapeFrame, WsLine, as_frame
+from fakekis.tape.index import INDEX_NAME, PLAIN_BLOCK_LINES, Index, IndexBuilder, from_json
+from fakekis.tape.reader import _load_rest, _load_session, _Problems, _ws_line
+
+INF = math.inf
+
+
+@dataclass(frozen=True)
+class Window:
+    """The part of a tape to replay: tape seconds `start` to `until`, only `symbols` (None: all)."""
+
+    start: float = 0.0
+    until: float = INF
+    symbols: frozenset[str] | None = None
+
+
+@dataclass
+class Ended:
+    """Where an unfinished recording stops: the last whole line and the byte offset of what follows."""
+
+    line: int
+    offset: int
+    reason: str
+
+
+@dataclass
+class Tape:
+    path: Path
+    ws_path: Path
+    env: str
+    start: float
+    subscriptions: list[tuple[str, str]]
+    synthetic: bool
+    notes: str
+    session: dict[str, object]
+    rest: list[dict[str, object]]
+    index: Index | None = None
+    ended: Ended | None = None
+    skipped_encrypted: int = 0
+    _cut_ok: bool = field(default=False, repr=False)
+
+    @classmethod
+    def open(cls, root: Path | str, use_index: bool = True) -> Tape:
+        """The recording at `root`; raises RecordingError for a bad folder, session.json, rest.yaml or
+        index. The ws file is only found here, not read."""
+        root = Path(root)
+        problem = _Problems(collect=False)
+        if not root.is_dir():
+            what = "is a file" if root.exists() else "does not exist"
+            problem(root, None, f"not a recording folder ({what}; expected session.json and ws.jsonl)")
+        meta = _load_session(root / "session.json", problem)
+        rest = _load_rest(root / "rest.yaml", problem)
+        assert meta is not None and rest is not None
+        found = compress.find_ws(root)
+        if not found:
+            problem(
+                root / "ws.jsonl", None, "missing (every recording needs ws.jsonl, .jsonl.zst or .jsonl.gz)"
+            )
+        if len(found) > 1:
+            problem(root, None, f"holds {' and '.join(p.name for p in found)}; keep one ws file")
+        data, start = meta
+        recorder = data.get("recorder")
+        tape = cls(
+            path=root,
+            ws_path=found[0],
+            env=data["env"],
+            start=start,
+            subscriptions=[(a, b) for a, b in data["subscriptions"]],
+            synthetic=data["synthetic"],
+            notes=data.get("notes", ""),
+            session=data,
+            rest=rest,
+            _cut_ok=isinstance(recorder, dict) and recorder.get("complete") is False,
+        )
+        if use_index:
+            tape.index = read_index(root, tape.ws_path)
+        return tape
+
+    @property
+    def products(self) -> dict[str, dict[str, str]]:
+        return cast("dict[str, dict[str, str]]", self.session.get("products") or {})
+
+    @property
+    def duration(self) -> float | None:
+        return self.index.end_t if self.index else None
+
+    def frame_count(self) -> int | None:
+        return self.index.frames if self.index else None
+
+    # -- reading -----------------------------------------------------------------------------
+    def raw_lines(self, block: int = 0) -> Iterator[tuple[int, int, bytes]]:
+        """(line number, byte offset of its block or -1, raw bytes) from index block `block` on. The
+        offset is set on a line that starts a compressed frame (or every PLAIN_BLOCK_LINES-th plain line)."""
+        offset, no = 0, 0
+        if block and self.index is not None:
+            offset, first, _ = self.index.blocks[block]
+            no = first - 1
+        plain = compress.kind_of(self.ws_path) == "plain"
+        carry = b""
+        at, base = -1, 0
+        try:
+            for start, data in compress.chunks(self.ws_path, offset):
+                if plain:
+                    base = start - len(carry)  # the byte offset of data[0] once the carry is put before it
+                elif start >= 0 and not carry:
+                    at = start
+                if carry:
+                    data = carry + data
+                parts = data.split(b"\n")
+                carry = parts.pop()
+                for raw in parts:
+                    no += 1
+                    if plain:
+                        yield no, (base if (no - 1) % PLAIN_BLOCK_LINES == 0 else -1), raw
+                        base += len(raw) + 1
+                    else:
+                        yield no, at, raw
+                        at = -1
+        except compress.TapeDamage as e:
+            if e.truncated and self._cut_ok:
+                self.ended = Ended(no, e.offset, e.message)
+                return
+            raise RecordingError(self.ws_path, None, f"{e} (after line {no})") from None
+        if carry.strip():
+            if self._cut_ok:
+                self.ended = Ended(no, -1, f"line {no + 1} was cut short (no newline)")
+                return
+            yield no + 1, -1, carry
+
+    def lines(self, block: int = 0) -> Iterator[tuple[int, WsLine]]:
+        """Checked lines, (line number, WsLine): a RecordingError at the first bad one."""
+        last_t, last_no = -1.0, 0
+        if block and self.index is not None:
+            last_t = self.index.blocks[block][2]
+        for no, _, raw in self.raw_lines(block):
+            line = self._parse(no, raw)
+            if line is None:
+                continue
+            if line.t < last_t:
+                raise RecordingError(
+                    self.ws_path,
+                    no,
+                    f'field "t" goes backwards ({line.t} after {last_t} on line {last_no}); t never decreases',
+                )
+            last_t, last_no = line.t, no
+            yield no, line
+
+    def _parse(self, no: int, raw: bytes) -> WsLine | None:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise RecordingError(self.ws_path, no, f"not UTF-8 at byte {e.start}") from None
+        if not text.strip():
+            return None
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise RecordingError(self.ws_path, no, f"invalid JSON: {e.msg} (column {e.colno})") from None
+        line = _ws_line(obj)
+        if isinstance(line, str):
+            raise RecordingError(self.ws_path, no, line)
+        return line
+
+    def frames(
+        self, start: float = 0.0, until: float = INF, symbols: Collection[str] | None = None
+    ) -> Iterator[TapeFrame]:
+        """Replayable data frames with `start <= t <= until` (and, given `symbols`, only theirs)."""
+        block = self.index.block_for(start) if (self.index is not None and start > 0) else 0
+        for no, ln in self.lines(block):
+            if ln.t > until:
+                return
+            f = as_frame(no, ln)
+            if f is not None and ln.t >= start and (symbols is None or f.tr_key in symbols):
+                yield f
+
+    def warmup(self, start: float) -> Iterator[TapeFrame]:
+        """The trade frames REST must have seen to answer as of `start`: the checkpoint's last trade per
+        symbol, then every trade from the checkpoint's block to `start`."""
+        if start <= 0:
+            return
+        first = 0
+        if self.index is not None:
+            first, snap = self.index.checkpoint_for(self.index.block_for(start))
+            for sym, (count, text) in snap.items():
+                yield TapeFrame(0.0, "H0STCNT0", sym, count, text, 0)
+        for no, ln in self.lines(first):
+            if ln.t >= start:
+                return
+            f = as_frame(no, ln)
+            if f is not None and f.tr_id == "H0STCNT0":
+                yield f
+
+    def first_trades(self) -> dict[str, TapeFrame]:
+        """Each symbol's first trade frame (its previous close for REST), from the index or a scan."""
+        if self.index is not None:
+            return {
+                k: TapeFrame(0.0, "H0STCNT0", k, n, text, 0)
+                for k, (n, text) in self.index.first_trades.items()
+            }
+        out: dict[str, TapeFrame] = {}
+        for f in self.frames():
+            if f.tr_id == "H0STCNT0":
+                out.setdefault(f.tr_key, f)
+        return out
+
+    def build_index(self) -> Index:
+        """Scan the whole tape (checking every line) into a fresh Index, with the seek points the writer
+        would have recorded (`compress.BlockWriter`)."""
+        b = IndexBuilder()
+        last_t = -1.0
+        gap = 1 if compress.kind_of(self.ws_path) == "plain" else compress.SEEK_MIN_LINES
+        for no, at, raw in self.raw_lines(0):
+            ln = self._parse(no, raw)
+            if ln is None:
+                continue
+            if ln.t < last_t:
+                raise RecordingError(self.ws_path, no, f'field "t" goes backwards ({ln.t} after {last_t})')
+            last_t = ln.t
+            if not b.blocks or (at >= 0 and no - b.blocks[-1][1] >= gap):
+                b.block(max(at, 0), no, ln.t)
+            b.line(ln.t)
+            f = as_frame(no, ln)
+            if f is not None:
+                b.frame(f)
+        return b.finish(self.ws_path.name, self.ws_path.stat().st_size)
+
+
+def read_index(root: Path, ws_path: Path) -> Index | None:
+    """The index beside `ws_path`, None when there is none; a RecordingError when it is not this tape's."""
+    path = root / INDEX_NAME
+    if not path.is_file():
+        return None
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise RecordingError(
+            path, None, f"unreadable index ({e}); rebuild it with `fakekis index {root}`"
+        ) from None
+    idx = from_json(doc)
+    if isinstance(idx, str):
+        raise RecordingError(path, None, f"{idx}; rebuild it with `fakekis index {root}`")
+    size = ws_path.stat().st_size
+    if idx.tape != ws_path.name or idx.size != size:
+        raise RecordingError(
+            path,
+            None,
+            f"does not match its tape (indexes {idx.tape} of {idx.size} bytes; {ws_path.name} has {size}); "
+            f"rebuild it with `fakekis index {root}`",
+        )
+    return idx
+
+
+def from_recording(rec: Recording) -> Iterator[TapeFrame]:
+    """A loaded Recording's frames (small tapes and tests)."""
+    return iter(rec.data_frames())

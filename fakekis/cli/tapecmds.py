@@ -219,9 +219,12 @@ def slice_(args: argparse.Namespace) -> int:
             f"(0s..{end:.3f}s, from {rec.session['start']})",
         )
         return 2
-    base = datetime.fromtimestamp(rec.start + w.start, KST)
+    # The slice's start, to the microsecond (what session.json can say); every t moves by exactly that.
+    new_start = round(rec.start + w.start, 6)
+    shift = new_start - rec.start
+    w = tape.Window(shift, w.until, w.symbols)
     session = dict(rec.session)
-    session["start"] = base.isoformat(timespec="milliseconds")
+    session["start"] = datetime.fromtimestamp(new_start, KST).isoformat(timespec="microseconds")
     if w.symbols is not None:
         session["subscriptions"] = [[tr, k] for tr, k in rec.subscriptions if k in w.symbols]
     session["notes"] = f"slice of {rec.path.name} from +{w.start:.3f}s; {rec.notes}"[:2000]
@@ -246,12 +249,12 @@ def merge(args: argparse.Namespace) -> int:
     if len(envs) > 1:
         _say("merge", f"RECORDINGS: environments differ ({', '.join(sorted(envs))}); merge one environment's")
         return 2
-    first = min(t.start for t in tapes)
+    first = min(t.start for t in tapes)  # each start is whole microseconds: the shifts are exact
     streams = []
     base = 0
     for t in tapes:
         streams.append(_merge_stream(t, t.start - first, base))
-        base += 1 + max([c for c in _conns(t)], default=0)
+        base += 1 + max(_conns(t), default=0)
     subs: dict[tuple[str, str], None] = {}
     products: dict[str, object] = {}
     rest: list[dict[str, object]] = []
@@ -263,7 +266,7 @@ def merge(args: argparse.Namespace) -> int:
     rest.sort(key=lambda it: float(it["t"]))  # type: ignore[arg-type]
     session = dict(tapes[0].session)
     session.update(
-        start=datetime.fromtimestamp(first, KST).isoformat(timespec="milliseconds"),
+        start=datetime.fromtimestamp(first, KST).isoformat(timespec="microseconds"),
         subscriptions=[list(s) for s in subs],
         synthetic=all(t.synthetic for t in tapes),
         notes="merge of " + ", ".join(t.path.name for t in tapes),

@@ -66,7 +66,7 @@ class Player:
     def market_now(self) -> float:
         """The exchange's idea of "now": the recorded instant the replay has reached."""
         if self.started_at is None:
-            return self.recording_start
+            return self.recording_start + self.origin
         if self.speed is None:
             return self.recording_start + self.position
         return self.recording_start + self.origin + (self.clock.now() - self.started_at) * self.speed

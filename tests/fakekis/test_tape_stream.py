@@ -188,3 +188,63 @@ def _copy(src: Path, dst: Path) -> Path:
     for p in src.iterdir():
         (dst / p.name).write_bytes(p.read_bytes())
     return dst
+
+
+ODD_LINES = [
+    '{"t":0,"event":"open"}',
+    '{"t":0.5,"dir":"recv","text":"0|H0STCNT0|001|005930^090000^71000"}',
+    '{"t":0.6,"dir":"recv","text":"0|H0STCNT0|001|\\u0030\\u0030\\u0035930^090001^71100"}',  # escapes
+    '{"dir":"recv","t":0.7,"text":"0|H0STCNT0|001|005930^090002^71200"}',  # other key order
+    '{"t":0.8,"dir":"recv","text":"0|H0STCNT0|002|000660^1^2^000660^3^4","conn":2}',
+    '{"t":0.9,"dir":"recv","text":"0|H0STCNT0|²|005930^x"}',  # odd count: one record, as recorded
+    '{"t":1.0,"dir":"recv","text":"0|broken"}',  # malformed: never routed
+    '{"t":1.1,"dir":"send","text":"0|H0STCNT0|001|005930^no"}',  # sent by the client: not data
+    '{"t":1.2e0,"dir":"recv","text":"0|H0STCNT0|001|035720"}',  # exponent: the full parse
+]
+
+
+@pytest.mark.parametrize("kind", ["plain", "zst"])
+def test_unusual_lines_read_as_the_list_loader_reads_them(tmp_path: Path, kind: str) -> None:
+    """Catches the regex fast path accepting, dropping or mis-splitting what the full parse would not."""
+    root = tmp_path / "odd"
+    root.mkdir()
+    session = {"format": tape.FORMAT, "version": 1, "env": "mock", "start": "2026-11-25T09:05:00+09:00"}
+    session |= {"subscriptions": [["H0STCNT0", "005930"]], "synthetic": True}
+    (root / "session.json").write_text(json.dumps(session))
+    body = ("\n".join(ODD_LINES) + "\n").encode()
+    (root / KINDS[kind]).write_bytes(
+        body if kind == "plain" else compress.zstandard.ZstdCompressor().compress(body)
+    )
+    assert list(Tape.open(root).frames()) == tape.load(root).data_frames()
+    assert [f.tr_key for f in Tape.open(root).frames()] == [
+        "005930",
+        "005930",
+        "005930",
+        "000660",
+        "005930",
+        "035720",
+    ]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        '{"t":0.4,"dir":"recv","text":"0|H0STCNT0|001|005930^back"}',
+        '{"t":0.9,"dir":"recv","text":"0|H0STCNT0|001|005930","extra":1}',
+        '{"t":99999999,"dir":"recv","text":"0|H0STCNT0|001|005930"}',
+    ],
+    ids=["backwards", "unknown-field", "t-too-large"],
+)
+def test_a_bad_line_is_the_same_error_on_both_paths(tmp_path: Path, bad: str) -> None:
+    root = tmp_path / "bad"
+    root.mkdir()
+    session = {"format": tape.FORMAT, "version": 1, "env": "mock", "start": "2026-11-25T09:05:00+09:00"}
+    session |= {"subscriptions": [], "synthetic": True}
+    (root / "session.json").write_text(json.dumps(session))
+    (root / "ws.jsonl").write_text("\n".join([*ODD_LINES[:2], bad, ODD_LINES[-1]]) + "\n")
+    with pytest.raises(tape.RecordingError) as loaded:
+        tape.load(root)
+    with pytest.raises(tape.RecordingError) as streamed:
+        list(Tape.open(root).frames())
+    assert str(streamed.value).split(" (")[0] == str(loaded.value).split(" (")[0]
+    assert ":3:" in str(streamed.value)

@@ -254,6 +254,12 @@ def _parser() -> _Parser:
     r.add_argument("--notes", help="free text for session.json")
     _compress_flag(r)
     r.add_argument(
+        "--rotate-mb",
+        type=positive(1_000_000, "MB"),
+        help="start the ws file's next part (ws.2.jsonl.zst, ...) once a part reaches this many MB; "
+        "readers take the parts as one tape (default: one file)",
+    )
+    r.add_argument(
         "--progress", action="store_true", help="print progress even when stderr is not a terminal"
     )
 

@@ -150,6 +150,7 @@ async def _record(args: argparse.Namespace, existed: bool) -> int:
         allow_trading=args.allow_trading,
         notes=args.notes or "",
         ws_name={"zst": "ws.jsonl.zst", "gz": "ws.jsonl.gz", "none": "ws.jsonl"}[args.compress],
+        rotate_bytes=int(args.rotate_mb * 1_000_000) if args.rotate_mb else None,
     )
     try:
         await rec.start()

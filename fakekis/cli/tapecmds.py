@@ -111,17 +111,22 @@ def scan(command: str, path: Path, progress: bool, as_json: bool) -> tuple[Tape,
         elif ln.dir == "send":
             sent += 1
         elif ln.text is not None and ln.text[:2] in ("0|", "1|"):
-            parts = frames.split_frame(ln.text)
-            if parts is None or not frames.frame_count(parts[2]):
+            # As inspect counts: malformed = no four parts, a count that is not digits, or fields that do
+            # not divide by it. data_frames = what replay sends (every 0| frame with four parts).
+            text = ln.text
+            parts = frames.split_frame(text)
+            count = frames.frame_count(parts[2]) if parts is not None else None
+            if text[0] == "1":
+                encrypted += 1
+                malformed += not count
+                continue
+            if parts is None:
                 malformed += 1
                 continue
-            if ln.text[0] == "1":
-                encrypted += 1
-                continue
             per_tr[parts[1]] = per_tr.get(parts[1], 0) + 1
-            if ln.text[0] == "0":
-                key = f"{parts[1]} {parts[3].split('^', 1)[0]}"
-                per_symbol[key] = per_symbol.get(key, 0) + 1
+            key = f"{parts[1]} {parts[3].split('^', 1)[0]}"
+            per_symbol[key] = per_symbol.get(key, 0) + 1
+            malformed += not count or (parts[3].count("^") + 1) % count != 0
     show(n, t, final=True)
     summary: dict[str, Any] = {
         "recording": str(rec.path),

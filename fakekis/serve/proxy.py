@@ -103,11 +103,13 @@ class Recorder:
         limits: dict[str, float] | None = None,
         ws_name: str = "ws.jsonl",
         flush_every: float = 0.5,
+        rotate_bytes: int | None = None,
     ) -> None:
         """`limits`: overrides of `listen.start_rest`'s bounds (max_body, body_timeout, header_timeout,
         keep_alive), for tests; the defaults are documented in docs/security.md. `ws_name` picks the
         compression (ws.jsonl, ws.jsonl.zst, ws.jsonl.gz); a compressed file is flushed as a whole frame
-        every `flush_every` seconds (`tape/sink.py`: what survives a kill -9)."""
+        every `flush_every` seconds (`tape/sink.py`: what survives a kill -9); past `rotate_bytes` the ws file
+        goes on in its next part (ws.2.jsonl.zst, ...)."""
         self.out = Path(out)
         self.env = env
         self.rest_upstream = (rest_upstream or UPSTREAMS[env][0]).rstrip("/")
@@ -125,7 +127,7 @@ class Recorder:
         self.refusals: Counter[str] = Counter()  # reason code -> refused REST calls
         self._conn_ids = itertools.count()
         self._ws_file: TapeSink | None = None
-        self.ws_name, self.flush_every = ws_name, flush_every
+        self.ws_name, self.flush_every, self.rotate_bytes = ws_name, flush_every, rotate_bytes
         self._tasks: list[asyncio.Task[Any]] = []
         self._rest_server: uvicorn.Server | None = None
         self._ws_server: Any = None
@@ -151,7 +153,7 @@ class Recorder:
         self._quiet_logs()
         self.started_at = self.clock.now()
         self._write_session()
-        self._ws_file = TapeSink(self.out / self.ws_name, self.flush_every)
+        self._ws_file = TapeSink(self.out / self.ws_name, self.flush_every, self.rotate_bytes)
         self._tasks.append(asyncio.create_task(self._flusher(), name="flusher"))
         recorder = vcr.VCR(
             record_mode="all",

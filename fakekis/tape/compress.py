@@ -39,6 +39,8 @@ class TapeDamage(Exception):
 
     def __init__(self, offset: int, message: str, truncated: bool = False) -> None:
         self.offset, self.message, self.truncated = offset, message, truncated
+        self.path: Path | None = None  # set by the reader: which part of a rotated tape
+        self.last = True  # whether that part is the tape's last
         super().__init__(f"byte {offset}: {message}")
 
 
@@ -50,6 +52,19 @@ def kind_of(path: Path | str) -> str:
 def find_ws(root: Path) -> list[Path]:
     """The ws files present in a recording folder (a valid recording has exactly one)."""
     return [root / n for n in WS_NAMES if (root / n).is_file()]
+
+
+def part_name(first: str, n: int) -> str:
+    """The name of part `n` (1-based) of a ws file rotated by size: ws.jsonl.zst, ws.2.jsonl.zst, ..."""
+    return first if n == 1 else first.replace("ws.", f"ws.{n}.", 1)
+
+
+def parts_of(first: Path) -> list[Path]:
+    """`first` and the parts that follow it (ws.2.jsonl.zst, ws.3.jsonl.zst, ... while they exist)."""
+    out = [first]
+    while (nxt := first.with_name(part_name(first.name, len(out) + 1))).is_file():
+        out.append(nxt)
+    return out
 
 
 def _decoder(kind: str) -> zlib._Decompress | zstandard.ZstdDecompressionObj:
@@ -121,17 +136,26 @@ class BlockWriter:
         self._buf: list[bytes] = []
         self._size = 0
         self._zstd = zstandard.ZstdCompressor(level=ZSTD_LEVEL) if kind == "zst" else None
+        self._force = False  # the next line opens a new file: it must be a seek point
+
+    def switch(self, fh: BinaryIO) -> None:
+        """Go on in another file (the next part of a tape rotated by size); line numbers go on too."""
+        self.flush()
+        self.fh, self.offset, self._force = fh, fh.tell(), True
 
     def write(self, line: bytes, t: float) -> None:
         """`line` ends with a newline."""
+        force, self._force = self._force, False
         if self.kind == "plain":
-            if self.lines % self.block_lines == 0:
+            if self.lines % self.block_lines == 0 or force:
                 self.blocks.append((self.offset, self.lines + 1, t))
             self.fh.write(line)
             self.offset += len(line)
             self.lines += 1
             return
-        if not self._buf and (not self.blocks or self.lines + 1 - self.blocks[-1][1] >= SEEK_MIN_LINES):
+        if not self._buf and (
+            force or not self.blocks or self.lines + 1 - self.blocks[-1][1] >= SEEK_MIN_LINES
+        ):
             self.blocks.append((self.offset, self.lines + 1, t))
         self._buf.append(line)
         self._size += len(line)

@@ -267,7 +267,7 @@ def _write_files(
             out.write((dumps(ln.to_json()) + "\n").encode("utf-8"), ln.t)
             if len(out.blocks) > blocks:
                 blocks = len(out.blocks)
-                index.block(*out.blocks[-1])
+                index.block(*out.blocks[-1], 0)
             index.line(ln.t)
             f = as_frame(no, ln)
             if f is not None:

@@ -28,15 +28,16 @@ PLAIN_BLOCK_LINES = 4096  # a plain ws.jsonl gets a seek point every this many l
 
 @dataclass
 class Index:
-    tape: str  # the ws file's name
-    size: int  # its size in bytes when indexed
+    tape: str  # the ws file's name (its first part's)
+    size: int  # its size in bytes when indexed (all parts together)
     lines: int
     end_t: float
     frames: int
     by_tr: dict[str, int]
-    blocks: list[tuple[int, int, float]]  # (byte offset, first line number, first t)
+    blocks: list[tuple[int, int, float, int]]  # (byte offset, first line number, first t, part - 1)
     first_trades: dict[str, tuple[int, str]]  # symbol -> (records, frame text)
     checkpoints: list[tuple[int, dict[str, tuple[int, str]]]]  # (block, symbol -> last trade before it)
+    parts: int = 1  # files the tape is rotated over
     _ts: list[float] = field(default_factory=list, repr=False)
 
     def block_for(self, start: float) -> int:
@@ -58,6 +59,7 @@ class Index:
             "version": INDEX_VERSION,
             "tape": self.tape,
             "size": self.size,
+            "parts": self.parts,
             "lines": self.lines,
             "end_t": self.end_t,
             "frames": self.frames,
@@ -75,9 +77,12 @@ def from_json(doc: object) -> Index | str:
     if doc.get("version") != INDEX_VERSION:
         return f'"version" must be {INDEX_VERSION}'
     try:
-        blocks = [(int(o), int(n), float(t)) for o, n, t in doc["blocks"]]
-        if not all(a[0] < b[0] and a[1] < b[1] and a[2] <= b[2] for a, b in pairwise(blocks)):
-            return '"blocks" must grow in offset, line and t'
+        blocks = [(int(b[0]), int(b[1]), float(b[2]), int(b[3]) if len(b) > 3 else 0) for b in doc["blocks"]]
+        if not all(
+            (a[3], a[0]) < (b[3], b[0]) and a[1] < b[1] and a[2] <= b[2] and b[3] >= 0
+            for a, b in pairwise(blocks)
+        ):
+            return '"blocks" must grow in part and offset, line and t'
         return Index(
             tape=str(doc["tape"]),
             size=int(doc["size"]),
@@ -91,6 +96,7 @@ def from_json(doc: object) -> Index | str:
                 (int(b), {str(k): (int(n), str(x)) for k, (n, x) in snap.items()})
                 for b, snap in doc["checkpoints"]
             ],
+            parts=int(doc.get("parts", 1)),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         return f"missing or malformed field ({type(e).__name__}: {e})"
@@ -101,7 +107,8 @@ class IndexBuilder:
 
     def __init__(self, every: int = CHECKPOINT_EVERY) -> None:
         self.every = every
-        self.blocks: list[tuple[int, int, float]] = []
+        self.blocks: list[tuple[int, int, float, int]] = []
+        self.parts = 1
         self.checkpoints: list[tuple[int, dict[str, tuple[int, str]]]] = []
         self.first: dict[str, tuple[int, str]] = {}
         self.last: dict[str, tuple[int, str]] = {}
@@ -110,9 +117,10 @@ class IndexBuilder:
         self.lines = 0
         self.end_t = 0.0
 
-    def block(self, offset: int, first_line: int, first_t: float) -> None:
+    def block(self, offset: int, first_line: int, first_t: float, part: int = 0) -> None:
         n = len(self.blocks)
-        self.blocks.append((offset, first_line, first_t))
+        self.blocks.append((offset, first_line, first_t, part))
+        self.parts = max(self.parts, part + 1)
         if n % self.every == 0:
             self.checkpoints.append((n, dict(self.last)))
 
@@ -139,4 +147,5 @@ class IndexBuilder:
             self.blocks,
             self.first,
             self.checkpoints,
+            self.parts,
         )

@@ -261,13 +261,15 @@ def _load_ws(path: Path, problem: _Problems) -> list[WsLine] | None:
 
 
 def _raw_lines(path: Path) -> Iterator[bytes]:
-    """The file's lines (decompressed by its extension), each with its newline as read."""
+    """The file's lines (decompressed by its extension; its later parts too, when rotated), each with its
+    newline as read."""
     carry = b""
-    for _, data in compress.chunks(path):
-        parts = (carry + data).split(b"\n")
-        carry = parts.pop()
-        for raw in parts:
-            yield raw + b"\n"
+    for part in compress.parts_of(path):
+        for _, data in compress.chunks(part):
+            parts = (carry + data).split(b"\n")
+            carry = parts.pop()
+            for raw in parts:
+                yield raw + b"\n"
     if carry:
         yield carry
 

@@ -8,6 +8,10 @@ to kill at any moment.
   `recorder.complete: false`, so readers take the torn tail as where the recording ends
   (`fakekis validate` says the line and byte) instead of an error.
 
+With `rotate_bytes`, a file that has reached that size is closed after the line that took it there and
+the next line goes into the next part (ws.2.jsonl.zst, ws.3.jsonl.zst, ...): readers take the parts as one
+tape, line numbers and the index run across them, and no line is split or lost at the seam.
+
 The index is built as lines pass (`IndexBuilder`, constant memory) and written at `close`. Pure: lines,
 times and a file in; no sockets, no clock (the caller passes `now`).
 """
@@ -17,14 +21,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fakekis.tape.compress import BlockWriter, kind_of
+from fakekis.tape.compress import BlockWriter, kind_of, part_name
 from fakekis.tape.format import WsLine, as_frame
 from fakekis.tape.index import INDEX_NAME, PLAIN_BLOCK_LINES, IndexBuilder
 
 
 class TapeSink:
-    def __init__(self, path: Path, flush_every: float = 0.5) -> None:
+    def __init__(self, path: Path, flush_every: float = 0.5, rotate_bytes: int | None = None) -> None:
         self.path, self.kind, self.flush_every = path, kind_of(path), flush_every
+        self.rotate_bytes = rotate_bytes
+        self.parts = [path]
         self._fh = path.open("xb")
         self._out = BlockWriter(self._fh, self.kind, block_lines=PLAIN_BLOCK_LINES)
         self._index = IndexBuilder()
@@ -38,13 +44,24 @@ class TapeSink:
         self.lines += 1
         if len(self._out.blocks) > self._blocks:
             self._blocks = len(self._out.blocks)
-            self._index.block(*self._out.blocks[-1])
+            self._index.block(*self._out.blocks[-1], len(self.parts) - 1)
         self._index.line(line.t)
         f = as_frame(self.lines, line)
         if f is not None:
             self._index.frame(f)
         if self.kind == "plain" or now - self._last_flush >= self.flush_every:
             self.flush(now)
+        if self.rotate_bytes is not None and self._out.offset >= self.rotate_bytes:
+            self._rotate(now)
+
+    def _rotate(self, now: float) -> None:
+        nxt = self.path.with_name(part_name(self.path.name, len(self.parts) + 1))
+        fh = nxt.open("xb")
+        self._out.switch(fh)  # ends and flushes the open block into the old file first
+        self._fh.close()
+        self._fh = fh
+        self.parts.append(nxt)
+        self._last_flush = now
 
     def flush(self, now: float) -> None:
         self._out.flush()
@@ -56,7 +73,7 @@ class TapeSink:
             return
         self._out.flush()
         self._fh.close()
-        idx = self._index.finish(self.path.name, self.path.stat().st_size)
+        idx = self._index.finish(self.path.name, sum(p.stat().st_size for p in self.parts))
         tmp = self.path.with_name(INDEX_NAME + ".partial")
         tmp.write_text(json.dumps(idx.to_json(), ensure_ascii=False), encoding="utf-8")
         tmp.replace(self.path.with_name(INDEX_NAME))

@@ -64,6 +64,7 @@ class Tape:
     notes: str
     session: dict[str, object]
     rest: list[dict[str, object]]
+    parts: list[Path] = field(default_factory=list)  # ws_path, then ws.2.jsonl..., when rotated by size
     index: Index | None = None
     ended: Ended | None = None
     skipped_encrypted: int = 0
@@ -102,8 +103,9 @@ class Tape:
             rest=rest,
             _cut_ok=isinstance(recorder, dict) and recorder.get("complete") is False,
         )
+        tape.parts = compress.parts_of(tape.ws_path)
         if use_index:
-            tape.index = read_index(root, tape.ws_path)
+            tape.index = read_index(root, tape.parts)
         return tape
 
     @property
@@ -118,22 +120,52 @@ class Tape:
         return self.index.frames if self.index else None
 
     # -- reading -----------------------------------------------------------------------------
-    def raw_lines(self, block: int = 0) -> Iterator[tuple[int, int, bytes]]:
-        """(line number, byte offset of its block or -1, raw bytes) from index block `block` on. The
-        offset is set on a line that starts a compressed frame (or every PLAIN_BLOCK_LINES-th plain line)."""
-        offset, no = 0, 0
+    def _chunks(self, block: int) -> Iterator[tuple[int, int, bytes]]:
+        """(part, start, data) from index block `block` on, through every later part: `start` is the
+        byte offset in that part where a compressed frame opens with this data, else -1 (plain: the
+        offset of data[0]). Damage raises TapeDamage with `.path` set to the part it is in."""
+        part, offset = 0, 0
         if block and self.index is not None:
-            offset, first, _ = self.index.blocks[block]
-            no = first - 1
+            offset, _, _, part = self.index.blocks[block]
+        for n in range(part, len(self.parts)):
+            try:
+                for start, data in compress.chunks(self.parts[n], offset if n == part else 0):
+                    yield n, start, data
+            except compress.TapeDamage as e:
+                e.path, e.last = self.parts[n], n == len(self.parts) - 1
+                raise
+
+    def _damaged(self, e: compress.TapeDamage, no: int) -> None:
+        """End the stream at damage: where an unfinished recording ends, else a RecordingError."""
+        last = getattr(e, "last", True)
+        if e.truncated and self._cut_ok and last:
+            self.ended = Ended(no, e.offset, e.message)
+            return
+        raise RecordingError(getattr(e, "path", self.ws_path), None, f"{e} (after line {no})") from None
+
+    def _first_line(self, block: int) -> int:
+        return self.index.blocks[block][1] - 1 if (block and self.index is not None) else 0
+
+    def raw_lines(self, block: int = 0) -> Iterator[tuple[int, tuple[int, int] | None, bytes]]:
+        """(line number, seek mark, raw bytes) from index block `block` on. The mark, (part, byte offset),
+        is set on a line that starts a compressed frame or a part (or every PLAIN_BLOCK_LINES-th plain
+        line), where decoding could begin."""
+        no = self._first_line(block)
         plain = compress.kind_of(self.ws_path) == "plain"
         carry = b""
-        at, base = -1, 0
+        at: tuple[int, int] | None = None
+        base, part = 0, -1
         try:
-            for start, data in compress.chunks(self.ws_path, offset):
+            for n, start, data in self._chunks(block):
+                if n != part:
+                    self._part_ends(part, carry, no)
+                    part, carry = n, b""
+                    if not plain:
+                        at = (n, start)
                 if plain:
                     base = start - len(carry)  # the byte offset of data[0] once the carry is put before it
                 elif start >= 0 and not carry:
-                    at = start
+                    at = (n, start)
                 if carry:
                     data = carry + data
                 parts = data.split(b"\n")
@@ -141,28 +173,36 @@ class Tape:
                 for raw in parts:
                     no += 1
                     if plain:
-                        yield no, (base if (no - 1) % PLAIN_BLOCK_LINES == 0 else -1), raw
+                        yield no, ((n, base) if (no - 1) % PLAIN_BLOCK_LINES == 0 or base == 0 else None), raw
                         base += len(raw) + 1
                     else:
                         yield no, at, raw
-                        at = -1
+                        at = None
         except compress.TapeDamage as e:
-            if e.truncated and self._cut_ok:
-                self.ended = Ended(no, e.offset, e.message)
-                return
-            raise RecordingError(self.ws_path, None, f"{e} (after line {no})") from None
+            self._damaged(e, no)
+            return
+        self._part_ends(part, carry, no, final=True)
         if carry.strip():
-            if self._cut_ok:
-                self.ended = Ended(no, -1, f"line {no + 1} was cut short (no newline)")
-                return
-            yield no + 1, -1, carry
+            yield no + 1, None, carry
+
+    def _part_ends(self, part: int, carry: bytes, no: int, final: bool = False) -> None:
+        """A part of a rotated tape must end with a whole line; the last one may be cut when unfinished."""
+        if part < 0 or not carry.strip():
+            return
+        if final and self._cut_ok:
+            self.ended = Ended(no, -1, f"line {no + 1} was cut short (no newline)")
+            raise _CutShort
+        if not final:
+            raise RecordingError(
+                self.parts[part], None, f"ends inside line {no + 1}; each part must end with a whole line"
+            )
 
     def lines(self, block: int = 0) -> Iterator[tuple[int, WsLine]]:
         """Checked lines, (line number, WsLine): a RecordingError at the first bad one."""
         last_t, last_no = -1.0, 0
         if block and self.index is not None:
             last_t = self.index.blocks[block][2]
-        for no, _, raw in self.raw_lines(block):
+        for no, _, raw in _uncut(self.raw_lines(block)):
             line = self._parse(no, raw)
             if line is None:
                 continue
@@ -245,26 +285,25 @@ class Tape:
 
     def _batches(self, block: int) -> Iterator[tuple[int, list[bytes]]]:
         """Lines a decoded chunk at a time: (line number before the first, raw lines)."""
-        offset, no = 0, 0
-        if block and self.index is not None:
-            offset, first, _ = self.index.blocks[block]
-            no = first - 1
+        no = self._first_line(block)
         carry = b""
+        part = -1
         try:
-            for _, data in compress.chunks(self.ws_path, offset):
+            for n, _, data in self._chunks(block):
+                if n != part:
+                    self._part_ends(part, carry, no)
+                    part, carry = n, b""
                 parts = (carry + data).split(b"\n") if carry else data.split(b"\n")
                 carry = parts.pop()
                 yield no, parts
                 no += len(parts)
+            self._part_ends(part, carry, no, final=True)
         except compress.TapeDamage as e:
-            if e.truncated and self._cut_ok:
-                self.ended = Ended(no, e.offset, e.message)
-                return
-            raise RecordingError(self.ws_path, None, f"{e} (after line {no})") from None
+            self._damaged(e, no)
+            return
+        except _CutShort:
+            return
         if carry.strip():
-            if self._cut_ok:
-                self.ended = Ended(no, -1, f"line {no + 1} was cut short (no newline)")
-                return
             yield no, [carry]
 
     def warmup(self, start: float) -> Iterator[TapeFrame]:
@@ -303,24 +342,24 @@ class Tape:
         b = IndexBuilder()
         last_t = -1.0
         gap = 1 if compress.kind_of(self.ws_path) == "plain" else compress.SEEK_MIN_LINES
-        for no, at, raw in self.raw_lines(0):
+        for no, at, raw in _uncut(self.raw_lines(0)):
             ln = self._parse(no, raw)
             if ln is None:
                 continue
             if ln.t < last_t:
                 raise RecordingError(self.ws_path, no, f'field "t" goes backwards ({ln.t} after {last_t})')
             last_t = ln.t
-            if not b.blocks or (at >= 0 and no - b.blocks[-1][1] >= gap):
-                b.block(max(at, 0), no, ln.t)
+            if not b.blocks or (at is not None and (at[1] == 0 or no - b.blocks[-1][1] >= gap)):
+                b.block(at[1] if at else 0, no, ln.t, at[0] if at else 0)
             b.line(ln.t)
             f = as_frame(no, ln)
             if f is not None:
                 b.frame(f)
-        return b.finish(self.ws_path.name, self.ws_path.stat().st_size)
+        return b.finish(self.ws_path.name, sum(p.stat().st_size for p in self.parts))
 
 
-def read_index(root: Path, ws_path: Path) -> Index | None:
-    """The index beside `ws_path`, None when there is none; a RecordingError when it is not this tape's."""
+def read_index(root: Path, parts: list[Path]) -> Index | None:
+    """The index beside the tape, None when there is none; a RecordingError when it is not this tape's."""
     path = root / INDEX_NAME
     if not path.is_file():
         return None
@@ -333,15 +372,29 @@ def read_index(root: Path, ws_path: Path) -> Index | None:
     idx = from_json(doc)
     if isinstance(idx, str):
         raise RecordingError(path, None, f"{idx}; rebuild it with `fakekis index {root}`")
-    size = ws_path.stat().st_size
-    if idx.tape != ws_path.name or idx.size != size:
+    size = sum(p.stat().st_size for p in parts)
+    name = parts[0].name
+    if idx.tape != name or idx.size != size or idx.parts != len(parts):
         raise RecordingError(
             path,
             None,
-            f"does not match its tape (indexes {idx.tape} of {idx.size} bytes; {ws_path.name} has {size}); "
-            f"rebuild it with `fakekis index {root}`",
+            f"does not match its tape (indexes {idx.tape} of {idx.size} bytes in {idx.parts} part(s); "
+            f"{name} has {size} in {len(parts)}); rebuild it with `fakekis index {root}`",
         )
     return idx
+
+
+class _CutShort(Exception):
+    """An unfinished recording's last line has no newline: the stream ends before it."""
+
+
+def _uncut(
+    lines: Iterator[tuple[int, tuple[int, int] | None, bytes]],
+) -> Iterator[tuple[int, tuple[int, int] | None, bytes]]:
+    try:
+        yield from lines
+    except _CutShort:
+        return
 
 
 def from_recording(rec: Recording) -> Iterator[TapeFrame]:

@@ -35,7 +35,7 @@ def _source(tmp: Path) -> tape.Recording:
     return tape.load(write_recording(tmp / "source", WED, out))
 
 
-async def _record(tmp: Path, name: str, stop: bool) -> tuple[Path, list[str]]:
+async def _record(tmp: Path, name: str, stop: bool, rotate: int | None = None) -> tuple[Path, list[str]]:
     """Relay the source through a recorder writing `name`; with stop=False the recorder is abandoned
     without closing its file (what a kill -9 leaves), and a copy of its folder as it was is returned."""
     source = _source(tmp)
@@ -48,6 +48,7 @@ async def _record(tmp: Path, name: str, stop: bool) -> tuple[Path, list[str]]:
             ws_upstream=up["ws_url"],
             ws_name=name,
             flush_every=0.05,
+            rotate_bytes=rotate,
         )
         await rec.start()
         try:
@@ -71,11 +72,18 @@ async def _record(tmp: Path, name: str, stop: bool) -> tuple[Path, list[str]]:
     return tmp / "rec", seen
 
 
-@pytest.mark.parametrize("name", ["ws.jsonl.zst", "ws.jsonl.gz"], ids=["zst", "gz"])
-async def test_compressed_recording_loses_no_frame(tmp_path: Path, name: str) -> None:
-    """Catches a recorder that drops a frame between relay and file, or writes the wrong codec."""
-    out, seen = await _record(tmp_path, name, stop=True)
-    assert (out / name).is_file() and not (out / "ws.jsonl").exists()
+@pytest.mark.parametrize(
+    ("name", "rotate"),
+    [("ws.jsonl.zst", None), ("ws.jsonl.gz", None), ("ws.jsonl", 15_000)],
+    ids=["zst", "gz", "plain-rotated"],
+)
+async def test_compressed_recording_loses_no_frame(tmp_path: Path, name: str, rotate: int | None) -> None:
+    """Catches a recorder that drops a frame between relay and file (at a rotation seam too), or writes
+    the wrong codec."""
+    out, seen = await _record(tmp_path, name, stop=True, rotate=rotate)
+    assert (out / name).is_file() and (name == "ws.jsonl" or not (out / "ws.jsonl").exists())
+    if rotate:
+        assert (out / "ws.2.jsonl").is_file() and (out / "ws.3.jsonl").is_file()
     rec = Tape.open(out)
     assert rec.index is not None and rec.index.frames == N
     assert [f.text for f in rec.frames()] == seen

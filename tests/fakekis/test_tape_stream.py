@@ -177,7 +177,7 @@ def test_writer_blocks_are_independent_frames(tmp_path: Path) -> None:
     out = tape.write(tmp_path / "z", session, lines, rest=[], ws_name="ws.jsonl.zst")
     rec = Tape.open(out)
     assert rec.index is not None
-    for offset, first, _ in rec.index.blocks:
+    for offset, first, _, _ in rec.index.blocks:
         start, data = next(compress.chunks(rec.ws_path, offset))
         assert start == offset and data.startswith(b'{"t":')
         assert first >= 1
@@ -248,3 +248,40 @@ def test_a_bad_line_is_the_same_error_on_both_paths(tmp_path: Path, bad: str) ->
         list(Tape.open(root).frames())
     assert str(streamed.value).split(" (")[0] == str(loaded.value).split(" (")[0]
     assert ":3:" in str(streamed.value)
+
+
+@pytest.mark.parametrize("kind", ["plain", "zst", "gz"])
+def test_rotated_parts_read_as_one_tape(tmp_path: Path, kind: str) -> None:
+    """Catches a seam that loses, repeats or splits a line, an index that cannot seek into a later
+    part, and damage in a middle part taken for the end of an unfinished recording."""
+    from fakekis.tape.sink import TapeSink
+
+    session, lines = synth.generate(START, 4, seed=2)
+    root = tmp_path / "rot"
+    root.mkdir()
+    (root / "session.json").write_text(json.dumps(session))
+    sink = TapeSink(root / KINDS[kind], flush_every=0.0, rotate_bytes=60_000)
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    for ln in lines:
+        sink.write(dumps(ln.to_json()), ln, 0.0)
+    sink.close()
+    assert len(sink.parts) > 3 and all(p.is_file() for p in sink.parts)
+    want = [f for no, ln in enumerate(lines, 1) if (f := tape.format.as_frame(no, ln)) is not None]
+    rec = Tape.open(root)
+    assert rec.index is not None and rec.index.parts == len(sink.parts)
+    assert list(rec.frames()) == want == tape.load(root).data_frames()
+    assert rec.build_index().to_json() == rec.index.to_json()
+    late = want[len(want) * 3 // 4].t
+    block = rec.index.block_for(late)
+    assert rec.index.blocks[block][3] > 0  # the seek lands in a later part
+    assert list(rec.frames(late)) == [f for f in want if f.t >= late]
+    if kind != "plain":  # a cut middle part is damage, even in an unfinished recording
+        session["recorder"] = {"tool": "fakekis record", "complete": False}
+        (root / "session.json").write_text(json.dumps(session))
+        (root / "ws.index.json").unlink()
+        data = sink.parts[1].read_bytes()
+        sink.parts[1].write_bytes(data[:-20])
+        with pytest.raises(
+            tape.RecordingError, match=rf"{sink.parts[1].name}: byte \d+: the file ends inside"
+        ):
+            list(Tape.open(root).frames())

@@ -1,12 +1,15 @@
-"""`fakekis` command line: serve, faults, demo, generate, record, inspect, validate.
+"""`fakekis` command line: serve, faults, demo, generate, record, inspect, validate, index, slice, merge.
 
 Bad input never reaches the commands: every flag goes through an argparse `type=` validator from `args`
 (ports, positive finite numbers, instants with an offset, output folders, recordings), and any error is
 ONE line on stderr naming the flag and the allowed values, exit code 2, no traceback, no hang.
 
 - `args`: the shared validators and the one-line error parser;
-- `commands`: what each command does;
+- `commands`: what each command does; `tapecmds`: the streaming tape commands (index, slice, merge) and
+  the progress display;
 - here: the parser with every flag's help, `main` and the dispatch.
+
+Why over 300 lines: it is every command's flags with their help text, which read best as one list.
 """
 
 from __future__ import annotations

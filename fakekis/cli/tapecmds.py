@@ -170,11 +170,11 @@ def index(args: argparse.Namespace) -> int:
     return 0
 
 
-def _lines_of_slice(rec: Tape, w: tape.Window, keep_before: bool) -> Iterator[tape.WsLine]:
+def _lines_of_slice(rec: Tape, w: tape.Window) -> Iterator[tape.WsLine]:
     """The window's lines, t shifted to start at 0; before it, the session state it needs at t=0: opens,
     subscribe requests and their acks (only those of `w.symbols`, if given)."""
     syms = w.symbols
-    for _, ln in rec.lines(rec.index.block_for(w.start) if (rec.index and not keep_before) else 0):
+    for _, ln in rec.lines():  # from the top: the opens and acks before the window are needed
         if ln.t > w.until:
             return
         text = ln.text or ""
@@ -239,7 +239,7 @@ def slice_(args: argparse.Namespace) -> int:
         path = str(it["request"]["uri"])  # type: ignore[index]
         if w.start <= t <= w.until or (t < w.start and any(p in path for p in _AUTH_PATHS)):
             rest.append({**it, "t": round(max(0.0, t - w.start), 6)})
-    tape.write(args.out, session, _lines_of_slice(rec, w, keep_before=True), rest, ws_name=_ws_name(args))
+    tape.write(args.out, session, _lines_of_slice(rec, w), rest, ws_name=_ws_name(args))
     print(json.dumps({"out": str(args.out), "from_s": w.start, "until_s": min(w.until, end)}))
     return 0
 

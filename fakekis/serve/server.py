@@ -40,6 +40,7 @@ from fakekis.serve.replay import CassetteReplay
 from fakekis.serve.rest import create_app
 from fakekis.tape import cassette
 from fakekis.tape.format import Recording, TapeFrame
+from fakekis.tape.source import ListSource
 from fakekis.tape.stream import Tape, Window
 from fakekis.wire.frames import split_frame
 from kisclock import KST, Clock, WallClock
@@ -56,31 +57,6 @@ class Environment:
     rest_url: str = ""
     ws_url: str = ""
     conns: dict[Session, Shell] = field(default_factory=dict)
-
-
-class _Listed:
-    """A loaded Recording seen as a frame source (what `Tape` offers, from the list in memory)."""
-
-    def __init__(self, rec: Recording) -> None:
-        self.list = rec.data_frames()
-
-    def frame_count(self) -> int:
-        return len(self.list)
-
-    def first_trades(self) -> dict[str, TapeFrame]:
-        out: dict[str, TapeFrame] = {}
-        for f in self.list:
-            if f.tr_id == "H0STCNT0":
-                out.setdefault(f.tr_key, f)
-        return out
-
-    def warmup(self, start: float) -> list[TapeFrame]:
-        return [f for f in self.list if f.t < start and f.tr_id == "H0STCNT0"]
-
-    def frames(self, start: float, until: float, symbols: frozenset[str] | None) -> list[TapeFrame]:
-        if start <= 0 and until == float("inf") and symbols is None:
-            return self.list
-        return [f for f in self.list if start <= f.t <= until and (symbols is None or f.tr_key in symbols)]
 
 
 class FakeKis:
@@ -135,7 +111,7 @@ class FakeKis:
             self.envs[name] = Environment(name, reg, exch)
         self.market = MarketState()
         source = (
-            None if recording is None else recording if isinstance(recording, Tape) else _Listed(recording)
+            None if recording is None else recording if isinstance(recording, Tape) else ListSource(recording)
         )
         self.window = window or Window()
         first = source.first_trades() if source else {}

@@ -9,6 +9,10 @@ the stream with a `RecordingError` naming the file and the line. A recording the
 that tail is where the recording ends (`Tape.ended`), not an error.
 
 Pure: files in, values out; no sockets, no clock.
+
+Why over 300 lines: it is one reader. The walk over parts, chunks and lines, its two paths (the checked
+one, and the player's fast one that must accept and refuse exactly the same lines) and the one way damage
+ends a stream belong together; split, each piece would need the others' state.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pathlib import Path
 from typing import cast
 
 from fakekis.tape import compress
-from fakekis.tape.format import MAX_T, Recording, RecordingError, TapeFrame, WsLine, as_frame
+from fakekis.tape.format import MAX_T, RecordingError, TapeFrame, WsLine, as_frame
 from fakekis.tape.index import INDEX_NAME, PLAIN_BLOCK_LINES, Index, IndexBuilder, from_json
 from fakekis.tape.reader import _load_rest, _load_session, _Problems, _ws_line
 from fakekis.wire import frames
@@ -67,7 +71,6 @@ class Tape:
     parts: list[Path] = field(default_factory=list)  # ws_path, then ws.2.jsonl..., when rotated by size
     index: Index | None = None
     ended: Ended | None = None
-    skipped_encrypted: int = 0
     _cut_ok: bool = field(default=False, repr=False)
 
     @classmethod
@@ -395,8 +398,3 @@ def _uncut(
         yield from lines
     except _CutShort:
         return
-
-
-def from_recording(rec: Recording) -> Iterator[TapeFrame]:
-    """A loaded Recording's frames (small tapes and tests)."""
-    return iter(rec.data_frames())

@@ -235,13 +235,18 @@ class Tape:
         return line
 
     def frames(
-        self, start: float = 0.0, until: float = INF, symbols: Collection[str] | None = None
+        self,
+        start: float = 0.0,
+        until: float = INF,
+        symbols: Collection[str] | None = None,
+        block: int | None = None,
     ) -> Iterator[TapeFrame]:
         """Replayable data frames with `start <= t <= until` (and, given `symbols`, only theirs). The
         player's hot path: a line in the shape the writers write (`{"t":..,"dir":"recv","text":"0|.."}`,
         no escapes) is checked by one regular expression instead of a JSON parse; any other line takes
         the full check (`_parse`), so what is accepted, and every error message, is the same."""
-        block = self.index.block_for(start) if (self.index is not None and start > 0) else 0
+        if block is None:  # `block`: read from this index block instead of the one that holds `start`
+            block = self.index.block_for(start) if (self.index is not None and start > 0) else 0
         last_t = self.index.blocks[block][2] if (block and self.index is not None) else -1.0
         fast, parse, path = _FAST.fullmatch, self._parse, self.ws_path
         for no, batch in self._batches(block):
@@ -319,11 +324,10 @@ class Tape:
             first, snap = self.index.checkpoint_for(self.index.block_for(start))
             for sym, (count, text) in snap.items():
                 yield TapeFrame(0.0, "H0STCNT0", sym, count, text, 0)
-        for no, ln in self.lines(first):
-            if ln.t >= start:
+        for f in self.frames(0.0, start, block=first):
+            if f.t >= start:
                 return
-            f = as_frame(no, ln)
-            if f is not None and f.tr_id == "H0STCNT0":
+            if f.tr_id == "H0STCNT0":
                 yield f
 
     def first_trades(self) -> dict[str, TapeFrame]:

@@ -32,11 +32,39 @@ from fakekis.tape.reader import _load_rest, _load_session, _Problems, _ws_line
 from fakekis.wire import frames
 
 INF = math.inf
-# A data line exactly as the writers write it: a plain JSON number, no escapes or control characters in
-# the text (which starts "0|"), optional conn. Anything else is checked by the full parse.
-_FAST = re.compile(
-    rb'\{"t":((?:0|[1-9][0-9]*)(?:\.[0-9]+)?),"dir":"recv","text":"(0\|[^"\\\x00-\x1f]*)"(?:,"conn":(?:0|[1-9][0-9]*))?\}'
-)
+# A data line exactly as the writers write it: {"t":N,"dir":"recv","text":"0|..."} with an optional
+# ,"conn":N, a plain JSON number, no escapes or control characters in the text. `_fast_split` recognises
+# it with a few C-speed byte operations (a regex scanning the whole line was slower than json.loads);
+# anything else is checked by the full parse.
+_HEAD = b'{"t":'
+_MID = b',"dir":"recv","text":"0|'
+_CONN = b'","conn":'
+_NUMBER = re.compile(rb"(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
+_INT = re.compile(rb"0|[1-9][0-9]*")
+_CONTROL = bytes(range(32))
+
+
+def _fast_split(raw: bytes) -> tuple[bytes, bytes] | None:
+    """(t, text) of a line in the writers' exact shape, else None (the caller then parses it fully)."""
+    if not raw.startswith(_HEAD) or b"\\" in raw:
+        return None
+    j = raw.find(_MID, 5)
+    if j < 0 or not _NUMBER.fullmatch(raw, 5, j):
+        return None
+    start = j + len(_MID) - 2  # the text starts at its "0|"
+    if raw.endswith(b'"}'):
+        end, quotes = len(raw) - 2, 10
+    else:
+        end = raw.rfind(_CONN, start)
+        if end < 0 or not raw.endswith(b"}") or not _INT.fullmatch(raw, end + len(_CONN), len(raw) - 1):
+            return None
+        quotes = 12
+    if raw.count(b'"') != quotes:  # so the text holds no quote of its own
+        return None
+    text = raw[start:end]
+    if len(text.translate(None, _CONTROL)) != len(text):
+        return None
+    return raw[5:j], text
 
 
 @dataclass(frozen=True)
@@ -243,21 +271,21 @@ class Tape:
     ) -> Iterator[TapeFrame]:
         """Replayable data frames with `start <= t <= until` (and, given `symbols`, only theirs). The
         player's hot path: a line in the shape the writers write (`{"t":..,"dir":"recv","text":"0|.."}`,
-        no escapes) is checked by one regular expression instead of a JSON parse; any other line takes
-        the full check (`_parse`), so what is accepted, and every error message, is the same."""
+        no escapes) is checked by `_fast_split` instead of a JSON parse; any other line takes the full
+        check (`_parse`), so what is accepted, and every error message, is the same."""
         if block is None:  # `block`: read from this index block instead of the one that holds `start`
             block = self.index.block_for(start) if (self.index is not None and start > 0) else 0
         last_t = self.index.blocks[block][2] if (block and self.index is not None) else -1.0
-        fast, parse, path = _FAST.fullmatch, self._parse, self.ws_path
+        fast, parse, path = _fast_split, self._parse, self.ws_path
         for no, batch in self._batches(block):
             for raw in batch:
                 no += 1
                 m = fast(raw)
                 if m is not None:
-                    t = float(m[1])
+                    t = float(m[0])
                     if last_t <= t <= MAX_T:
                         try:
-                            text = m[2].decode()
+                            text = m[1].decode()
                         except UnicodeDecodeError:
                             pass
                         else:

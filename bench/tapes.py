@@ -1,6 +1,7 @@
 """Day-long recordings (issue #18), side by side in one run; never part of the unit tests.
 
     python -m bench.tapes [--work DIR] [--day-minutes 720] [--proxy-seconds 60] [--out bench/tapes.json]
+                          [--only validate,from,replay,serve,proxy]
 
 Makes (in --work, not committed) a synthetic day of 41 symbols with trades and books (`fakekis generate
 --compress zst`, ~5M frames at the default rates) and a 10-minute tape of the same kind, then measures:
@@ -13,7 +14,8 @@ Makes (in --work, not committed) a synthetic day of 41 symbols with trades and b
 - compressed size vs the JSONL it holds;
 - the recording proxy at 5,000 frames/s for --proxy-seconds: frames the client got vs frames in the file,
   and the proxy's RSS at the start and end.
-Prints a markdown table; --out keeps the numbers.
+Prints each row's numbers as it goes; --out keeps them (rows from earlier runs are kept, each with the load
+average it ran under).
 """
 
 from __future__ import annotations
@@ -333,30 +335,34 @@ def main() -> None:
     ap.add_argument("--day-minutes", type=float, default=720)
     ap.add_argument("--proxy-seconds", type=int, default=60)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "tapes.json")
+    ap.add_argument("--only", default="validate,from,replay,serve,proxy", help="comma list of rows to run")
     args = ap.parse_args()
+    only = set(args.only.split(","))
     args.work.mkdir(parents=True, exist_ok=True)
     day, short = args.work / "day", args.work / "short"
-    res: dict[str, Any] = {"load_before": load_note()}
-    if not (day / "ws.index.json").is_file():
-        res["generate_day_s"] = generate(day, args.day_minutes)
+    res: dict[str, Any] = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    res["load_before"] = load_note()
+    if only & {"validate", "from", "serve"}:
+        if not (day / "ws.index.json").is_file():
+            res["generate_day_s"] = generate(day, args.day_minutes)
+        res["day_frames"] = tape.open_tape(day).frame_count()
     if not (short / "ws.index.json").is_file():
         generate(short, 10)
-    res["day_frames"] = tape.open_tape(day).frame_count()
     res["short_frames"] = tape.open_tape(short).frame_count()
-    print(json.dumps(res), flush=True)
-    res["validate"] = validate(day)
-    print(json.dumps(res), flush=True)
-    res["serve_from"] = asyncio.run(serve_from(day))
-    print(json.dumps(res), flush=True)
-    res["replay_vs_bare"] = asyncio.run(replay_vs_bare(short))
-    print(json.dumps(res), flush=True)
-    res["serve_short"] = asyncio.run(serve_replay(short, res["short_frames"]))
-    res["serve_day"] = asyncio.run(serve_replay(day, res["day_frames"]))
-    print(json.dumps(res), flush=True)
-    res["proxy"] = asyncio.run(proxy(args.work, 5000, args.proxy_seconds))
-    res["load_after"] = load_note()
-    args.out.write_text(json.dumps(res, indent=2) + "\n")
-    print(json.dumps(res, indent=2))
+    steps = [
+        ("validate", "validate", lambda: validate(day)),
+        ("from", "serve_from", lambda: asyncio.run(serve_from(day))),
+        ("replay", "replay_vs_bare", lambda: asyncio.run(replay_vs_bare(short))),
+        ("serve", "serve_short", lambda: asyncio.run(serve_replay(short, res["short_frames"]))),
+        ("serve", "serve_day", lambda: asyncio.run(serve_replay(day, res["day_frames"]))),
+        ("proxy", "proxy", lambda: asyncio.run(proxy(args.work, 5000, args.proxy_seconds))),
+    ]
+    for key, name, step in steps:
+        if key in only:
+            res[name] = step()
+            res[name + "_load"] = load_note()
+            args.out.write_text(json.dumps(res, indent=2) + "\n")
+            print(name, json.dumps(res[name]), flush=True)
 
 
 if __name__ == "__main__":

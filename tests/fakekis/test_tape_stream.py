@@ -235,8 +235,19 @@ def test_unusual_lines_read_as_the_list_loader_reads_them(tmp_path: Path, kind: 
         '{"t":0.9,"dir":"recv","text":"0|H0STCNT0|001|005930\t^tab"}',  # a raw control character
         '{"t":0.9,"dir":"recv","text":"0|H0STCNT0|001|005930","conn":01}',  # not a JSON number
         '{"t":00.9,"dir":"recv","text":"0|H0STCNT0|001|005930"}',
+        '{"t":.9,"dir":"recv","text":"0|H0STCNT0|001|005930"}',
+        '{"t":9.,"dir":"recv","text":"0|H0STCNT0|001|005930"}',
     ],
-    ids=["backwards", "unknown-field", "t-too-large", "control-char", "conn-leading-zero", "t-leading-zero"],
+    ids=[
+        "backwards",
+        "unknown-field",
+        "t-too-large",
+        "control-char",
+        "conn-leading-zero",
+        "t-leading-zero",
+        "t-leading-dot",
+        "t-trailing-dot",
+    ],
 )
 def test_a_bad_line_is_the_same_error_on_both_paths(tmp_path: Path, bad: str) -> None:
     root = tmp_path / "bad"

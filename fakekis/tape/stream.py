@@ -354,20 +354,39 @@ class Tape:
             yield no, [carry]
 
     def warmup(self, start: float) -> Iterator[TapeFrame]:
-        """The trade frames REST must have seen to answer as of `start`: the checkpoint's last trade per
-        symbol, then every trade from the checkpoint's block to `start`."""
+        """The trade frames REST must have seen to answer as of `start`: the last trade of each symbol
+        before it, in time order. With an index, the blocks before `start` are read backwards, one at a
+        time, until every symbol's last trade is found or the checkpoint (which holds the rest) is
+        reached: usually one block, however far into the day `start` is. REST keeps only the last trade
+        per symbol (`exchange.market`), so this is the state a fold over every trade would reach."""
         if start <= 0:
             return
-        first = 0
-        if self.index is not None:
-            first, snap = self.index.checkpoint_for(self.index.block_for(start))
-            for sym, (count, text) in snap.items():
+        if self.index is None:
+            for f in self.frames(0.0, start):
+                if f.t < start and f.tr_id == "H0STCNT0":
+                    yield f
+            return
+        blocks = self.index.blocks
+        last_block = self.index.block_for(start)
+        cp_block, snap = self.index.checkpoint_for(last_block)
+        wanted = set(self.index.first_trades)
+        picked: dict[str, TapeFrame] = {}
+        for blk in range(last_block, cp_block - 1, -1):
+            if wanted <= picked.keys():
+                break
+            stop = blocks[blk + 1][1] if blk + 1 < len(blocks) else None
+            here: dict[str, TapeFrame] = {}
+            for f in self.frames(0.0, INF, block=blk):
+                if (stop is not None and f.line >= stop) or f.t >= start:
+                    break
+                if f.tr_id == "H0STCNT0":
+                    here[f.tr_key] = f
+            for key, f in here.items():
+                picked.setdefault(key, f)  # a later block's trade wins: blocks are read backwards
+        for sym, (count, text) in snap.items():
+            if sym not in picked:
                 yield TapeFrame(0.0, "H0STCNT0", sym, count, text, 0)
-        for f in self.frames(0.0, start, block=first):
-            if f.t >= start:
-                return
-            if f.tr_id == "H0STCNT0":
-                yield f
+        yield from sorted(picked.values(), key=lambda f: f.line)
 
     def first_trades(self) -> dict[str, TapeFrame]:
         """Each symbol's first trade frame (its previous close for REST), from the index or a scan."""

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 INDEX_FORMAT = "kis-harness/index"
 INDEX_VERSION = 1
 INDEX_NAME = "ws.index.json"
-CHECKPOINT_EVERY = 16  # blocks between checkpoints: a seek replays at most this many blocks of trades
+CHECKPOINT_EVERY = 16  # blocks between checkpoints: a seek reads back at most this many blocks
 PLAIN_BLOCK_LINES = 4096  # a plain ws.jsonl gets a seek point every this many lines
 
 
@@ -105,8 +105,8 @@ def from_json(doc: object) -> Index | str:
 class IndexBuilder:
     """Fed `block` at each seek point and `frame`/`line` in tape order; `finish` gives the Index."""
 
-    def __init__(self, every: int = CHECKPOINT_EVERY) -> None:
-        self.every = every
+    def __init__(self, every: int | None = None) -> None:
+        self.every = every or CHECKPOINT_EVERY
         self.blocks: list[tuple[int, int, float, int]] = []
         self.parts = 1
         self.checkpoints: list[tuple[int, dict[str, tuple[int, str]]]] = []

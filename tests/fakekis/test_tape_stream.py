@@ -298,3 +298,38 @@ def test_rotated_parts_read_as_one_tape(tmp_path: Path, kind: str) -> None:
             tape.RecordingError, match=rf"{sink.parts[1].name}: byte \d+: the file ends inside"
         ):
             list(Tape.open(root).frames())
+
+
+@pytest.fixture(scope="module")
+def uneven(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One busy symbol and one that trades every minute or so: its last trade is many blocks back."""
+    specs = (
+        synth.SymbolSpec("005930", 71_000, 4.0, 5_919_637_922, 12_000_000),
+        synth.SymbolSpec("000660", 177_000, 0.015, 728_002_365, 3_000_000),
+    )
+    session, lines = synth.generate(START, 8, specs, seed=4, books=False)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(index, "PLAIN_BLOCK_LINES", SMALL_BLOCKS)
+        mp.setattr(index, "CHECKPOINT_EVERY", 4)
+        return tape.write(
+            tmp_path_factory.mktemp("uneven") / "t", session, lines, rest=[], ws_name="ws.jsonl.zst"
+        )
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(start=st.floats(1, 480))
+def test_warmup_finds_a_quiet_symbols_last_trade_blocks_back(uneven: Path, start: float) -> None:
+    """Catches the backward block walk keeping an earlier block's trade over a later one."""
+    linear, seeked = MarketState(), MarketState()
+    rec = Tape.open(uneven)
+    for f in rec.frames():
+        if f.t < start:
+            linear.apply(f.tr_id, f.text, f.records, f.tr_key)
+    for f in rec.first_trades().values():
+        parts = f.text.split("|", 3)[3].split("^", 46)[:46]
+        linear.prime(parts)
+        seeked.prime(parts)
+    for f in rec.warmup(start):
+        seeked.apply(f.tr_id, f.text, f.records, f.tr_key)
+    for code in ("005930", "000660"):
+        assert seeked.inquire_price(code) == linear.inquire_price(code)

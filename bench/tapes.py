@@ -94,7 +94,7 @@ async def _drain(
         while n is None or got < n:
             try:
                 msg = await asyncio.wait_for(ws.recv(), 5)
-            except asyncio.TimeoutError:
+            except (asyncio.TimeoutError, websockets.ConnectionClosed):
                 break
             if isinstance(msg, str) and msg[:2] == "0|":
                 if not first:
@@ -106,7 +106,20 @@ async def _drain(
 def _serve(recording: Path, *extra: str) -> tuple[subprocess.Popen[str], dict[str, Any], float]:
     t0 = time.perf_counter()
     proc = subprocess.Popen(
-        [PY, "-m", "fakekis", "serve", "--recording", str(recording), "--speed", "asap", *extra],
+        # the bench client does not echo PINGPONG: without --pingpong-deadline 0 a long replay is dropped
+        [
+            PY,
+            "-m",
+            "fakekis",
+            "serve",
+            "--recording",
+            str(recording),
+            "--speed",
+            "asap",
+            "--pingpong-deadline",
+            "0",
+            *extra,
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -238,22 +238,35 @@ class Tape:
             )
 
     def lines(self, block: int = 0) -> Iterator[tuple[int, WsLine]]:
-        """Checked lines, (line number, WsLine): a RecordingError at the first bad one."""
+        """Checked lines, (line number, WsLine): a RecordingError at the first bad one. A writer-shaped
+        data line without `conn` is recognised by `_fast_split` (see `frames`); every other line is
+        fully parsed."""
         last_t, last_no = -1.0, 0
         if block and self.index is not None:
             last_t = self.index.blocks[block][2]
-        for no, _, raw in _uncut(self.raw_lines(block)):
-            line = self._parse(no, raw)
-            if line is None:
-                continue
-            if line.t < last_t:
-                raise RecordingError(
-                    self.ws_path,
-                    no,
-                    f'field "t" goes backwards ({line.t} after {last_t} on line {last_no}); t never decreases',
-                )
-            last_t, last_no = line.t, no
-            yield no, line
+        fast = _fast_split
+        for no, batch in self._batches(block):
+            for raw in batch:
+                no += 1
+                m = fast(raw) if raw.endswith(b'"}') else None  # with a conn: the full parse reads it
+                line: WsLine | None = None
+                if m is not None and (t := float(m[0])) <= MAX_T:
+                    try:
+                        line = WsLine(t, "recv", m[1].decode())
+                    except UnicodeDecodeError:
+                        line = None
+                if line is None:
+                    line = self._parse(no, raw)
+                    if line is None:
+                        continue
+                if line.t < last_t:
+                    raise RecordingError(
+                        self.ws_path,
+                        no,
+                        f'field "t" goes backwards ({line.t} after {last_t} on line {last_no}); t never decreases',
+                    )
+                last_t, last_no = line.t, no
+                yield no, line
 
     def _parse(self, no: int, raw: bytes) -> WsLine | None:
         try:

@@ -215,6 +215,7 @@ def test_unusual_lines_read_as_the_list_loader_reads_them(tmp_path: Path, kind: 
         body if kind == "plain" else compress.zstandard.ZstdCompressor().compress(body)
     )
     assert list(Tape.open(root).frames()) == tape.load(root).data_frames()
+    assert [ln for _, ln in Tape.open(root).lines()] == tape.load(root).lines  # conn kept, too
     assert [f.tr_key for f in Tape.open(root).frames()] == [
         "005930",
         "005930",

@@ -1,10 +1,10 @@
-"""The WebSocket worker: a pump that moves text between the socket and the sans-I/O cores (`ClientSession`
-decides what each text means, `ConnectionPolicy` decides when to reconnect and when a connection is dead),
-updates the cache and metrics, and sleeps until the policy's next deadline on the injected clock.
+"""The WebSocket worker: a pump that moves text between the socket and the sans-I/O cores. `ClientSession`
+decides what each text means, `ConnectionPolicy` decides when to reconnect and when a connection is dead,
+`Ingest` (gateway/ingest.py) turns what happened into cache, metrics and log updates; the worker only
+connects, sends, receives and sleeps until the policy's next deadline on the injected clock.
 
-Nothing one received text does can end the receive loop: whatever handling it raises becomes a counted
-malformed event (F10: an exception swallowed or escaping a loop freezes quotes while HTTP looks healthy).
-`supervise` holds the worker's task and restarts it, counted and logged, if it ever ends.
+`supervise` holds the worker's task and restarts it, counted and logged, if it ever ends. It stays here,
+beside the loop it supervises (about 30 lines), so the contract names live in one module.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from gateway.cache import QuoteCache
-from gateway.codec import Frame
 from gateway.config import Config
+from gateway.ingest import Ingest
 from gateway.metrics import Metrics
 from gateway.policy import ConnectionPolicy, close_code
 from gateway.redact import StageLog
 from gateway.rest import RestError
-from gateway.session import Acked, ClientSession, Heartbeat, Malformed, Outcome, Refused, Reply, SessionError
+from gateway.session import ClientSession
 from kisclock import Clock, sleep
 
 
@@ -51,6 +51,7 @@ class QuoteWorker:
         self.policy = ConnectionPolicy(
             cfg.idle_timeout_s, cfg.ack_timeout_s, cfg.backoff_base_s, cfg.backoff_cap_s, rng
         )
+        self.ingest = Ingest(cache, metrics, log, self.policy)
         self.conn_received = 0  # texts received on the current connection
         self.task: asyncio.Task[None] | None = None  # run_with_reconnect, held by `supervise`
 
@@ -118,26 +119,13 @@ class QuoteWorker:
 
     def opened(self, now: float) -> ClientSession:
         """A connection is open: a new session, so nothing (acked set, AES keys) leaks from the last one."""
-        m = self.metrics
-        if m.ws_connects:
-            m.ws_reconnects += 1
-        m.ws_connects += 1
-        m.ws_connected = True
-        m.reach("connected", now)
-        self.log.event("ws_connect", url=self.cfg.ws_url, attempt=m.ws_connects)
-        self.policy.on_open(now)
+        self.ingest.opened(now, self.cfg.ws_url)
         self.conn_received = 0
-        return ClientSession.for_symbols(self.cfg.symbols)
+        return ClientSession.for_symbols(self.cfg.symbols, self.cfg.trade_trs)
 
     def closed(self, code: int | None, reason: str = "") -> bool:
         """The connection is gone; returns whether it was healthy."""
-        self.metrics.ws_connected = False
-        self.metrics.ws_subscriptions = 0
-        report = self.policy.on_closed(code)
-        self.log.event("ws_close", code=code, reason=reason, healthy=report.healthy, level=logging.WARNING)
-        if report.last_error is not None:
-            self.metrics.last_error = report.last_error
-        return report.healthy
+        return self.ingest.closed(code, reason)
 
     async def subscribe(self, ws: Any, session: ClientSession, approval_key: str) -> None:
         """Send the whole desired set: after a reconnect the new connection has nothing registered."""
@@ -149,66 +137,8 @@ class QuoteWorker:
         )
 
     def on_message(self, session: ClientSession, text: str) -> list[str]:
-        """Handle one received message; returns what to send back. Never raises: a text whose handling
-        fails is counted as malformed and the connection goes on."""
-        now = self.metrics.ws_last_message_at = self.clock.now()
-        self.policy.on_received(now)
-        replies: list[str] = []
-        try:
-            for out in session.receive(text):
-                if type(out) is Frame:
-                    self._ingest(out, now)
-                elif isinstance(out, Reply):
-                    replies.append(out.text)
-                elif isinstance(out, Heartbeat):
-                    self.metrics.ws_pingpongs += 1
-                elif isinstance(out, Malformed):
-                    self._malformed(out.reason)
-                else:
-                    self._control(session, out, now)
-        except Exception as e:  # noqa: BLE001 - one bad text must not end the receive loop (F10)
-            self._malformed(f"handling failed: {type(e).__name__}: {e}")
-        return replies
-
-    def _control(self, session: ClientSession, out: Outcome, now: float) -> None:
-        if isinstance(out, Acked):
-            self.metrics.ws_subscriptions = session.subscriptions
-            if self.policy.on_acked(out.msg_cd):
-                first = self.metrics.reach("subscribed", now)
-                self.log.event(
-                    "ws_subscribe",
-                    tr_id=out.tr_id,
-                    tr_key=out.tr_key,
-                    msg_cd=out.msg_cd,
-                    acked=session.subscriptions,
-                    first=first,
-                )
-        elif isinstance(out, Refused):
-            self.metrics.ws_refusals[out.msg_cd] += 1
-            self._error(f"{out.msg_cd} {out.msg1} ({out.tr_id} {out.tr_key})")
-            self.policy.on_refused(out.msg_cd)
-        elif isinstance(out, SessionError):
-            self.metrics.ws_refusals[out.msg_cd] += 1
-            self._error(f"{out.msg_cd} {out.msg1}")
-            self.policy.on_session_error(out.msg_cd)
-
-    def _ingest(self, frame: Frame, now: float) -> None:
-        m = self.metrics
-        m.ws_messages += 1
-        m.ws_records += frame.count
-        if m.reach("first_message", now):
-            self.log.event("ws_first_message", tr_id=frame.tr_id, records=frame.count)
-        if frame.tr_id != "H0STCNT0":
-            return
-        fields, cache = frame.fields, self.cache
-        if frame.count == 1:  # the common case: no loop, no `or` chain
-            cached = cache.update_from_h0stcnt0(fields, 0, now)
-        else:
-            width, cached = frame.width, False
-            for i in range(frame.count):
-                cached = cache.update_from_h0stcnt0(fields, i * width, now) or cached
-        if cached and m.reach("cached", now):
-            self.log.event("ws_cached", symbol=fields[0])
+        """Handle one received message; returns what to send back. Never raises (see `Ingest.receive`)."""
+        return self.ingest.receive(session, text, self.clock.now())
 
     async def _watchdog(self, ws: Any) -> None:
         """Sleep until the policy's next deadline; when one fires (idle F1, or no ack), abort the socket
@@ -221,15 +151,8 @@ class QuoteWorker:
                 ws.transport.abort()
                 return
 
-    def _malformed(self, reason: str) -> None:
-        self.metrics.ws_malformed += 1
-        self.log.event("ws_malformed", reason=reason, level=logging.WARNING)
-
     def _error(self, text: str) -> None:
-        masked = self.log.redact(text)
-        self.metrics.last_error = masked
-        self.policy.on_error(masked)
-        self.log.event("ws_error", error=masked, level=logging.WARNING)
+        self.ingest.error(text)
 
 
 async def supervise(worker: QuoteWorker, restart_delay: float = 1.0) -> None:

@@ -42,7 +42,7 @@ ZOO = [
     Bug(
         "data frames not reflected in metrics",
         "hypothesis 2 of the original investigation",
-        "gateway/worker.py",
+        "gateway/ingest.py",
         "        m.ws_messages += 1\n",
         "        pass\n",
     ),
@@ -57,8 +57,8 @@ ZOO = [
         "no resubscribe after reconnect (acked set kept across connections)",
         "F1: python-kis 1.0.5 / PR #36",
         "gateway/worker.py",
-        "        return ClientSession.for_symbols(self.cfg.symbols)\n",
-        "        self.kept = getattr(self, 'kept', None) or ClientSession.for_symbols(self.cfg.symbols)\n"
+        "        return ClientSession.for_symbols(self.cfg.symbols, self.cfg.trade_trs)\n",
+        "        self.kept = getattr(self, 'kept', None) or ClientSession.for_symbols(self.cfg.symbols, self.cfg.trade_trs)\n"
         "        return self.kept\n",
     ),
     Bug(
@@ -100,7 +100,7 @@ ZOO = [
     Bug(
         "liveness judged on data only (quiet market taken for a dead socket)",
         "F5",
-        "gateway/worker.py",
+        "gateway/ingest.py",
         "        self.policy.on_received(now)\n",
         "        if text[:1] in '01':\n            self.policy.on_received(now)\n",
     ),
@@ -114,7 +114,7 @@ ZOO = [
     Bug(
         "one text the gateway cannot handle ends the receive loop (a reconnect per bad frame)",
         "F10: an exception escaping the loop; issue #12 (12-16 reconnects in 12 s)",
-        "gateway/worker.py",
+        "gateway/ingest.py",
         "        except Exception as e:  # noqa: BLE001 - one bad text must not end the receive loop (F10)\n",
         "        except KeyError as e:\n",
     ),
@@ -261,16 +261,16 @@ ZOO = [
     Bug(
         "fakekis inquire-price drops the sign of prdy_vrss",
         "a fake less faithful than KIS",
-        "fakekis/exchange/market.py",
-        "            prdy_vrss=rec[4],\n",
-        '            prdy_vrss=rec[4].lstrip("-"),\n',
+        "fakekis/exchange/price.py",
+        "        prdy_vrss=rec[4],\n",
+        '        prdy_vrss=rec[4].lstrip("-"),\n',
     ),
     Bug(
         "fakekis inquire-price reports the last trade's quantity as the day's volume",
         "H0STCNT0 fields 12 and 13 side by side",
-        "fakekis/exchange/market.py",
-        "            acml_vol=rec[13],\n",
-        "            acml_vol=rec[12],\n",
+        "fakekis/exchange/price.py",
+        "        acml_vol=rec[13],\n",
+        "        acml_vol=rec[12],\n",
     ),
 ]
 

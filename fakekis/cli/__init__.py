@@ -21,13 +21,15 @@ import os
 import sys
 
 from fakekis import __version__, faults, tape
-from fakekis.cli import tapecmds
+from fakekis.cli import logfmt, tapecmds
 from fakekis.cli.args import (
     MAX_SPEED,
+    MAX_START_CASH,
     MAX_SYMBOLS,
     MIN_SPEED,
     _Parser,
     _say,
+    hts_id,
     instant,
     integer,
     non_negative,
@@ -38,6 +40,8 @@ from fakekis.cli.args import (
     speed,
     symbols,
     url,
+    venue_list,
+    won,
 )
 from fakekis.cli.commands import (
     _faults,
@@ -48,6 +52,7 @@ from fakekis.cli.commands import (
     _validate,
 )
 from fakekis.cli.tapecmds import when
+from fakekis.exchange.accounts import DEFAULT_START_CASH
 from fakekis.tape.synth import MAX_MINUTES
 
 # -- the parser ---------------------------------------------------------------------------------------
@@ -64,6 +69,12 @@ def _parser() -> _Parser:
         "stderr and exit code 2.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__} (kis-harness)")
+    parser.add_argument(
+        "--log-format",
+        choices=logfmt.FORMATS,
+        default="text",
+        help="text (default) or json: one JSON object per line on stderr with timestamp and level",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(
@@ -131,6 +142,19 @@ def _parser() -> _Parser:
         type=instant,
         help="with --clock manual only: the starting instant, ISO-8601 with a UTC offset, e.g. "
         "2026-11-25T09:05:00+09:00, between 1990 and 2099 (default: the recording's start)",
+    )
+    p.add_argument(
+        "--start-cash",
+        type=won,
+        default=DEFAULT_START_CASH,
+        help="the deposit of each paper-trading account on first use, whole won from 0 to "
+        f"{MAX_START_CASH:,} (default {DEFAULT_START_CASH:,}; docs/paper-trading.md)",
+    )
+    p.add_argument(
+        "--hts-id",
+        type=hts_id,
+        help="the HTS ID fill notices (H0STCNI0/H0STCNI9) accept as tr_key; another is refused with "
+        "OPSP0017 and a drop, as KIS does (default: any non-empty one)",
     )
     p.add_argument(
         "--scenario",
@@ -204,8 +228,16 @@ def _parser() -> _Parser:
     g.add_argument(
         "--env",
         choices=("mock", "live"),
-        default="mock",
-        help="environment written: mock or live (default mock)",
+        help="environment written: mock or live (default mock; live with --venues, as mock serves none of "
+        "the NXT, unified, expected-trade or market-operation TRs)",
+    )
+    g.add_argument(
+        "--venues",
+        type=venue_list,
+        metavar="LIST",
+        help="play the market day session by session on these venues' TRs: a comma list of krx "
+        "(H0STCNT0, H0STASP0, H0STANC0 in the auctions, H0STMKO0), nxt (H0NXCNT0, H0NXASP0, 08:00-20:00), "
+        "unified (H0UNCNT0, H0UNASP0), or all (default: regular-session KRX trades at every instant)",
     )
     g.add_argument(
         "--trade-rate",
@@ -264,6 +296,14 @@ def _parser() -> _Parser:
     )
     r.add_argument(
         "--progress", action="store_true", help="print progress even when stderr is not a terminal"
+    )
+
+    sub.add_parser(
+        "coverage",
+        help="print the KIS coverage table (docs/coverage.md): each REST call and realtime TR, served or not",
+        description="Print, as Markdown, what fakekis does with every KIS domestic-stock REST path + tr_id and "
+        "every realtime TR, live and mock, and the test that covers it. docs/coverage.md is this output "
+        "(regenerate: fakekis coverage > docs/coverage.md).",
     )
 
     i = sub.add_parser(
@@ -363,7 +403,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="fakekis: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logfmt.formatter(args.log_format, "fakekis: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     for noisy in ("httpx", "websockets", "uvicorn"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     command: str = args.command
@@ -384,6 +426,11 @@ def _run(args: argparse.Namespace) -> int:
             return _faults(args)
         if command == "record":
             return asyncio.run(_record(args, existed=args.out.exists()))
+        if command == "coverage":
+            from fakekis.cli.coverage import render
+
+            print(render(), end="")
+            return 0
         if command == "inspect":
             return _inspect(args)
         if command == "index":

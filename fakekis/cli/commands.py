@@ -12,11 +12,14 @@ import logging
 import shutil
 import signal
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from fakekis import faults, tape
 from fakekis.cli.args import _say
+from fakekis.cli.progress import ProgressLine
+from fakekis.tape.format import WsLine
 from kisclock import ManualClock
 
 # -- commands ----------------------------------------------------------------------------------------
@@ -49,6 +52,8 @@ async def _serve(args: argparse.Namespace) -> int:
         seed=args.seed,
         scenario=scenario,
         clock=clock,
+        start_cash=args.start_cash,
+        hts_id=args.hts_id,
         window=win,
     )
     stop = asyncio.Event()
@@ -73,7 +78,8 @@ async def _serve(args: argparse.Namespace) -> int:
         ready["environments"] = kis.urls
     print(json.dumps(ready), flush=True)
     logging.getLogger("fakekis").info("replaying %s (%s frames)", rec.path, kis.player.total)
-    await stop.wait()
+    with ProgressLine(kis.replay_status):
+        await stop.wait()
     await kis.stop()
     return 0
 
@@ -100,19 +106,35 @@ def _generate(args: argparse.Namespace) -> int:
             s if s.code in known_codes else dataclasses.replace(s, trades_per_second=args.trade_rate)
             for s in specs
         )
-    from fakekis.tape import synthday
-
-    # Streamed to disk: a full day of 41 symbols is millions of lines and never held in a list.
-    session, lines = synthday.generate(
-        args.start, args.minutes, specs, args.seed, not args.no_books, args.env, layout_day=day
-    )
-    out = args.out.absolute()  # now: replacing the recording in "." replaces the current directory
+    env = args.env or ("live" if args.venues else "mock")
     names = {"zst": "ws.jsonl.zst", "gz": "ws.jsonl.gz", "none": "ws.jsonl"}
-    try:
-        tape.write(out, session, lines, rest=[], ws_name=names[args.compress])
-    except OSError as e:
-        _say("generate", f"OUT: cannot write {args.out}: {e.strerror or e}")
-        return 2
+    phase = [f"generating {args.minutes:g} minutes of {len(specs)} symbols"]
+    lines: Iterable[WsLine]
+    with ProgressLine(lambda: phase[0]):
+        if args.venues:  # the market day, session by session on each venue's TRs (a list, then written)
+            session, lines = synth.generate(
+                args.start,
+                args.minutes,
+                specs,
+                args.seed,
+                not args.no_books,
+                env,
+                layout_day=day,
+                venues=args.venues,
+            )
+        else:  # streamed to disk: a full day of 41 symbols is millions of lines, never held in a list
+            from fakekis.tape import synthday
+
+            session, lines = synthday.generate(
+                args.start, args.minutes, specs, args.seed, not args.no_books, env, layout_day=day
+            )
+        phase[0] = f"generating and writing to {args.out}"
+        out = args.out.absolute()  # now: replacing the recording in "." replaces the current directory
+        try:
+            tape.write(out, session, lines, rest=[], ws_name=names[args.compress])
+        except OSError as e:
+            _say("generate", f"OUT: cannot write {args.out}: {e.strerror or e}")
+            return 2
     rec = tape.open_tape(out)
     print(
         f"wrote {args.out}: {rec.frame_count()} data frames, {rec.duration or 0:.0f}s, "

@@ -17,6 +17,7 @@ from fakekis.faults.data import (
     Malformed,
     MarketClosed,
 )
+from fakekis.faults.network import Bandwidth, Latency, Slicer, SlowRest, TcpReset, Timeout
 from fakekis.faults.params import Check
 from fakekis.faults.rest import EnvMismatch, RestTps, TokenExpired, TokenThrottle
 from fakekis.faults.subscription import (
@@ -28,6 +29,7 @@ from fakekis.faults.subscription import (
     NoAck,
     SessionInUse,
 )
+from fakekis.faults.trading import AcceptanceDelay, NoticeDelay, NoticeLost, OrderReject, OrderTps
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,17 @@ CATALOGUE: dict[str, Entry] = {
         RestTps,
         TokenExpired,
         EnvMismatch,
+        Latency,
+        Bandwidth,
+        SlowRest,
+        TcpReset,
+        Timeout,
+        Slicer,
+        OrderReject,
+        OrderTps,
+        AcceptanceDelay,
+        NoticeDelay,
+        NoticeLost,
     )
 }
 FAULTS: dict[str, type[Fault[Any]]] = {name: e.cls for name, e in CATALOGUE.items()}

@@ -3,6 +3,8 @@ player's fan-out. Logic lives in the sans-I/O cores; this only moves data: the
 exchange decides (who gets a frame, what a fault does to it, what a request is answered) in typed actions;
 `connection.py` runs each WebSocket and encodes each action to text once, at the socket. The no-fault
 replay path sends the recorded text as it is: an action object per frame cost ~30% of replay throughput.
+Longer than our ~300-line mark because it is the one place the environments' REST apps, WebSocket servers,
+the player and paper trading (fill notices, their faults) are wired together; no rule lives here.
 
 Usage (tests, the demo, the CLI)::
 
@@ -26,18 +28,25 @@ from typing import Any
 import uvicorn
 from websockets.asyncio.server import Server, ServerConnection, serve
 
+from fakekis.exchange import notices
+from fakekis.exchange.accounts import DEFAULT_START_CASH, Accounts
 from fakekis.exchange.actions import Action, Data, Raw
 from fakekis.exchange.auth import Registry
 from fakekis.exchange.cassette import DEFAULT_MATCH_ON, Replay
 from fakekis.exchange.market import MarketState
+from fakekis.exchange.paper import Paper
 from fakekis.exchange.products import Catalogue
 from fakekis.exchange.sessions import PINGPONG_DEADLINE, Exchange, Session
-from fakekis.faults import Scenario
+from fakekis.faults import Fault, Scenario
+from fakekis.faults.trading import notice_delay
+from fakekis.serve import control
 from fakekis.serve.connection import KisConnection, Shell, send, send_text
 from fakekis.serve.listen import start_rest
 from fakekis.serve.player import Player
 from fakekis.serve.replay import CassetteReplay
 from fakekis.serve.rest import create_app
+from fakekis.serve.toxics import NetShell, RestToxics
+from fakekis.serve.trading import trading_routes
 from fakekis.tape import cassette
 from fakekis.tape.format import Recording, TapeFrame
 from fakekis.tape.source import ListSource
@@ -79,11 +88,12 @@ class FakeKis:
         lenient: bool = False,
         hts_id: str | None = None,
         pingpong_deadline: float = PINGPONG_DEADLINE,
+        start_cash: int = DEFAULT_START_CASH,
         window: Window | None = None,
     ) -> None:
         """`lenient` acks every well-formed subscription (no TR/tr_key/HTS ID checks); `hts_id` is the one
         HTS ID fill notices accept (None: any non-empty); `pingpong_deadline` seconds without an answer to a
-        PINGPONG end a session (0: never)."""
+        PINGPONG end a session (0: never); `start_cash` is the deposit of a paper account on first use."""
         if not 0 <= pingpong_deadline < float("inf"):  # False for NaN
             raise ValueError("pingpong_deadline must be a finite number of seconds >= 0 (0: never)")
         if start_on not in ("subscribe", "ready", "manual"):
@@ -92,6 +102,7 @@ class FakeKis:
         self.scenario = scenario or Scenario()
         self.faults = self.scenario.run()  # one run (fault state) shared by every environment and REST
         self.clock: Clock = clock or WallClock()
+        self.net = NetShell(self.faults, self.clock)  # the network faults' shell (serve/toxics.py)
         self.host, self.ping_interval, self.start_on = host, ping_interval, start_on
         self.ports = ports or {}
         rng = random.Random(seed)
@@ -109,7 +120,7 @@ class FakeKis:
                 pingpong_deadline=pingpong_deadline,
             )
             self.envs[name] = Environment(name, reg, exch)
-        self.market = MarketState()
+        self.market = MarketState(seed=seed)
         source = (
             None if recording is None else recording if isinstance(recording, Tape) else ListSource(recording)
         )
@@ -117,13 +128,16 @@ class FakeKis:
         first = source.first_trades() if source else {}
         for f in first.values():  # each symbol's first trade tells REST its previous close
             parts = split_frame(f.text)
-            if parts:
+            if parts and not self.market.primed(f.tr_key):
                 self.market.prime(parts[3].split("^", 46)[:46])
-        if source is not None:  # REST as of the window's start: the trades before it, folded
+        if source is not None:  # REST as of the window's start: each symbol's last trade before it
             for f in source.warmup(self.window.start):
                 self.market.apply(f.tr_id, f.text, f.records, f.tr_key)
         traded = set(first) | {key for _, key in (recording.subscriptions if recording else [])}
         self.products = Catalogue(sorted(traded), recording.products if recording else None)
+        # paper trading (docs/paper-trading.md): one engine and ledger per environment, fed by the player
+        self.accounts = Accounts(start_cash)
+        self.paper = {n: Paper(n, self.accounts, self.market.prev_close, self._product_name) for n in envs}
         w = self.window
         whole = w.start <= 0 and w.until == float("inf") and w.symbols is None
         self.player = Player(
@@ -135,13 +149,16 @@ class FakeKis:
             origin=w.start,
             total=source.frame_count() if source and whole else None,
         )
+        self.market.now_fn = self.player.market_now  # REST's "now" is the replay's market time
         # rest.yaml replay (docs/recordings.md), one per environment so each counts its own misses
         recorded = cassette.parse(recording.rest) if recording else []
         self.rest_replay = {name: Replay(recorded, rest_match_on) for name in envs}
         self._tasks: list[asyncio.Task[None]] = []
+        self._later: set[asyncio.Task[None]] = set()  # delayed fill notices (notice-delay fault)
         self._heartbeat_due: dict[ServerConnection, float] = {}
         self._rest: list[uvicorn.Server] = []
         self._ws: list[Server] = []
+        self.replay_finished_at: float | None = None  # the clock's now when the last frame went out
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def __aenter__(self) -> FakeKis:
@@ -164,8 +181,22 @@ class FakeKis:
                 stats=functools.partial(self.stats, env.name),
                 scenario=self.faults,
                 cassette=CassetteReplay(self.rest_replay[env.name], self.tape_now),
+                extra_routes=trading_routes(
+                    env.registry,
+                    self.paper[env.name],
+                    self.accounts,
+                    self.clock,
+                    WallClock(),
+                    self.player.market_now,
+                    functools.partial(self._notify, env),
+                    other_registries=others,
+                    scenario=self.faults,
+                ),
             )
-            server, task, env.rest_url = start_rest(app, self.host, rest_port, self.clock.now)
+            app.router.routes.extend(control.routes(self.faults, self._faults_changed))
+            server, task, env.rest_url = start_rest(
+                RestToxics(app, self.net), self.host, rest_port, self.clock.now
+            )
             task.set_name(f"rest-{env.name}")
             self._rest.append(server)
             self._tasks.append(task)
@@ -183,11 +214,38 @@ class FakeKis:
             env.ws_url = f"ws://{self.host}:{ws.sockets[0].getsockname()[1]}"
         # The REST sockets already listen: a request made before uvicorn's loop takes over waits in the
         # kernel backlog, so there is nothing to poll for here.
-        self._tasks.append(asyncio.create_task(self.player.run(), name="player"))
+        self._tasks.append(asyncio.create_task(self._play(), name="player"))
         if self.start_on == "ready":
             self.player.start()
 
+    async def _play(self) -> None:
+        await self.player.run()
+        self.replay_finished_at = self.clock.now()
+        log.info(
+            "replay finished: %d frames, market time %s",
+            self.player.emitted,
+            datetime.fromtimestamp(self.player.market_now(), KST).isoformat(),
+        )
+
+    def _product_name(self, code: str) -> str:
+        """The name paper-trading answers and notices show: the code itself for a code nobody named."""
+        return self.products.name(code) or code
+
+    def replay_status(self) -> str:
+        """One line for a progress display: where the replay is."""
+        total, done = self.player.total, self.player.emitted  # total: None for a window or an unindexed tape
+        if self.replay_finished_at is not None:
+            return f"replay finished: {done:,} frames"
+        if not self.player.started:
+            return f"replay waiting for the first subscription ({f'{total:,}' if total else '?'} frames)"
+        market = datetime.fromtimestamp(self.player.market_now(), KST).strftime("%H:%M:%S")
+        sessions = sum(len(e.conns) for e in self.envs.values())
+        of = f"/{total:,} frames ({done / max(total, 1):.0%})" if total else " frames"
+        return f"replay {done:,}{of}, market {market} KST, {sessions} sessions"
+
     async def stop(self) -> None:
+        for later in list(self._later):
+            later.cancel()
         for ws in self._ws:
             ws.close()
         for server in self._rest:
@@ -212,11 +270,30 @@ class FakeKis:
         and rest.yaml's `t`)."""
         return self.player.market_now() - self.player.recording_start
 
+    # -- faults at runtime (serve/control.py; the plugin's add_fault) -------------------------------
+    def add_fault(self, fault: Fault[Any]) -> int:
+        """Start a fault now, on every environment; returns its id."""
+        fault_id = self.faults.add(fault)
+        self._faults_changed()
+        return fault_id
+
+    def remove_fault(self, fault_id: int | None = None) -> int:
+        """Stop the fault with this id (None: every fault); how many were removed."""
+        removed = self.faults.remove(fault_id)
+        self._faults_changed()
+        return removed
+
+    def _faults_changed(self) -> None:
+        # The exchanges skip the fault plug points entirely (the hot path) while no fault is active.
+        for env in self.envs.values():
+            env.exchange.faults = self.faults if self.faults else None
+        self.net.notify()
+
     def stats(self, env: str) -> dict[str, object]:
         e = self.envs[env]
         return {
             "env": env,
-            "scenario": self.scenario.describe(),
+            "scenario": self.faults.describe(),
             **e.exchange.stats.as_dict(),
             "open_sessions": [
                 {
@@ -234,16 +311,30 @@ class FakeKis:
                 "emitted": self.player.emitted,
                 "total": self.player.total,
                 "done": self.player.done.is_set(),
+                "finished_at": None
+                if self.replay_finished_at is None
+                else datetime.fromtimestamp(self.replay_finished_at, KST).isoformat(),
                 "market_time": datetime.fromtimestamp(self.player.market_now(), KST).isoformat(),
             },
             "rest_replay": self.rest_replay[env].stats(),
+            "paper": {
+                "orders": len(self.paper[env].ledger),
+                "fills": len(self.paper[env].fills),
+                "notices_made": self.paper[env].notices_made,
+                "notices_sent": self.paper[env].notices_sent,
+                "notices_lost": self.paper[env].notices_lost,
+            },
         }
 
     def caught_up(self) -> bool:
         """No replay frame and no PINGPONG is due at or before the clock's now: with a manual clock,
         everything the last `advance` made due has been sent."""
         now = self.clock.now()
-        return self.player.caught_up() and all(due > now for due in self._heartbeat_due.values())
+        return (
+            self.player.caught_up()
+            and all(due > now for due in self._heartbeat_due.values())
+            and self.net.caught_up(now)
+        )
 
     def drop_connections(self, env: str) -> int:
         """Abort every WebSocket of `env` without a close frame (clients see 1006, failure mode F1)."""
@@ -261,7 +352,9 @@ class FakeKis:
         return conn.respond(HTTPStatus.FORBIDDEN, "blocked: too many connections (reconnect storm)\n")
 
     async def _handle(self, env: Environment, conn: ServerConnection) -> None:
-        shell = Shell(env.exchange, conn, self.clock, self.ping_interval, self._stamp, self._heartbeat_due)
+        shell = Shell(
+            env.exchange, conn, self.clock, self.ping_interval, self._stamp, self._heartbeat_due, self.net
+        )
         env.conns[shell.session] = shell
         try:
             await shell.run(lambda: self._after_request(env))
@@ -281,6 +374,9 @@ class FakeKis:
         """The player's callback: note the trade for REST, then carry out each environment's deliveries."""
         self.market.apply(frame.tr_id, frame.text, frame.records, frame.tr_key)
         for env in self.envs.values():
+            made = self.paper[env.name].on_frame(frame.tr_id, frame.text, frame.records, frame.tr_key)
+            if made:
+                await self._notify(env, made)
             exchange = env.exchange
             if exchange.faults is None:  # the hot path: the recorded text as it is, to whoever registered
                 for session in exchange.route(frame.tr_id, frame.tr_key):
@@ -291,6 +387,30 @@ class FakeKis:
                 data = Data(frame.tr_id, frame.records, frame.text)
                 await self._deliver(env, exchange.deliver(data, frame.tr_key, self.clock.now()))
 
+    async def _notify(self, env: Environment, made: list[notices.Notice]) -> None:
+        """Send fill notices to the sessions that registered for them, each encrypted with its own key;
+        the notice-delay and notice-lost faults hold some back (fakekis/faults/trading.py)."""
+        paper = self.paper[env.name]
+        for notice in made:
+            delay = notice_delay(self.faults, self.clock.now()) if self.faults else 0.0
+            if delay is None:
+                paper.notices_lost += 1
+            elif delay > 0:
+                task = asyncio.create_task(self._notify_later(env, notice, self.clock.now() + delay))
+                self._later.add(task)
+                task.add_done_callback(self._later.discard)
+            else:
+                await self._send_notice(env, notice)
+
+    async def _notify_later(self, env: Environment, notice: notices.Notice, due: float) -> None:
+        await self.clock.sleep_until(due)
+        await self._send_notice(env, notice)
+
+    async def _send_notice(self, env: Environment, notice: notices.Notice) -> None:
+        deliveries = notices.deliveries(env.exchange, notice)
+        self.paper[env.name].notices_sent += len(deliveries)
+        await self._deliver(env, list(deliveries))
+
     async def _deliver(self, env: Environment, deliveries: list[tuple[Session, Action]]) -> None:
         gone: set[Session] = set()  # a session whose socket went away gets nothing more of this frame
         for session, action in deliveries:
@@ -298,7 +418,7 @@ class FakeKis:
             if shell is None or session in gone:
                 continue
             if isinstance(action, (Data, Raw)):
-                if await send(session, shell.conn, action):
+                if await send(session, shell.conn, action, self.net):
                     env.exchange.sent(session, action.count)
                 elif not session.silenced:
                     gone.add(session)

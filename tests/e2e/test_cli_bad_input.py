@@ -58,6 +58,14 @@ CASES: list[tuple[list[str], str, str]] = [
     (["serve", "--env", "prod"], "--env", "'mock', 'live', 'both'"),
     (["serve", "--start-on", "later"], "--start-on", "'subscribe', 'ready'"),
     (["serve", "--seed", "x"], "--seed", "integer"),
+    *[
+        (["serve", "--start-cash", v], "--start-cash", "whole won from 0 to 10,000,000,000,000")
+        for v in ("-1", "x", "1.5", "", "1e9", "10000000000001", "٣")
+    ],
+    *[
+        (["serve", "--hts-id", v], "--hts-id", "1 to 16 printable ASCII")
+        for v in ("", "two words", "a" * 17, "아이디")
+    ],
     (["serve", "--recording", "/no/such/place"], "--recording", "bundled name"),
     (["serve", "--recording", "{file}"], "--recording", "bundled name"),
     *[(["demo", "--timeout", v], "--timeout", "greater than 0") for v in ("0", "-1", "nan", "inf")],
@@ -67,6 +75,7 @@ CASES: list[tuple[list[str], str, str]] = [
         (["generate", "{tmp}/g", "--minutes", v], "--minutes", "greater than 0 and at most 720")
         for v in ("0", "-5", "nan", "inf", "721", "x")
     ],
+    (["generate", "{tmp}/g", "--venues", "krx,nasdaq"], "--venues", "krx, nxt, unified (or all)"),
     (["generate", "{tmp}/g", "--start", "2026-11-25T09:05"], "--start", INSTANT),
     (["generate", "{tmp}/g", "--start", "2026-13-25T09:05:00+09:00"], "--start", INSTANT),
     (["generate", "{tmp}/g", "--start", "1900-01-01T00:00:00+09:00"], "--start", "between 1990 and 2099"),

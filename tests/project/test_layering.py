@@ -21,7 +21,16 @@ FLOORS = ["rules", "wire", "tape", "exchange", "faults", "serve", "testing", "cl
 IO_MODULES = {"asyncio", "socket", "httpx", "websockets", "starlette", "uvicorn", "time", "selectors"}
 CORES = {
     "fakekis": ["rules", "wire", "tape", "exchange", "faults", "serve/allowlist.py"],
-    "gateway": ["codec.py", "session.py", "cache.py", "quotes.py", "market.py", "metrics.py", "policy.py"],
+    "gateway": [
+        "codec.py",
+        "session.py",
+        "cache.py",
+        "quotes.py",
+        "market.py",
+        "metrics.py",
+        "policy.py",
+        "ingest.py",
+    ],
 }
 
 

@@ -124,7 +124,7 @@ class FakeKis:
         if isinstance(recording, Tape) and recording.index is None:
             # No ws.index.json: one checking pass in constant memory gives the first trades, the totals
             # and the seek points (`fakekis index` writes them once instead of at every start).
-            log.info("%s has no index; reading it once (`fakekis index` saves this)", recording.path)
+            log.debug("%s has no index; reading it once (`fakekis index` saves this)", recording.path)
             recording.index = recording.build_index()
         source = (
             None if recording is None else recording if isinstance(recording, Tape) else ListSource(recording)

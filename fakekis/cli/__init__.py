@@ -1,12 +1,15 @@
-"""`fakekis` command line: serve, faults, demo, generate, record, inspect, validate.
+"""`fakekis` command line: serve, faults, demo, generate, record, inspect, validate, index, slice, merge.
 
 Bad input never reaches the commands: every flag goes through an argparse `type=` validator from `args`
 (ports, positive finite numbers, instants with an offset, output folders, recordings), and any error is
 ONE line on stderr naming the flag and the allowed values, exit code 2, no traceback, no hang.
 
 - `args`: the shared validators and the one-line error parser;
-- `commands`: what each command does;
+- `commands`: what each command does; `tapecmds`: the streaming tape commands (index, slice, merge) and
+  the progress display;
 - here: the parser with every flag's help, `main` and the dispatch.
+
+Why over 300 lines: it is every command's flags with their help text, which read best as one list.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import os
 import sys
 
 from fakekis import __version__, faults, tape
-from fakekis.cli import logfmt
+from fakekis.cli import logfmt, tapecmds
 from fakekis.cli.args import (
     MAX_SPEED,
     MAX_START_CASH,
@@ -48,6 +51,7 @@ from fakekis.cli.commands import (
     _serve,
     _validate,
 )
+from fakekis.cli.tapecmds import when
 from fakekis.exchange.accounts import DEFAULT_START_CASH
 from fakekis.tape.synth import MAX_MINUTES
 
@@ -157,6 +161,7 @@ def _parser() -> _Parser:
         help="faults to inject: a fault name (drop), a comma list (drop,malformed) or a "
         "YAML/JSON scenario file; `fakekis faults` lists them (docs/faults.md)",
     )
+    _window_flags(p, "replay")
 
     fl = sub.add_parser(
         "faults",
@@ -235,6 +240,12 @@ def _parser() -> _Parser:
         "unified (H0UNCNT0, H0UNASP0), or all (default: regular-session KRX trades at every instant)",
     )
     g.add_argument(
+        "--trade-rate",
+        type=positive(1000, "trades per second"),
+        help="mean trade frames per second of each symbol not among the three defaults (default 0.8)",
+    )
+    _compress_flag(g)
+    g.add_argument(
         "--layout",
         metavar="ERA|DAY",
         help="record layouts to write: an era (pre-nxt: 46/59 fields, 2025: 46/62, 2026-09: 47/63) or a day "
@@ -276,6 +287,13 @@ def _parser() -> _Parser:
         "--allow-trading", action="store_true", help="also forward order and account calls (DANGER)"
     )
     r.add_argument("--notes", help="free text for session.json")
+    _compress_flag(r)
+    r.add_argument(
+        "--rotate-mb",
+        type=positive(1_000_000, "MB"),
+        help="start the ws file's next part (ws.2.jsonl.zst, ...) once a part reaches this many MB; "
+        "readers take the parts as one tape (default: one file)",
+    )
     r.add_argument(
         "--progress", action="store_true", help="print progress even when stderr is not a terminal"
     )
@@ -303,7 +321,61 @@ def _parser() -> _Parser:
         "exit 0. Broken: one line per problem (file:line: field ...) on stderr, exit 2.",
     )
     v.add_argument("recording", type=recording, help="a recording folder or a bundled name")
+    for cmd in (i, v):
+        cmd.add_argument(
+            "--progress", action="store_true", help="progress on stderr even when it is not a terminal"
+        )
+        cmd.add_argument("--json", action="store_true", help="progress as JSON lines on stderr")
+
+    x = sub.add_parser(
+        "index",
+        help="(re)build a recording's seek index, ws.index.json",
+        description="Read the whole tape once, checking every line, and write ws.index.json beside it "
+        "(written at record and generate time; rebuild it for a hand-made or edited tape).",
+    )
+    x.add_argument("recording", type=recording, help="a recording folder or a bundled name")
+
+    sl = sub.add_parser(
+        "slice",
+        help="cut a window of a recording into a small valid recording",
+        description="Copy the lines of --from..--until (and --symbols) into OUT, t shifted to 0, with the "
+        "connection opens, subscriptions and acks from before the window and the REST auth calls it needs.",
+    )
+    sl.add_argument("recording", metavar="IN", type=recording, help="a recording folder or a bundled name")
+    sl.add_argument("out", metavar="OUT", type=out_dir(replace_recording=True), help="output folder")
+    _window_flags(sl, "cut")
+    _compress_flag(sl)
+
+    m = sub.add_parser(
+        "merge",
+        help="join recordings of one day (several appkeys or connections) into one",
+        description="Lines of every input on one timeline (the earliest start), connection numbers kept "
+        "apart, subscriptions and REST interactions joined.",
+    )
+    m.add_argument("out", metavar="OUT", type=out_dir(replace_recording=True), help="output folder")
+    m.add_argument("recordings", metavar="IN", nargs="+", type=recording, help="recording folders")
+    _compress_flag(m)
     return parser
+
+
+def _window_flags(p: argparse.ArgumentParser, verb: str) -> None:
+    p.add_argument(
+        "--from",
+        dest="start",
+        type=when,
+        help=f"{verb} from this KST time of day HH:MM[:SS] on the recording's day, or +SECONDS into it",
+    )
+    p.add_argument("--until", type=when, help=f"{verb} up to this time (same forms as --from)")
+    p.add_argument("--symbols", type=symbols, help=f"{verb} only these codes (a comma list of 6-digit codes)")
+
+
+def _compress_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--compress",
+        choices=("zst", "gz", "none"),
+        default="none",
+        help="the ws file written: zst (ws.jsonl.zst), gz (ws.jsonl.gz) or none (ws.jsonl, default)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -361,6 +433,12 @@ def _run(args: argparse.Namespace) -> int:
             return 0
         if command == "inspect":
             return _inspect(args)
+        if command == "index":
+            return tapecmds.index(args)
+        if command == "slice":
+            return tapecmds.slice_(args)
+        if command == "merge":
+            return tapecmds.merge(args)
         return _validate(args)
     except tape.RecordingError as e:
         _say(command, f"--recording: {e}" if command in ("serve", "demo") else str(e))

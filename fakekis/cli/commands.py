@@ -6,26 +6,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
 import shutil
 import signal
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from fakekis import faults, tape
 from fakekis.cli.args import _say
 from fakekis.cli.progress import ProgressLine
+from fakekis.tape.format import WsLine
 from kisclock import ManualClock
 
 # -- commands ----------------------------------------------------------------------------------------
 
 
 async def _serve(args: argparse.Namespace) -> int:
+    from fakekis.cli.tapecmds import window
     from fakekis.serve.server import FakeKis
 
-    rec = tape.load(args.recording)
+    rec = tape.open_tape(args.recording)  # streamed: memory does not grow with the tape
+    win = window(args, rec)
     envs = ("live", "mock") if args.env == "both" else (args.env,)
     ports = {envs[0]: (args.rest_port, args.ws_port)}
     scenario = faults.load(args.scenario) if args.scenario else faults.Scenario()
@@ -49,6 +54,7 @@ async def _serve(args: argparse.Namespace) -> int:
         clock=clock,
         start_cash=args.start_cash,
         hts_id=args.hts_id,
+        window=win,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -71,7 +77,7 @@ async def _serve(args: argparse.Namespace) -> int:
     if len(envs) > 1:
         ready["environments"] = kis.urls
     print(json.dumps(ready), flush=True)
-    logging.getLogger("fakekis").info("replaying %s (%d frames)", rec.path, len(kis.player.frames))
+    logging.getLogger("fakekis").info("replaying %s (%s frames)", rec.path, kis.player.total)
     with ProgressLine(kis.replay_status):
         await stop.wait()
     await kis.stop()
@@ -94,29 +100,44 @@ def _generate(args: argparse.Namespace) -> int:
     except layouts.LayoutError as e:
         _say("generate", f"--layout: {e}")
         return 2
-    env = args.env or ("live" if args.venues else "mock")
-    phase = [f"generating {args.minutes:g} minutes of {len(specs)} symbols"]
-    with ProgressLine(lambda: phase[0]):
-        session, lines = synth.generate(
-            args.start,
-            args.minutes,
-            specs,
-            args.seed,
-            not args.no_books,
-            env,
-            layout_day=day,
-            venues=args.venues,
+    if args.trade_rate:
+        known_codes = {s.code for s in synth.DEFAULT_SYMBOLS}
+        specs = tuple(
+            s if s.code in known_codes else dataclasses.replace(s, trades_per_second=args.trade_rate)
+            for s in specs
         )
-        phase[0] = f"writing {len(lines):,} lines to {args.out}"
+    env = args.env or ("live" if args.venues else "mock")
+    names = {"zst": "ws.jsonl.zst", "gz": "ws.jsonl.gz", "none": "ws.jsonl"}
+    phase = [f"generating {args.minutes:g} minutes of {len(specs)} symbols"]
+    lines: Iterable[WsLine]
+    with ProgressLine(lambda: phase[0]):
+        if args.venues:  # the market day, session by session on each venue's TRs (a list, then written)
+            session, lines = synth.generate(
+                args.start,
+                args.minutes,
+                specs,
+                args.seed,
+                not args.no_books,
+                env,
+                layout_day=day,
+                venues=args.venues,
+            )
+        else:  # streamed to disk: a full day of 41 symbols is millions of lines, never held in a list
+            from fakekis.tape import synthday
+
+            session, lines = synthday.generate(
+                args.start, args.minutes, specs, args.seed, not args.no_books, env, layout_day=day
+            )
+        phase[0] = f"generating and writing to {args.out}"
         out = args.out.absolute()  # now: replacing the recording in "." replaces the current directory
         try:
-            tape.write(out, session, lines, rest=[])
+            tape.write(out, session, lines, rest=[], ws_name=names[args.compress])
         except OSError as e:
             _say("generate", f"OUT: cannot write {args.out}: {e.strerror or e}")
             return 2
-    rec = tape.load(out)
+    rec = tape.open_tape(out)
     print(
-        f"wrote {args.out}: {len(rec.data_frames())} data frames, {rec.duration:.0f}s, "
+        f"wrote {args.out}: {rec.frame_count()} data frames, {rec.duration or 0:.0f}s, "
         f"{len(specs)} symbols, seed {args.seed}",
         file=sys.stderr,
     )
@@ -151,6 +172,8 @@ async def _record(args: argparse.Namespace, existed: bool) -> int:
         ws_port=args.ws_port,
         allow_trading=args.allow_trading,
         notes=args.notes or "",
+        ws_name={"zst": "ws.jsonl.zst", "gz": "ws.jsonl.gz", "none": "ws.jsonl"}[args.compress],
+        rotate_bytes=int(args.rotate_mb * 1_000_000) if args.rotate_mb else None,
     )
     try:
         await rec.start()
@@ -218,51 +241,49 @@ def _checked(command: str, path: Path) -> tape.Recording | None:
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    from fakekis.cli.tapecmds import Progress
     from fakekis.tape.inspect import inspect_recording
 
-    rec = _checked("inspect", args.recording)
-    if rec is None:
+    try:
+        rec = tape.open_tape(args.recording)
+        show = Progress(sys.stderr, rec.index.lines if rec.index else None, args.json)
+        show.on = show.on and (args.progress or args.json or sys.stderr.isatty())
+        summary = inspect_recording(rec, progress=show)
+    except tape.RecordingError as e:
+        if (Path(args.recording) / "ws.jsonl").is_file():
+            _checked("inspect", args.recording)
+        else:
+            _say("inspect", str(e))
         return 2
-    print(json.dumps(inspect_recording(rec), ensure_ascii=False, indent=2))
+    print(json.dumps(summary, ensure_ascii=False, indent=2))
     return 0
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from fakekis.tape.inspect import inspect_recording
+    from fakekis.cli.tapecmds import scan
 
-    rec = _checked("validate", args.recording)
-    if rec is None:
+    try:
+        got = scan("validate", args.recording, args.progress or args.json or sys.stderr.isatty(), args.json)
+    except tape.RecordingError as e:
+        if (Path(args.recording) / "ws.jsonl").is_file():
+            _checked("validate", args.recording)  # lists every problem of a hand-made tape
+        else:
+            _say("validate", str(e))
         return 2
-    warnings = _incomplete(rec)
-    by_tr: dict[str, int] = {}
-    for f in rec.data_frames():  # replayable frames only (inspect also counts encrypted ones)
-        by_tr[f.tr_id] = by_tr.get(f.tr_id, 0) + 1
-    print(
-        json.dumps(
-            {
-                "recording": str(rec.path),
-                "env": rec.env,
-                "synthetic": rec.synthetic,
-                "start": rec.session["start"],
-                "duration_s": rec.duration,
-                "ws_lines": len(rec.lines),
-                "data_frames": by_tr,
-                "malformed_frames": inspect_recording(rec)["malformed_frames"],
-                "rest_interactions": len(rec.rest),
-            },
-            ensure_ascii=False,
-        )
-    )
+    assert got is not None
+    rec, summary = got
+    print(json.dumps(summary, ensure_ascii=False))
+    warnings = _incomplete(rec.session, summary)
     for warning in warnings:
         print(f"fakekis validate: warning: {rec.path}: {warning}", file=sys.stderr)
     return 1 if warnings else 0
 
 
-def _incomplete(rec: tape.Recording) -> list[str]:
+def _incomplete(session: dict[str, Any], summary: dict[str, Any]) -> list[str]:
     """Why a well-formed recording is still not one to rely on: a recorder that did not finish cleanly or
     recorded nothing, or nothing to replay at all."""
     out = []
-    recorder = rec.session.get("recorder")
+    recorder = session.get("recorder")
     if isinstance(recorder, dict) and recorder.get("complete") is not True:
         problems = recorder.get("problems")
         why = (
@@ -271,7 +292,7 @@ def _incomplete(rec: tape.Recording) -> list[str]:
             else ("still recording, or the recorder did not stop cleanly")
         )
         out.append(f"session.json: recorder.complete is not true ({why})")
-    if not rec.data_frames() and not rec.rest:
+    if not summary["data_frames"] and not summary["rest_interactions"]:
         out.append("no data frame and no REST interaction: nothing to replay")
     return out
 

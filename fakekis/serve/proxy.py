@@ -37,10 +37,12 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Opcode
 
+import kisclock
 from fakekis.serve.allowlist import FORWARDED_HEADERS, check
 from fakekis.serve.listen import start_rest
 from fakekis.tape import cassette
-from fakekis.tape.format import FORMAT, VERSION
+from fakekis.tape.format import FORMAT, VERSION, WsLine
+from fakekis.tape.sink import TapeSink
 from fakekis.wire import frames
 from fakekis.wire.scrub import SECRET_FIELDS, Scrubber, is_notice_tr
 from kisclock import KST, Clock, WallClock
@@ -99,9 +101,15 @@ class Recorder:
         notes: str = "",
         clock: Clock | None = None,
         limits: dict[str, float] | None = None,
+        ws_name: str = "ws.jsonl",
+        flush_every: float = 0.5,
+        rotate_bytes: int | None = None,
     ) -> None:
         """`limits`: overrides of `listen.start_rest`'s bounds (max_body, body_timeout, header_timeout,
-        keep_alive), for tests; the defaults are documented in docs/security.md."""
+        keep_alive), for tests; the defaults are documented in docs/security.md. `ws_name` picks the
+        compression (ws.jsonl, ws.jsonl.zst, ws.jsonl.gz); a compressed file is flushed as a whole frame
+        every `flush_every` seconds (`tape/sink.py`: what survives a kill -9); past `rotate_bytes` the ws file
+        goes on in its next part (ws.2.jsonl.zst, ...)."""
         self.out = Path(out)
         self.env = env
         self.rest_upstream = (rest_upstream or UPSTREAMS[env][0]).rstrip("/")
@@ -119,7 +127,8 @@ class Recorder:
         self.refusals: Counter[str] = Counter()  # reason code -> refused REST calls
         self.upstream_errors: Counter[str] = Counter()  # "REST ConnectError" -> calls the upstream failed
         self._conn_ids = itertools.count()
-        self._ws_file: Any = None
+        self._ws_file: TapeSink | None = None
+        self.ws_name, self.flush_every, self.rotate_bytes = ws_name, flush_every, rotate_bytes
         self._tasks: list[asyncio.Task[Any]] = []
         self._rest_server: uvicorn.Server | None = None
         self._ws_server: Any = None
@@ -145,7 +154,8 @@ class Recorder:
         self._quiet_logs()
         self.started_at = self.clock.now()
         self._write_session()
-        self._ws_file = (self.out / "ws.jsonl").open("w", encoding="utf-8")
+        self._ws_file = TapeSink(self.out / self.ws_name, self.flush_every, self.rotate_bytes)
+        self._tasks.append(asyncio.create_task(self._flusher(), name="flusher"))
         recorder = vcr.VCR(
             record_mode="all",
             decode_compressed_response=True,
@@ -182,6 +192,8 @@ class Recorder:
         if self._rest_server is not None:
             self._rest_server.should_exit = True
         for task in self._tasks:
+            if task.get_name() == "flusher":
+                task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self._http is not None:
@@ -219,8 +231,16 @@ class Recorder:
     def _line(self, obj: dict[str, Any]) -> None:
         if self._ws_file is None:
             return
-        self._ws_file.write(self.scrub(json.dumps(obj, ensure_ascii=False, separators=(",", ":"))) + "\n")
-        self._ws_file.flush()
+        text = self.scrub(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
+        line = WsLine(obj["t"], obj.get("dir"), obj.get("text"), obj.get("conn", 0), obj.get("event"))
+        self._ws_file.write(text, line, self.clock.now())
+
+    async def _flusher(self) -> None:
+        """Hands a quiet moment's last lines to the OS: a frame is not held past `flush_every`."""
+        while True:
+            await kisclock.sleep(self.clock, self.flush_every)
+            if self._ws_file is not None:
+                self._ws_file.flush(self.clock.now())
 
     def _upstream_failed(self, kind: str, url: str, error: BaseException) -> None:
         """One warning line per kind of failure (the count goes to session.json), scrubbed."""

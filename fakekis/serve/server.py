@@ -49,6 +49,8 @@ from fakekis.serve.toxics import NetShell, RestToxics
 from fakekis.serve.trading import trading_routes
 from fakekis.tape import cassette
 from fakekis.tape.format import Recording, TapeFrame
+from fakekis.tape.source import ListSource
+from fakekis.tape.stream import Tape, Window
 from fakekis.wire.frames import split_frame
 from kisclock import KST, Clock, WallClock
 
@@ -69,7 +71,7 @@ class Environment:
 class FakeKis:
     def __init__(
         self,
-        recording: Recording | None = None,
+        recording: Recording | Tape | None = None,
         *,
         envs: tuple[str, ...] = ("mock",),
         speed: float | None = 1.0,
@@ -87,6 +89,7 @@ class FakeKis:
         hts_id: str | None = None,
         pingpong_deadline: float = PINGPONG_DEADLINE,
         start_cash: int = DEFAULT_START_CASH,
+        window: Window | None = None,
     ) -> None:
         """`lenient` acks every well-formed subscription (no TR/tr_key/HTS ID checks); `hts_id` is the one
         HTS ID fill notices accept (None: any non-empty); `pingpong_deadline` seconds without an answer to a
@@ -118,21 +121,38 @@ class FakeKis:
             )
             self.envs[name] = Environment(name, reg, exch)
         self.market = MarketState(seed=seed)
-        frames = recording.data_frames() if recording else []
-        for f in frames:  # each symbol's first trade tells REST its previous close
-            if f.tr_id == "H0STCNT0" and not self.market.primed(f.tr_key):
-                parts = split_frame(f.text)
-                if parts:
-                    self.market.prime(parts[3].split("^", 46)[:46])
-        traded = {f.tr_key for f in frames} | {
-            key for _, key in (recording.subscriptions if recording else [])
-        }
+        if isinstance(recording, Tape) and recording.index is None:
+            # No ws.index.json: one checking pass in constant memory gives the first trades, the totals
+            # and the seek points (`fakekis index` writes them once instead of at every start).
+            log.debug("%s has no index; reading it once (`fakekis index` saves this)", recording.path)
+            recording.index = recording.build_index()
+        source = (
+            None if recording is None else recording if isinstance(recording, Tape) else ListSource(recording)
+        )
+        self.window = window or Window()
+        first = source.first_trades() if source else {}
+        for f in first.values():  # each symbol's first trade tells REST its previous close
+            parts = split_frame(f.text)
+            if parts and not self.market.primed(f.tr_key):
+                self.market.prime(parts[3].split("^", 46)[:46])
+        if source is not None:  # REST as of the window's start: each symbol's last trade before it
+            for f in source.warmup(self.window.start):
+                self.market.apply(f.tr_id, f.text, f.records, f.tr_key)
+        traded = set(first) | {key for _, key in (recording.subscriptions if recording else [])}
         self.products = Catalogue(sorted(traded), recording.products if recording else None)
         # paper trading (docs/paper-trading.md): one engine and ledger per environment, fed by the player
         self.accounts = Accounts(start_cash)
         self.paper = {n: Paper(n, self.accounts, self.market.prev_close, self._product_name) for n in envs}
+        w = self.window
+        whole = w.start <= 0 and w.until == float("inf") and w.symbols is None
         self.player = Player(
-            frames, self.clock, speed, recording.start if recording else self.clock.now(), self._emit
+            source.frames(w.start, w.until, w.symbols) if source else [],
+            self.clock,
+            speed,
+            recording.start if recording else self.clock.now(),
+            self._emit,
+            origin=w.start,
+            total=source.frame_count() if source and whole else None,
         )
         self.market.now_fn = self.player.market_now  # REST's "now" is the replay's market time
         # rest.yaml replay (docs/recordings.md), one per environment so each counts its own misses
@@ -218,14 +238,15 @@ class FakeKis:
 
     def replay_status(self) -> str:
         """One line for a progress display: where the replay is."""
-        total, done = len(self.player.frames), self.player.emitted
+        total, done = self.player.total, self.player.emitted  # total: None for a window or an unindexed tape
         if self.replay_finished_at is not None:
             return f"replay finished: {done:,} frames"
         if not self.player.started:
-            return f"replay waiting for the first subscription ({total:,} frames)"
+            return f"replay waiting for the first subscription ({f'{total:,}' if total else '?'} frames)"
         market = datetime.fromtimestamp(self.player.market_now(), KST).strftime("%H:%M:%S")
         sessions = sum(len(e.conns) for e in self.envs.values())
-        return f"replay {done:,}/{total:,} frames ({done / max(total, 1):.0%}), market {market} KST, {sessions} sessions"
+        of = f"/{total:,} frames ({done / max(total, 1):.0%})" if total else " frames"
+        return f"replay {done:,}{of}, market {market} KST, {sessions} sessions"
 
     async def stop(self) -> None:
         for later in list(self._later):
@@ -293,7 +314,7 @@ class FakeKis:
             "replay": {
                 "started": self.player.started,
                 "emitted": self.player.emitted,
-                "total": len(self.player.frames),
+                "total": self.player.total,
                 "done": self.player.done.is_set(),
                 "finished_at": None
                 if self.replay_finished_at is None

@@ -1,7 +1,9 @@
 """Recordings: the on-disk format and its loader (`format`), the seeded generator (`synth`), and the
 summaries `fakekis inspect` prints (`inspect`). Pure: files and text in, values out; no sockets, no clock.
 
-`from fakekis import tape` gives the format's public names (`tape.load`, `tape.check`, `tape.bundled`, `tape.write`, ...).
+`from fakekis import tape` gives the format's public names (`tape.load`, `tape.open_tape`, `tape.check`,
+`tape.bundled`, `tape.write`, ...). `stream` reads a tape of any length in constant memory, `compress` the
+plain/zst/gz ws file, `index` the seek points.
 """
 
 from fakekis.tape.format import (
@@ -18,6 +20,9 @@ from fakekis.tape.format import (
     write,
 )
 from fakekis.tape.reader import MAX_PROBLEMS, check, load
+from fakekis.tape.stream import Tape, Window
+
+open_tape = Tape.open  # a recording streamed (any length), where `load` reads it all into a list
 
 __all__ = [
     "DEFAULT_BUNDLED",
@@ -27,11 +32,14 @@ __all__ = [
     "START_RANGE",
     "VERSION",
     "Recording",
+    "Tape",
+    "Window",
     "RecordingError",
     "TapeFrame",
     "WsLine",
     "bundled",
     "check",
     "load",
+    "open_tape",
     "write",
 ]

@@ -24,7 +24,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import cast
+from typing import NamedTuple, cast
 
 import yaml
 
@@ -87,9 +87,9 @@ class WsLine:
         return out
 
 
-@dataclass(frozen=True, slots=True)
-class TapeFrame:
-    """A replayable data frame: plain `0|TR|NNN|...` sent by the server."""
+class TapeFrame(NamedTuple):
+    """A replayable data frame: plain `0|TR|NNN|...` sent by the server. A NamedTuple, not a frozen
+    dataclass: the player makes one per frame, and a frozen dataclass's __init__ cost ~5x as much."""
 
     t: float
     tr_id: str
@@ -149,16 +149,23 @@ def _installed_recordings() -> Path | None:
 
 def _data_frames(rec: Recording) -> Iterable[TapeFrame]:
     for no, ln in enumerate(rec.lines, 1):
-        text = ln.text
-        if ln.dir != "recv" or not text or not text.startswith("0|"):
-            continue
-        parts = frames.split_frame(text)
-        if parts is None:
-            continue  # a malformed frame is still replayed by the fault layer, never routed as data
-        # A count that is not ASCII digits ('²' passes str.isdigit(), int() refuses it) is replayed as
-        # recorded, one record, and `inspect` counts it malformed: real KIS has sent odd frames.
-        count = frames.frame_count(parts[2]) or 1
-        yield TapeFrame(ln.t, parts[1], parts[3].split("^", 1)[0], count, text, no)
+        f = as_frame(no, ln)
+        if f is not None:
+            yield f
+
+
+def as_frame(no: int, ln: WsLine) -> TapeFrame | None:
+    """The replayable data frame line `no` carries (plain `0|TR|NNN|...` sent by the server), if any."""
+    text = ln.text
+    if ln.dir != "recv" or not text or not text.startswith("0|"):
+        return None
+    parts = frames.split_frame(text)
+    if parts is None:
+        return None  # a malformed frame is still replayed by the fault layer, never routed as data
+    # A count that is not ASCII digits ('²' passes str.isdigit(), int() refuses it) is replayed as
+    # recorded, one record, and `inspect` counts it malformed: real KIS has sent odd frames.
+    count = frames.frame_count(parts[2]) or 1
+    return TapeFrame(ln.t, parts[1], parts[3].split("^", 1)[0], count, text, no)
 
 
 def write(
@@ -166,11 +173,15 @@ def write(
     session: dict[str, object],
     lines: Iterable[WsLine],
     rest: list[dict[str, object]] | None = None,
+    ws_name: str = "ws.jsonl",
 ) -> Path:
     """Write a recording all at once: into a temporary folder beside `path`, moved into place at the end,
     so a failure (a full disk, an exception in `lines`) leaves nothing behind and a retry is not blocked.
     An existing recording at `path` is replaced; an existing empty folder is filled (the folder itself
-    stays, so `path` may be the current directory); any other non-empty folder is refused."""
+    stays, so `path` may be the current directory); any other non-empty folder is refused.
+
+    `lines` is consumed once, as it comes (a generator of a whole day takes no more memory than a minute);
+    `ws_name` (ws.jsonl, ws.jsonl.zst or ws.jsonl.gz) picks the compression; the index is written beside it."""
     given = Path(path)
     root = given.absolute()  # "." has no name to put a temporary folder beside
     if root.exists() and not _replaceable(root):
@@ -179,7 +190,7 @@ def write(
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".partial", dir=root.parent))
         try:
-            _write_files(tmp, session, lines, rest)
+            _write_files(tmp, session, lines, rest, ws_name)
             os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a recording is an ordinary folder
             if not root.exists():
                 tmp.rename(root)
@@ -232,16 +243,38 @@ def _umask() -> int:
 
 
 def _write_files(
-    root: Path, session: dict[str, object], lines: Iterable[WsLine], rest: list[dict[str, object]] | None
+    root: Path,
+    session: dict[str, object],
+    lines: Iterable[WsLine],
+    rest: list[dict[str, object]] | None,
+    ws_name: str = "ws.jsonl",
 ) -> None:
+    from fakekis.tape.compress import WS_NAMES, BlockWriter, kind_of
+    from fakekis.tape.index import INDEX_NAME, PLAIN_BLOCK_LINES, IndexBuilder
+
+    if ws_name not in WS_NAMES:
+        raise ValueError(f"ws_name must be one of {', '.join(WS_NAMES)} (got {ws_name!r})")
     (root / "session.json").write_text(
         json.dumps(session, ensure_ascii=False, indent=2, allow_nan=False) + "\n", encoding="utf-8"
     )
-    with (root / "ws.jsonl").open("w", encoding="utf-8") as fh:
-        for ln in lines:
-            fh.write(
-                json.dumps(ln.to_json(), ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
-            )
+    kind = kind_of(ws_name)
+    index = IndexBuilder()
+    with (root / ws_name).open("wb") as fh:
+        out = BlockWriter(fh, kind, block_lines=PLAIN_BLOCK_LINES)
+        blocks = 0
+        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+        for no, ln in enumerate(lines, 1):
+            out.write((dumps(ln.to_json()) + "\n").encode("utf-8"), ln.t)
+            if len(out.blocks) > blocks:
+                blocks = len(out.blocks)
+                index.block(*out.blocks[-1], 0)
+            index.line(ln.t)
+            f = as_frame(no, ln)
+            if f is not None:
+                index.frame(f)
+        out.flush()
+    idx = index.finish(ws_name, (root / ws_name).stat().st_size)
+    (root / INDEX_NAME).write_text(json.dumps(idx.to_json(), ensure_ascii=False), encoding="utf-8")
     if rest is not None:
         doc = {"interactions": rest, "version": 1}
         (root / "rest.yaml").write_text(

@@ -7,26 +7,40 @@ Parsing here is fakekis's own (a few splits), never the gateway's decoder.
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from itertools import pairwise
 from statistics import median
 from typing import Any
 
 from fakekis.tape.format import Recording
+from fakekis.tape.stream import Tape
 from fakekis.wire import frames
 
 
-def inspect_recording(rec: Recording, gaps: int = 3) -> dict[str, Any]:
+def inspect_recording(
+    rec: Recording | Tape, gaps: int = 3, progress: Callable[[int, float], None] | None = None
+) -> dict[str, Any]:
+    """The summary; a `Tape` is read as a stream (what is kept grows with symbols and TRs, and with
+    PINGPONGs and disconnects, never with data frames). `progress(lines, tape_t)` is called now and then."""
     per_tr: Counter[str] = Counter()
     per_symbol: Counter[str] = Counter()
     widths: dict[str, Counter[int]] = defaultdict(Counter)
     malformed = 0
-    data_times: list[tuple[float, int]] = []
+    longest: list[tuple[float, float, int]] = []  # a min-heap of the `gaps` longest (gap, after_t, line)
+    prev: tuple[float, int] | None = None
     pings: list[float] = []
     closes: list[dict[str, Any]] = []
     opens = 0
     sent = 0
-    for no, ln in enumerate(rec.lines, 1):
+    skipped = no = 0
+    duration = 0.0
+    lines = rec.lines() if isinstance(rec, Tape) else enumerate(rec.lines, 1)
+    for no, ln in lines:
+        duration = ln.t
+        if progress is not None and no % 65536 == 0:
+            progress(no, ln.t)
         if ln.event == "open":
             opens += 1
         elif ln.event == "close":
@@ -38,6 +52,7 @@ def inspect_recording(rec: Recording, gaps: int = 3) -> dict[str, Any]:
             if text.startswith("{") and '"PINGPONG"' in text[:40]:
                 pings.append(ln.t)
             elif text[:2] in ("0|", "1|"):
+                skipped += text[0] == "1"
                 parts = frames.split_frame(text)
                 n = frames.frame_count(parts[2]) if parts is not None else None  # '²' is no count
                 if parts is None or not n:
@@ -45,7 +60,13 @@ def inspect_recording(rec: Recording, gaps: int = 3) -> dict[str, Any]:
                     continue
                 tr = parts[1]
                 per_tr[tr] += 1
-                data_times.append((ln.t, no))
+                if prev is not None:
+                    gap = (ln.t - prev[0], prev[0], no)
+                    if len(longest) < gaps:
+                        heapq.heappush(longest, gap)
+                    elif gap > longest[0]:
+                        heapq.heapreplace(longest, gap)
+                prev = (ln.t, no)
                 if text[0] == "0":
                     fields = parts[3].split("^")
                     per_symbol[f"{tr} {fields[0]}"] += 1
@@ -53,14 +74,16 @@ def inspect_recording(rec: Recording, gaps: int = 3) -> dict[str, Any]:
                         malformed += 1
                     else:
                         widths[tr][len(fields) // n] += 1
-    spans = sorted(((b[0] - a[0], a[0], b[1]) for a, b in pairwise(data_times)), reverse=True)
+    if progress is not None:
+        progress(no, duration)
+    spans = sorted(longest, reverse=True)
     intervals = [b - a for a, b in pairwise(pings)]
     return {
         "recording": str(rec.path),
         "env": rec.env,
         "synthetic": rec.synthetic,
         "start": rec.session["start"],
-        "duration_s": rec.duration,
+        "duration_s": duration,
         "connections": opens,
         "client_messages": sent,
         "data_frames": dict(per_tr),
@@ -77,5 +100,5 @@ def inspect_recording(rec: Recording, gaps: int = 3) -> dict[str, Any]:
             "max_interval_s": round(max(intervals), 3) if intervals else None,
         },
         "rest_interactions": len(rec.rest),
-        "encrypted_frames_skipped_in_replay": rec.skipped_encrypted,
+        "encrypted_frames_skipped_in_replay": skipped,
     }

@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from fakekis.tape import compress
 from fakekis.tape.format import (
     _CODE,
     _YYYYMMDD,
@@ -81,7 +83,10 @@ def _load(root: Path, problem: _Problems) -> Recording | None:
         )
         return None
     meta = _load_session(root / "session.json", problem)
-    lines = _load_ws(root / "ws.jsonl", problem)
+    found = compress.find_ws(root)
+    if len(found) > 1:
+        problem(root, None, f"holds {' and '.join(p.name for p in found)}; keep one ws file")
+    lines = _load_ws(found[0] if found else root / "ws.jsonl", problem)
     rest = _load_rest(root / "rest.yaml", problem)
     if meta is None or lines is None or rest is None:
         return None
@@ -214,17 +219,13 @@ def _finite(value: object) -> bool:
 
 def _load_ws(path: Path, problem: _Problems) -> list[WsLine] | None:
     if not path.is_file():
-        problem(path, None, "missing (every recording needs ws.jsonl)")
+        problem(path, None, "missing (every recording needs ws.jsonl, ws.jsonl.zst or ws.jsonl.gz)")
         return None
     out: list[WsLine] = []
     found = len(problem.items)
     last_t, last_no = 0.0, 0
     try:
-        fh = path.open("rb")
-    except OSError as e:
-        problem(path, None, f"cannot read: {e.strerror or e}")
-        return None
-    with fh:
+        fh = _raw_lines(path)
         for no, raw in enumerate(fh, 1):
             try:
                 text = raw.decode("utf-8")
@@ -251,7 +252,26 @@ def _load_ws(path: Path, problem: _Problems) -> list[WsLine] | None:
                 )
             last_t, last_no = line.t, no
             out.append(line)
+    except OSError as e:
+        problem(path, None, f"cannot read: {e.strerror or e}")
+        return None
+    except compress.TapeDamage as e:
+        problem(path, None, str(e))
     return out if len(problem.items) == found else None
+
+
+def _raw_lines(path: Path) -> Iterator[bytes]:
+    """The file's lines (decompressed by its extension; its later parts too, when rotated), each with its
+    newline as read."""
+    carry = b""
+    for part in compress.parts_of(path):
+        for _, data in compress.chunks(part):
+            parts = (carry + data).split(b"\n")
+            carry = parts.pop()
+            for raw in parts:
+                yield raw + b"\n"
+    if carry:
+        yield carry
 
 
 def _ws_line(obj: object) -> WsLine | str:

@@ -38,7 +38,7 @@ async def run_demo(rec: Recording, speed: float | None, timeout: float) -> int:
         urls = kis.urls["mock"]
         _say(f"fakekis (mock) ready: REST {urls['rest_url']}  WS {urls['ws_url']}")
         _say(
-            f"recording {rec.path.name}: {len(kis.player.frames)} frames from {rec.session['start']}"
+            f"recording {rec.path.name}: {kis.player.total} frames from {rec.session['start']}"
             f"{' (synthetic)' if rec.synthetic else ''}"
         )
         with tempfile.TemporaryDirectory(prefix="kis-gateway-demo-") as token_dir:

@@ -113,7 +113,7 @@ async def test_canary_secrets_never_reach_the_recording(tmp_path: Path) -> None:
         approval["approval_key"],
     ]
     written = {p.name: p.read_bytes() for p in (tmp_path / "rec").iterdir()}
-    assert set(written) == {"session.json", "ws.jsonl", "rest.yaml"}
+    assert set(written) == {"session.json", "ws.jsonl", "ws.index.json", "rest.yaml"}
     for name, data in written.items():
         for secret in secrets:
             assert secret.encode() not in data, (name, secret[:8])
@@ -400,7 +400,7 @@ async def test_cli_record_leaks_no_canary_in_any_output(tmp_path: Path) -> None:
                 proc.kill()
                 await proc.wait()
     files = {p.name: p.read_text(encoding="utf-8") for p in out.iterdir()}
-    assert set(files) == {"session.json", "ws.jsonl", "rest.yaml"}
+    assert set(files) == {"session.json", "ws.jsonl", "ws.index.json", "rest.yaml"}
     cassette = yaml.safe_load(files["rest.yaml"])["interactions"]
     bodies = [str(i["request"]["body"]) + str(i["response"]["body"]["string"]) for i in cassette]
     lines = [json.loads(line) for line in files["ws.jsonl"].splitlines()]

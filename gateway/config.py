@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from gateway.coord import settings as coord_settings
 from gateway.market import KrxCalendar
 from kisclock import parse_instant
 
@@ -48,6 +49,7 @@ class Config:
     session_hours: str = "09:00-15:30"
     backoff_base_s: float = 1.0
     backoff_cap_s: float = 30.0
+    redis_url: str | None = None  # GATEWAY_REDIS_URL: scale-out mode (gateway/coord, docs/scaling.md)
 
     @property
     def secrets(self) -> tuple[str | None, ...]:
@@ -185,6 +187,10 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
         raise ConfigError(
             f"GATEWAY_SESSION_HOURS: {e} (allowed: HH:MM-HH:MM in KST, open before close)"
         ) from None
+    try:
+        redis_url = coord_settings.redis_url(env)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     token_dir = env.get("GATEWAY_TOKEN_DIR", "").strip()
     if "\0" in token_dir:
         raise ConfigError("GATEWAY_TOKEN_DIR contains a NUL character (allowed: a folder path)")
@@ -204,4 +210,5 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
         rest_rps=_number(env, "GATEWAY_REST_RPS", DEFAULT_REST_RPS[kis_env]),
         token_dir=Path(token_dir) if token_dir else Path.home() / ".cache" / "kis-gateway",
         session_hours=hours,
+        redis_url=redis_url,
     )

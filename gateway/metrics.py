@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from kisclock import iso_ms
 
@@ -40,6 +41,8 @@ class Metrics:
     source_counts: Counter[str] = field(default_factory=Counter)
     first: dict[str, float] = field(default_factory=dict)
     last: dict[str, float] = field(default_factory=dict)
+    # scale-out (gateway/coord): mode, role, epoch, relay lag, resyncs...; shown only when not empty
+    coord: dict[str, Any] = field(default_factory=dict)
 
     def reach(self, stage: str, now: float) -> bool:
         """Mark a stage reached; True the first time (the caller logs that once)."""
@@ -57,7 +60,7 @@ class Metrics:
 
     def as_dict(self, now: float | None = None) -> dict[str, object]:
         """`now` (the gateway clock) adds `ws_last_message_age_s`."""
-        return {
+        out: dict[str, object] = {
             "ws_connected": self.ws_connected,
             "ws_messages": self.ws_messages,
             "ws_records": self.ws_records,
@@ -89,3 +92,6 @@ class Metrics:
                 for s in STAGES
             },
         }
+        if self.coord:
+            out["coord"] = dict(self.coord)
+        return out

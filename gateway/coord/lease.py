@@ -97,6 +97,13 @@ class LeaseMachine:
             return self.valid_until if self._in_flight else min(self._next_renew, self.valid_until)
         return None  # candidate / stepping-down wait for an answer; stopped waits for nothing
 
+    def idle(self, now: float) -> bool:
+        """Nothing in flight and nothing due at `now`: a step-mode test may move the clock on."""
+        if self.role in (Role.CANDIDATE, Role.STEPPING_DOWN) or self._in_flight:
+            return False
+        due = self.next_due()
+        return due is None or due > now
+
     def poll(self, now: float) -> list[Action]:
         if self.role is Role.LEADER:
             if now >= self.valid_until:

@@ -31,7 +31,7 @@ from gateway.coord.lease import (
 )
 from gateway.coord.redis_backend import Keys, RedisBackend, RedisError
 from gateway.coord.relay import Relay, RelayWorker, cancel
-from gateway.coord.stream import GAP_START, Mirror
+from gateway.coord.stream import GAP_END, GAP_START, Mirror
 from gateway.coord.tokengate import GATE_S
 from gateway.redact import StageLog
 from gateway.rest import REFRESH_MARGIN, Pacer, RestClient, RestError
@@ -137,8 +137,10 @@ class LeaseRunner:
                     self.log.event("lease_acquired", appkey=self.keys.ident, epoch=a.epoch)
                     self.relay.mark(GAP_START, f"taking over (epoch {a.epoch})")
                     self.session = asyncio.create_task(supervise(self.worker), name="kis-ws-leader")
-                else:
+                else:  # the store lost the lease (a restart) and gave it back: what it held may be gone
                     self.log.event("lease_epoch_changed", appkey=self.keys.ident, epoch=a.epoch)
+                    self.relay.mark(GAP_START, f"store lost its data (epoch {a.epoch})")
+                    self.relay.mark(GAP_END, "relaying again")
             elif isinstance(a, StopSession):
                 self.log.event(
                     "lease_step_down", appkey=self.keys.ident, reason=a.reason, level=logging.WARNING

@@ -32,10 +32,16 @@ class LeaseParams:
     deadline: float = 3.0
     retry: float = 0.5
     jitter: float = 0.25
+    # An empty lease key (first start, or the store lost its data) may be taken only after it has been seen
+    # empty this long: a live leader re-takes it at its next renew first, so a store restart does not hand
+    # the session to a follower that KIS would refuse (OPSP8996) while the old session lives.
+    vacancy_grace: float = 2.0
 
     def __post_init__(self) -> None:
         if not 0 < self.renew_every < self.deadline < self.ttl:
             raise ValueError("lease needs 0 < renew_every < deadline < ttl")
+        if self.vacancy_grace < self.renew_every:
+            raise ValueError("lease needs vacancy_grace >= renew_every (the leader's chance to re-take)")
         if self.retry <= 0 or self.jitter < 0:
             raise ValueError("lease needs retry > 0 and jitter >= 0")
 
@@ -189,15 +195,23 @@ class LeaseMachine:
 @dataclass
 class LeaseTable:
     """The store side, as the Lua scripts in `redis_backend` implement it: one lease per key, an epoch
-    counter that only grows (until the store itself is wiped), and expiry judged on the caller's `now`."""
+    counter that only grows (until the store itself is wiped), and expiry judged on the caller's `now`.
+    A release leaves a marker (owner "", expired) so the next acquire need not wait out `grace`, which
+    applies only to a key nobody has written (first start, or a wiped store)."""
 
     leases: dict[str, tuple[str, int, float]] = field(default_factory=dict)  # key -> (owner, epoch, exp)
     epochs: dict[str, int] = field(default_factory=dict)
+    vacant: dict[str, float] = field(default_factory=dict)  # key -> first seen empty
 
-    def acquire(self, key: str, owner: str, ttl: float, now: float) -> int:
+    def acquire(self, key: str, owner: str, ttl: float, now: float, grace: float = 0.0) -> int:
         held = self.leases.get(key)
         if held is not None and held[2] > now:
             return 0
+        if held is None:
+            since = self.vacant.setdefault(key, now)
+            if now - since < grace:
+                return 0
+        self.vacant.pop(key, None)
         epoch = self.epochs[key] = self.epochs.get(key, 0) + 1
         self.leases[key] = (owner, epoch, now + ttl)
         return epoch
@@ -215,7 +229,7 @@ class LeaseTable:
         held = self.leases.get(key)
         if held is None or held[0] != owner or held[1] != epoch:
             return False
-        del self.leases[key]
+        self.leases[key] = ("", epoch, 0.0)  # released: free at once, and not mistaken for a wiped store
         return True
 
     def may_publish(self, key: str, owner: str, epoch: int, now: float) -> bool:

@@ -39,6 +39,10 @@ class Keys:
         return self._k("epoch")
 
     @property
+    def vacant(self) -> str:
+        return self._k("lease:vacant")
+
+    @property
     def ticks(self) -> str:
         return self._k("ticks")
 
@@ -102,18 +106,22 @@ class RedisBackend:
         return str(info.get("run_id", ""))
 
     # -- lease ---------------------------------------------------------------------------------
-    async def acquire(self, k: Keys, ttl_ms: int, now_ms: int) -> int:
+    async def acquire(self, k: Keys, ttl_ms: int, now_ms: int, grace_ms: int = 0) -> int:
         return int(
-            await self._acquire(keys=[k.lease, k.epoch], args=[self.owner, ttl_ms, now_ms, 10 * ttl_ms])
+            await self._acquire(
+                keys=[k.lease, k.epoch, k.vacant], args=[self.owner, ttl_ms, now_ms, 10 * ttl_ms, grace_ms]
+            )
         )
 
     async def renew(self, k: Keys, epoch: int, ttl_ms: int, now_ms: int) -> int:
         return int(
-            await self._renew(keys=[k.lease, k.epoch], args=[self.owner, epoch, ttl_ms, now_ms, 10 * ttl_ms])
+            await self._renew(
+                keys=[k.lease, k.epoch, k.vacant], args=[self.owner, epoch, ttl_ms, now_ms, 10 * ttl_ms]
+            )
         )
 
     async def release(self, k: Keys, epoch: int) -> bool:
-        return bool(await self._release(keys=[k.lease, k.events], args=[self.owner, epoch, k.ident]))
+        return bool(await self._release(keys=[k.lease, k.events], args=[self.owner, epoch, k.ident, 60_000]))
 
     # -- fan-out -------------------------------------------------------------------------------
     async def publish(

@@ -116,8 +116,9 @@ class LeaseRunner:
             now = self.clock.now
             try:
                 if isinstance(a, Acquire):
+                    p = self.machine.params
                     e = await bounded(
-                        self.backend.acquire(self.keys, ms(self.machine.params.ttl), ms(a.sent_at))
+                        self.backend.acquire(self.keys, ms(p.ttl), ms(a.sent_at), ms(p.vacancy_grace))
                     )
                     more = self.machine.on_acquired(now(), a.sent_at, e)
                 elif isinstance(a, Renew):

@@ -21,13 +21,22 @@ end
 ACQUIRE = (
     _LEASE
     + r"""
--- KEYS: lease, epoch   ARGV: owner, ttl_ms, now_ms, gc_ms
+-- KEYS: lease, epoch, vacant   ARGV: owner, ttl_ms, now_ms, gc_ms, grace_ms
+-- A key nobody wrote (first start, or a wiped store) is taken only after it was seen empty for grace_ms.
 local now = tonumber(ARGV[3])
 local v = redis.call('GET', KEYS[1])
 if v then
   local o, e, x = parse(v)
   if x and x > now then return 0 end
+else
+  local since = tonumber(redis.call('GET', KEYS[3]))
+  if not since then
+    since = now
+    redis.call('SET', KEYS[3], string.format('%d', now), 'PX', ARGV[4])
+  end
+  if now - since < tonumber(ARGV[5]) then return 0 end
 end
+redis.call('DEL', KEYS[3])
 local e = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1] .. ':' .. e .. ':' .. string.format('%d', now + tonumber(ARGV[2])), 'PX', ARGV[4])
 return e
@@ -37,11 +46,12 @@ return e
 RENEW = (
     _LEASE
     + r"""
--- KEYS: lease, epoch   ARGV: owner, epoch, ttl_ms, now_ms, gc_ms
+-- KEYS: lease, epoch, vacant   ARGV: owner, epoch, ttl_ms, now_ms, gc_ms
 -- The same epoch: renewed. Another: the key had vanished (a restart without persistence) and was re-taken.
 local now = tonumber(ARGV[4])
 local v = redis.call('GET', KEYS[1])
 if not v then
+  redis.call('DEL', KEYS[3])
   local e = redis.call('INCR', KEYS[2])
   redis.call('SET', KEYS[1], ARGV[1] .. ':' .. e .. ':' .. string.format('%d', now + tonumber(ARGV[3])), 'PX', ARGV[5])
   return e
@@ -57,12 +67,13 @@ return tonumber(e)
 RELEASE = (
     _LEASE
     + r"""
--- KEYS: lease, events channel   ARGV: owner, epoch, appkey id
+-- KEYS: lease, events channel   ARGV: owner, epoch, appkey id, gc_ms
+-- Leaves a released marker (no owner, expired), so the next acquire need not wait out the vacancy grace.
 local v = redis.call('GET', KEYS[1])
 if not v then return 0 end
 local o, e = parse(v)
 if o ~= ARGV[1] or e ~= ARGV[2] then return 0 end
-redis.call('DEL', KEYS[1])
+redis.call('SET', KEYS[1], ':' .. e .. ':0', 'PX', ARGV[4])
 redis.call('PUBLISH', KEYS[2], 'released:' .. ARGV[3])
 return 1
 """

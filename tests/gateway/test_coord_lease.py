@@ -111,7 +111,9 @@ class Sim:
                 sent = a.sent_at
                 self.call(
                     i,
-                    lambda sent=sent: self.table.acquire(KEY, owner, self.params.ttl, sent),
+                    lambda sent=sent: self.table.acquire(
+                        KEY, owner, self.params.ttl, sent, self.params.vacancy_grace
+                    ),
                     lambda now, r, sent=sent: m.on_acquired(now, sent, r),
                 )
             elif isinstance(a, Renew):
@@ -216,6 +218,9 @@ def test_a_renew_after_a_store_wipe_keeps_the_session_with_a_new_epoch() -> None
     m.on_acquired(0.0, 0.0, table.acquire(KEY, "a", 5.0, 0.0))
     table.epochs.clear()
     table.leases.clear()  # the store restarted without persistence
+    assert table.acquire(KEY, "b", 5.0, 0.5, grace=2.0) == 0, (
+        "a follower must leave the leader time to re-take"
+    )
     (renew,) = m.poll(1.0)
     assert isinstance(renew, Renew)
     assert m.on_renewed(1.0, 1.0, table.renew(KEY, "a", renew.epoch, 5.0, 1.0)) == [StartSession(1)]
@@ -238,16 +243,21 @@ def test_graceful_stop_closes_then_releases() -> None:
 
 def test_the_store_model_lets_nobody_in_before_expiry_and_fences_old_epochs() -> None:
     t = LeaseTable()
-    assert t.acquire(KEY, "a", 5.0, 0.0) == 1
-    assert t.acquire(KEY, "b", 5.0, 4.999) == 0
-    assert t.renew(KEY, "b", 1, 5.0, 1.0) == 0
-    assert t.acquire(KEY, "b", 5.0, 5.0) == 2
-    assert not t.may_publish(KEY, "a", 1, 5.0)
-    assert t.renew(KEY, "a", 1, 5.0, 5.1) == 0
+    assert t.acquire(KEY, "a", 5.0, 0.0, grace=2.0) == 0  # never written: wait out the vacancy grace
+    assert t.acquire(KEY, "b", 5.0, 1.9, grace=2.0) == 0
+    assert t.acquire(KEY, "a", 5.0, 2.0, grace=2.0) == 1  # expires at 7.0
+    assert t.acquire(KEY, "b", 5.0, 6.999) == 0
+    assert t.renew(KEY, "b", 1, 5.0, 3.0) == 0
+    assert t.acquire(KEY, "b", 5.0, 7.0) == 2
+    assert not t.may_publish(KEY, "a", 1, 7.0)
+    assert t.renew(KEY, "a", 1, 5.0, 7.1) == 0
     assert not t.release(KEY, "a", 1) and t.release(KEY, "b", 2)
+    assert t.acquire(KEY, "c", 5.0, 7.2, grace=2.0) == 3, "a released lease is free at once"
 
 
-@pytest.mark.parametrize("bad", [dict(deadline=6.0), dict(renew_every=3.0), dict(retry=0.0)])
+@pytest.mark.parametrize(
+    "bad", [dict(deadline=6.0), dict(renew_every=3.0), dict(retry=0.0), dict(vacancy_grace=0.5)]
+)
 def test_unsafe_lease_numbers_are_refused(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         LeaseParams(**bad)

@@ -62,8 +62,8 @@ def test_lease_scripts_agree_with_the_pure_store(
         for op, who, gap in ops:
             now += gap
             if op == "acquire":
-                got = await b[who].acquire(k, 5000, now)
-                assert got == model.acquire("L", who, 5000, now), (op, who, now)
+                got = await b[who].acquire(k, 5000, now, 2000)
+                assert got == model.acquire("L", who, 5000, now, 2000), (op, who, now)
                 epochs[who] = got or epochs[who]
             elif op == "renew":
                 got = await b[who].renew(k, epochs[who], 5000, now)

@@ -45,10 +45,12 @@ async def load(
     seconds: float | None,
     poll: bool,
     rate: float | None = None,
+    headers: tuple[str, ...] = (),
 ) -> dict[str, object]:
     """Closed loop (each connection sends its next request when the answer is in), or paced at `rate`
     requests per second in all, spread evenly over the connections."""
-    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    extra = "".join(f"{h}\r\n" for h in headers)
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{extra}\r\n".encode()
     latencies: list[float] = []
     polled: list[tuple[int, float]] = []
     errors = 0  # answers other than 200 (a gateway without ticks yet answers 503 when REST is refused)
@@ -105,9 +107,19 @@ def main() -> int:
     parser.add_argument(
         "--rate", type=float, default=None, help="requests per second in all (default: closed loop)"
     )
+    parser.add_argument("--header", action="append", default=[], help="'name: value', repeatable")
     args = parser.parse_args()
     result = asyncio.run(
-        load(args.port, args.path, args.concurrency, args.requests, args.seconds, args.poll, args.rate)
+        load(
+            args.port,
+            args.path,
+            args.concurrency,
+            args.requests,
+            args.seconds,
+            args.poll,
+            args.rate,
+            tuple(args.header),
+        )
     )
     print(json.dumps(result), flush=True)
     return 0

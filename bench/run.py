@@ -1,6 +1,6 @@
 """Run every benchmark and write BENCHMARKS.md (tox -e bench; never part of the unit tests).
 
-python -m bench.run [--out BENCHMARKS.md] [--only decode,wire,api,fresh] [--render-only]
+python -m bench.run [--out BENCHMARKS.md] [--only decode,wire,api,fresh,quotes] [--render-only]
 """
 
 from __future__ import annotations
@@ -12,6 +12,9 @@ import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench.common import ROOT, machine
 from kisclock import KST
@@ -28,8 +31,8 @@ def _ok(flag: bool) -> str:
 RATE_NOTE = "5,000 frames/s; gateway = `kis-gateway serve`, poller and load in their own processes"
 
 
-def render(results: dict[str, Any], took: float, measured: str) -> str:
-    m = machine()
+def render(results: dict[str, Any], took: float, measured: str, m: dict[str, str]) -> str:
+    """`m` is the machine the figures were measured on (saved with them), not the one rendering."""
     lines = [
         "# Benchmarks",
         "",
@@ -110,6 +113,22 @@ def render(results: dict[str, Any], took: float, measured: str) -> str:
             f"{d['frames']:,} frames in {d['replay_s']} s ({d['frames_per_s']:,}/s); peak RSS "
             f"{d['peak_rss_mb']} MB (generating it: {d['generate_s']} s) | - | - | report | info |"
         )
+    quotes = results.get("quotes")
+    if quotes:
+        base = quotes["inquire-price (baseline)"]
+        for name, row in quotes.items():
+            if not isinstance(row, dict) or "rps" not in row or row is base:
+                continue
+            lines.append(
+                f"| fakekis REST {name}, full-day tape ({quotes['tape']}; req/s, p99) | {_r(row['rps'])}, "
+                f"p99 {row['p99_ms']:.0f} ms | inquire-price on the same server, runs alternated: "
+                f"{_r(base['rps'])}, p99 {base['p99_ms']:.0f} ms | {row['vs_inquire_price']:.2f}x | report | info |"
+            )
+        short, full = quotes["minute_chart_us"].items()
+        lines.append(
+            f"| Minute chart (30 bars) in-process, {short[0]} vs {full[0]} (µs a call) | {full[1]} | "
+            f"{short[1]} | {full[1] / short[1]:.2f}x | ~1x: no tape scan | {_ok(full[1] / short[1] < 1.5)} |"
+        )
     analysis = Path(__file__).with_name("analysis.md")  # hand-written: what the numbers mean, with profiles
     if analysis.is_file():
         lines += ["", analysis.read_text(encoding="utf-8").rstrip()]
@@ -120,7 +139,7 @@ def render(results: dict[str, Any], took: float, measured: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
-    parser.add_argument("--only", default="decode,wire,api,fresh")
+    parser.add_argument("--only", default="decode,wire,api,fresh,quotes")
     parser.add_argument(
         "--render-only",
         action="store_true",
@@ -130,22 +149,39 @@ def main() -> int:
     saved = ROOT / "bench" / "results.json"
     if args.render_only:
         data = json.loads(saved.read_text(encoding="utf-8"))
-        Path(args.out).write_text(render(data["results"], data["took"], data["measured"]), encoding="utf-8")
+        if "machine" not in data:
+            raise SystemExit(f"bench: {saved} does not say which machine measured it; run the benchmarks")
+        text = render(data["results"], data["took"], data["measured"], data["machine"])
+        Path(args.out).write_text(text, encoding="utf-8")
         print(f"bench: wrote {args.out} from {saved}", file=sys.stderr)
         return 0
-    wanted = set(args.only.split(","))
+    wanted = [n for n in ("decode", "wire", "api", "fresh", "quotes") if n in set(args.only.split(","))]
     results: dict[str, Any] = {}
     start = time.perf_counter()
-    for name in ("decode", "wire", "api", "fresh"):
-        if name in wanted:
-            print(f"bench: {name} ...", file=sys.stderr, flush=True)
+    # One updating line on a terminal (rich); nothing when piped, then the one "wrote" line at the end.
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("bench"),
+        BarColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    ) as progress:
+        task = progress.add_task("", total=len(wanted))
+        for name in wanted:
+            progress.update(task, description=name)
             module = __import__(f"bench.{name}", fromlist=["run"])
             results[name] = module.run()
+            progress.advance(task)
     took, measured = time.perf_counter() - start, f"{datetime.now(KST):%Y-%m-%d %H:%M}"
+    m = machine()
     saved.write_text(
-        json.dumps({"results": results, "took": took, "measured": measured}, indent=1), encoding="utf-8"
+        json.dumps({"results": results, "took": took, "measured": measured, "machine": m}, indent=1),
+        encoding="utf-8",
     )
-    Path(args.out).write_text(render(results, took, measured), encoding="utf-8")
+    Path(args.out).write_text(render(results, took, measured, m), encoding="utf-8")
     print(f"bench: wrote {args.out} (raw: {saved})", file=sys.stderr)
     return 0
 

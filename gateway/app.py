@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway import ops
 from gateway.cache import QuoteCache
 from gateway.config import SYMBOL, Config, ConfigError
 from gateway.coord import runtime as coord_runtime
@@ -132,7 +133,8 @@ def build(
     rest = RestClient(cfg, clock, metrics, log, http)
     cache = QuoteCache()
     worker = QuoteWorker(cfg, rest, cache, metrics, log, clock, connect)
-    return Gateway(cfg, clock, KrxCalendar.from_hours(cfg.session_hours), cache, metrics, log, rest, worker)
+    calendar = KrxCalendar.for_venue(cfg.venue, cfg.session_hours)
+    return Gateway(cfg, clock, calendar, cache, metrics, log, rest, worker)
 
 
 def create_app(
@@ -176,22 +178,24 @@ def create_app(
         now = gw.clock.now()
         q = gw.cache.get(symbol)
         source, why = select(now, q, gw.calendar, gw.cfg.freshness_s)
+        # Which venue a quote is from: the trade TR of the cached tick, or the venue REST was asked for.
+        # Shown in the body only off the default venue, so a krx gateway answers as it always did.
+        shown = gw.cfg.venue != "krx"
         if source == "kis-ws" and q is not None:
-            gw.metrics.source_counts["kis-ws"] += 1
+            gw.metrics.count_served("kis-ws", q.venue)
             gw.metrics.reach("served_ws", now)
-            return JSONResponse(
-                {
-                    "symbol": symbol,
-                    "price": q.price,
-                    "change": q.change,
-                    "change_rate": q.change_rate,
-                    "volume": q.volume,
-                    "exchange_time": q.exchange_time,
-                    "received_at": iso_ms(q.received_at),
-                    "age_ms": int((now - q.received_at) * 1000),
-                    "source": "kis-ws",
-                }
-            )
+            body = {
+                "symbol": symbol,
+                "price": q.price,
+                "change": q.change,
+                "change_rate": q.change_rate,
+                "volume": q.volume,
+                "exchange_time": q.exchange_time,
+                "received_at": iso_ms(q.received_at),
+                "age_ms": int((now - q.received_at) * 1000),
+                "source": "kis-ws",
+            }
+            return JSONResponse(body | {"venue": q.venue} if shown else body)
         try:
             out = await gw.rest.inquire_price(symbol)
         except RestError as e:
@@ -204,7 +208,21 @@ def create_app(
                 },
                 503,
             )
-        gw.metrics.source_counts["kis-rest"] += 1
+        if str(out.get("stck_prpr", "")).strip() in ("", "0") and "stck_prpr" in out:
+            # KIS answers a well-formed code it does not list with rt_cd 0 and zeros: no price, no base
+            # price (docs/kis/endpoints.md §A4, python-kis's "stck_prpr 0 = not found"; inferred, §10.7).
+            # A listed stock always has a price, its previous close before it trades.
+            gw.metrics.rest_errors["unknown-symbol"] += 1
+            return JSONResponse(
+                {
+                    "error": "unknown symbol",
+                    "symbol": symbol,
+                    "reason": f"KIS inquire-price ({gw.cfg.venue}) has no price for {symbol}: "
+                    "no listed stock has that code",
+                },
+                404,
+            )
+        gw.metrics.count_served("kis-rest", gw.cfg.venue)
         try:
             body = {
                 "symbol": symbol,
@@ -222,16 +240,15 @@ def create_app(
                 },
                 503,
             )
-        return JSONResponse(
-            {
-                **body,
-                "exchange_time": None,
-                "received_at": iso_ms(now),
-                "age_ms": 0,
-                "source": "kis-rest",
-                "fallback_reason": why,
-            }
-        )
+        answer = {
+            **body,
+            "exchange_time": None,
+            "received_at": iso_ms(now),
+            "age_ms": 0,
+            "source": "kis-rest",
+            "fallback_reason": why,
+        }
+        return JSONResponse(answer | {"venue": gw.cfg.venue} if shown else answer)
 
     async def metrics(request: Request) -> JSONResponse:
         now = gw.clock.now()
@@ -239,6 +256,7 @@ def create_app(
             {
                 **gw.metrics.as_dict(now),
                 "env": gw.cfg.env,
+                "venue": gw.cfg.venue,
                 "now": iso_ms(now),
                 "market_open": gw.calendar.why_closed(now) is None,
                 "market_closed_reason": gw.calendar.why_closed(now),
@@ -256,7 +274,7 @@ def create_app(
         )
 
     app = Starlette(
-        routes=[Route("/v1/quotes/{symbol}", quote), Route("/v1/metrics/quote", metrics)],
+        routes=[Route("/v1/quotes/{symbol}", quote), Route("/v1/metrics/quote", metrics), *ops.routes(gw)],
         lifespan=lifespan,
         exception_handlers={404: not_found, Exception: crashed},
         middleware=[Middleware(BodyLimit)],

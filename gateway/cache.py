@@ -21,6 +21,7 @@ class Quote:
     exchange_hhmmss: str = ""
     received_at: float = 0.0
     ticks: int = 0
+    venue: str = "krx"  # whose trade TR the last tick came on (codec.TRADE_VENUES)
     _formatted: tuple[str, str, str | None] = ("", "", None)  # (date, hhmmss, exchange_time) last served
 
     @property
@@ -40,8 +41,11 @@ class QuoteCache:
     def __init__(self) -> None:
         self._quotes: dict[str, Quote] = {}
 
-    def update_from_h0stcnt0(self, fields: list[str], offset: int, received_at: float) -> bool:
-        """Apply one H0STCNT0 record starting at `offset` in a frame's field list."""
+    def update_from_h0stcnt0(
+        self, fields: list[str], offset: int, received_at: float, venue: str = "krx"
+    ) -> bool:
+        """Apply one trade record (H0STCNT0, or its NXT/unified twin: same positions) starting at `offset`
+        in a frame's field list."""
         symbol = fields[offset]
         try:
             price = int(fields[offset + 2])
@@ -57,6 +61,7 @@ class QuoteCache:
         q.exchange_hhmmss = fields[offset + 1]
         q.exchange_date = fields[offset + 33] if len(fields) > offset + 33 else ""
         q.received_at = received_at
+        q.venue = venue
         q.ticks += 1
         return True
 

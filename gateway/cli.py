@@ -24,7 +24,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
-from gateway import __version__, codec
+from gateway import __version__, codec, logfmt
 from gateway.config import Config, ConfigError, check_url, from_env
 from gateway.redact import Redactor
 
@@ -44,6 +44,8 @@ ENV_HELP = """environment (the gateway's configuration):
   GATEWAY_REST_RPS       REST calls per second the gateway allows itself (default live 18, mock 1; max 1000)
   GATEWAY_TOKEN_DIR      token cache folder (default ~/.cache/kis-gateway)
   GATEWAY_SESSION_HOURS  KRX session in KST, HH:MM-HH:MM (default 09:00-15:30)
+  KIS_VENUE              krx | nxt | unified (default krx): the trade TR (H0STCNT0/H0NXCNT0/H0UNCNT0), the
+                         sessions that count as open, REST's market (J/NX/UN); nxt/unified need KIS_ENV=live
 A bad value stops the command with one line naming the variable and what is allowed (exit 2).
 """
 
@@ -86,9 +88,12 @@ def _writable_folder(path: Path, name: str) -> None:
         raise ConfigError(f"{name}={str(path)[:200]!r} is not a writable folder ({reason})") from None
 
 
-def _logs(stage_level: int) -> None:
-    """Stage events at `stage_level`; library chatter only when it is a warning."""
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+def _logs(stage_level: int, fmt: str = "text") -> None:
+    """Stage events at `stage_level`; library chatter only when it is a warning. `fmt`: text or json
+    (gateway/logfmt.py)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logfmt.formatter(fmt))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     for noisy in ("httpx", "websockets", "uvicorn"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     logging.getLogger("gateway.stage").setLevel(stage_level)
@@ -123,7 +128,10 @@ def _event_loop_runner() -> Callable[[Coroutine[Any, Any, int]], int]:
 def _serve(args: argparse.Namespace) -> int:
     cfg = from_env()
     _writable_folder(cfg.token_dir, "GATEWAY_TOKEN_DIR")
-    _logs(logging.INFO)
+    fmt = args.log_format or os.environ.get("GATEWAY_LOG_FORMAT", "text")
+    if fmt not in logfmt.FORMATS:
+        raise ConfigError(f"GATEWAY_LOG_FORMAT={fmt[:40]!r} is not allowed (allowed: text, json)")
+    _logs(logging.INFO, fmt)
     try:
         sock = listen(args.host, args.port)
     except (OSError, OverflowError, UnicodeError, ValueError) as e:  # bind, resolve, idna of --host
@@ -296,6 +304,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=_port, default=8000, help="port (default 8000; 0 picks a free one)")
+    p.add_argument(
+        "--log-format",
+        choices=logfmt.FORMATS,
+        default=None,
+        help="text (default) or json: one JSON object per line with timestamp and level "
+        "(default from GATEWAY_LOG_FORMAT)",
+    )
     g = sub.add_parser(
         "diagnose",
         help="run the pipeline for a bounded time and name the first failed boundary",

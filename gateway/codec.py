@@ -44,8 +44,8 @@ H0STCNI_FIELDS = (
 # widths KIS is known to have used, for recovering records when a header's count is wrong.
 LAYOUTS: dict[str, tuple[str, ...]] = {
     "H0STCNT0": tuple(H0STCNT0_FIELDS),
-    "H0NXCNT0": tuple(H0STCNT0_FIELDS),
-    "H0UNCNT0": tuple(H0STCNT0_FIELDS),
+    "H0NXCNT0": layouts.ERAS["H0NXCNT0"][-1].names,
+    "H0UNCNT0": layouts.ERAS["H0UNCNT0"][-1].names,
     "H0STASP0": tuple(H0STASP0_FIELDS),
     "H0STCNI0": tuple(H0STCNI_FIELDS),
     "H0STCNI9": tuple(H0STCNI_FIELDS),
@@ -56,6 +56,9 @@ KNOWN_WIDTHS: dict[str, tuple[int, ...]] = {
     "H0STCNI9": (26, 23),
     "HDFSCNT0": (26,),
 }
+# The trade TRs, whose records share H0STCNT0's positions (price #2, change #4, volume #13), and the venue
+# each one's trades are from (docs/kis/endpoints.md §C4): the cache takes all three.
+TRADE_VENUES = {"H0STCNT0": "krx", "H0NXCNT0": "nxt", "H0UNCNT0": "unified"}
 # Credentials never printed in a decoded fill notice.
 PRIVATE_FIELDS = frozenset({"CUST_ID", "ACNT_NO", "ACNT_NAME"})
 # Every KIS notice layout (domestic H0STCNI0/9, overseas H0GSCNI0/9, futures H0IFCNI0/9) opens with the

@@ -13,7 +13,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from gateway.coord import settings as coord_settings
-from gateway.market import KrxCalendar
+from gateway.market import VENUES, KrxCalendar
+from gateway.session import VENUE_TRADE_TR
 from kisclock import parse_instant
 
 DEFAULT_URLS = {
@@ -49,7 +50,13 @@ class Config:
     session_hours: str = "09:00-15:30"
     backoff_base_s: float = 1.0
     backoff_cap_s: float = 30.0
+    venue: str = "krx"  # KIS_VENUE: krx, nxt or unified (gateway/market.py, gateway/session.py)
     redis_url: str | None = None  # GATEWAY_REDIS_URL: scale-out mode (gateway/coord, docs/scaling.md)
+
+    @property
+    def trade_trs(self) -> tuple[str, ...]:
+        """The realtime trade TR this venue subscribes."""
+        return (VENUE_TRADE_TR[self.venue],)
 
     @property
     def secrets(self) -> tuple[str | None, ...]:
@@ -145,6 +152,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
     kis_env = env.get("KIS_ENV", "mock").strip().lower()
     if kis_env not in DEFAULT_URLS:
         raise ConfigError(f"KIS_ENV={env.get('KIS_ENV', '')[:40]!r} must be 'mock' or 'live'")
+    venue = _venue(env, kis_env)
     app_key = _credential(env, "KIS_APP_KEY", "the app key issued for the KIS_ENV environment")
     secret = _credential(env, "KIS_APP_SECRET", "the app secret that goes with KIS_APP_KEY")
     symbols = tuple(s.strip() for s in env.get("KIS_SYMBOLS", "005930").split(",") if s.strip())
@@ -210,5 +218,20 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
         rest_rps=_number(env, "GATEWAY_REST_RPS", DEFAULT_REST_RPS[kis_env]),
         token_dir=Path(token_dir) if token_dir else Path.home() / ".cache" / "kis-gateway",
         session_hours=hours,
+        venue=venue,
         redis_url=redis_url,
     )
+
+
+def _venue(env: Mapping[str, str], kis_env: str) -> str:
+    raw = env.get("KIS_VENUE", "")
+    venue = raw.strip().lower() or "krx"
+    if venue not in VENUES:
+        raise ConfigError(f"KIS_VENUE={raw[:40]!r} must be 'krx', 'nxt' or 'unified'")
+    if venue != "krx" and kis_env == "mock":
+        # Mock serves only H0STCNT0, H0STASP0 and H0STCNI9 (docs/kis/protocol.md §5.4, endpoints.md §C0):
+        # the NXT/unified TRs would be refused and every quote would come from REST.
+        raise ConfigError(
+            f"KIS_VENUE={raw[:40]!r} needs KIS_ENV=live: mock serves only the KRX realtime TRs (allowed on mock: krx)"
+        )
+    return venue

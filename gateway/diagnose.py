@@ -153,16 +153,24 @@ def diagnose(gw: Any, rest_probe: dict[str, Any] | None = None) -> Diagnosis:
                 "frames (F9)"
             )
         elif m["ws_pingpongs"]:
-            causes.append(
-                "subscribed and alive (PINGPONG) but silent while the KRX session is open: the KRX TR "
-                "H0STCNT0 is quiet while trades happen on NXT (H0NXCNT0/H0UNCNT0), or the symbols are "
-                "halted or illiquid (F5)"
-            )
+            tr = gw.cfg.trade_trs[0]
+            if gw.cfg.venue == "krx":
+                causes.append(
+                    "subscribed and alive (PINGPONG) but silent while the KRX session is open: the KRX TR "
+                    "H0STCNT0 is quiet while trades happen on NXT (H0NXCNT0/H0UNCNT0; KIS_VENUE=unified "
+                    "takes both), or the symbols are halted or illiquid (F5)"
+                )
+            else:
+                causes.append(
+                    f"subscribed and alive (PINGPONG) but silent while the {gw.cfg.venue} sessions are open: "
+                    f"{tr} carries no trade for these symbols (halted, illiquid, or not traded on this venue) (F5)"
+                )
         else:
             causes.append("subscribed but nothing at all arrives, not even PINGPONG: a half-open socket (F1)")
     elif first_failed == "cached":
         causes.append(
-            f"data frames arrive but no H0STCNT0 trade reached the cache (malformed {m['ws_malformed']}): "
+            f"data frames arrive but no {gw.cfg.trade_trs[0]} trade reached the cache "
+            f"(malformed {m['ws_malformed']}): "
             "other TRs only, or damaged records (F9)"
         )
     elif first_failed == "served_ws":

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 
 from gateway.cache import QuoteCache
-from gateway.codec import Frame
+from gateway.codec import TRADE_VENUES, Frame
 from gateway.metrics import Metrics
 from gateway.policy import ConnectionPolicy
 from gateway.redact import StageLog
@@ -94,15 +94,16 @@ class Ingest:
         m.ws_records += frame.count
         if m.reach("first_message", now):
             self.log.event("ws_first_message", tr_id=frame.tr_id, records=frame.count)
-        if frame.tr_id != "H0STCNT0":
+        venue = TRADE_VENUES.get(frame.tr_id)
+        if venue is None:  # books, notices: not quotes
             return
         fields, cache = frame.fields, self.cache
         if frame.count == 1:  # the common case: no loop, no `or` chain
-            cached = cache.update_from_h0stcnt0(fields, 0, now)
+            cached = cache.update_from_h0stcnt0(fields, 0, now, venue)
         else:
             width, cached = frame.width, False
             for i in range(frame.count):
-                cached = cache.update_from_h0stcnt0(fields, i * width, now) or cached
+                cached = cache.update_from_h0stcnt0(fields, i * width, now, venue) or cached
         if cached and m.reach("cached", now):
             self.log.event("ws_cached", symbol=fields[0])
 

@@ -7,8 +7,14 @@ sources (docs/kis/real-frames.md "Notable oddities" item 1; docs/kis/protocol.md
 docs/kis/endpoints.md §C0, §C4, §C5):
 
 - `H0STCNT0`: 46 fields; 47 from 2026-09-14, the trailing one `MARKET_CLS_CODE` (`2` = regular
-  session in every capture). `H0NXCNT0`/`H0UNCNT0` share the columns (docs/kis/endpoints.md §C4; no live NXT
-  or unified frame captured, so their eras are assumed to be `H0STCNT0`'s).
+  session in every capture). `H0NXCNT0`/`H0UNCNT0` share the columns, #21 named `CNTG_CLS_CODE`
+  (docs/kis/endpoints.md §C4; no live NXT or unified frame captured, so their eras are assumed to be
+  `H0STCNT0`'s).
+- `H0STANC0`: the trade columns 0–44 (#21 `CNTG_CLS_CODE`), 45 fields; 46 with an unused `DUMMY` from the
+  NXT launch (assumed: the 2024 example has 45, the 2026 one 46; §C2).
+- `H0NXASP0`: 65 (the official sample: the book's 59, `KMID_*`, `NMID_*`; the spec says 62, §C5).
+  `H0UNASP0`: the same 65; 66 from 2026-09-14 with `ANTC_EXCH_CLS_CODE` (reported).
+- `H0STMKO0`: 10 fields, code first (every example; the documented 11th is never sent, §C3).
 - `H0STASP0`: 59 fields before NXT; 62 with `KMID_PRC`, `KMID_TOTAL_RSQN`, `KMID_CLS_CODE` from the
   NXT launch (2025-03-04 assumed: captures only bound it between 2024-10 and 2026-02); 63 from
   2026-09-22. The 63rd field has no capture in tests/data/real-frames.jsonl; the 2026 spec
@@ -43,6 +49,12 @@ _BOOK = (
     ).split()
 )
 _KMID = ["KMID_PRC", "KMID_TOTAL_RSQN", "KMID_CLS_CODE"]
+_NMID = ["NMID_PRC", "NMID_TOTAL_RSQN", "NMID_CLS_CODE"]
+_VENUE_TRADE = ["CNTG_CLS_CODE" if n == "CCLD_DVSN" else n for n in _TRADE]
+_MKO = (
+    "MKSC_SHRN_ISCD TRHT_YN TR_SUSP_REAS_CNTT MKOP_CLS_CODE ANTC_MKOP_CLS_CODE MRKT_TRTM_CLS_CODE "
+    "DIVI_APP_CLS_CODE ISCD_STAT_CLS_CODE VI_CLS_CODE OVTM_VI_CLS_CODE"
+).split()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +74,25 @@ _TRADE_ERAS = (
     Era("pre-2026-09", None, tuple(_TRADE)),
     Era("2026-09", date(2026, 9, 14), (*_TRADE, "MARKET_CLS_CODE")),
 )
+_VENUE_TRADE_ERAS = (
+    Era("pre-2026-09", None, tuple(_VENUE_TRADE)),
+    Era("2026-09", date(2026, 9, 14), (*_VENUE_TRADE, "MARKET_CLS_CODE")),
+)
+_VENUE_BOOK = (*_BOOK, *_KMID, *_NMID)
 ERAS: dict[str, tuple[Era, ...]] = {
     "H0STCNT0": _TRADE_ERAS,
-    "H0NXCNT0": _TRADE_ERAS,
-    "H0UNCNT0": _TRADE_ERAS,
+    "H0NXCNT0": _VENUE_TRADE_ERAS,
+    "H0UNCNT0": _VENUE_TRADE_ERAS,
+    "H0STANC0": (
+        Era("pre-nxt", None, tuple(_VENUE_TRADE[:45])),
+        Era("2025", date(2025, 3, 4), (*_VENUE_TRADE[:45], "DUMMY")),
+    ),
+    "H0STMKO0": (Era("documented", None, tuple(_MKO)),),
+    "H0NXASP0": (Era("sample", None, _VENUE_BOOK),),
+    "H0UNASP0": (
+        Era("sample", None, _VENUE_BOOK),
+        Era("2026-09", date(2026, 9, 14), (*_VENUE_BOOK, "ANTC_EXCH_CLS_CODE")),
+    ),
     "H0STASP0": (
         Era("pre-nxt", None, tuple(_BOOK)),
         Era("2025", date(2025, 3, 4), (*_BOOK, *_KMID)),

@@ -39,10 +39,16 @@ class Metrics:
     ws_last_message_at: float | None = None  # any text at all, PINGPONG included (F10: quotes frozen)
     worker_running: bool = False  # the supervisor's view of the worker task
     source_counts: Counter[str] = field(default_factory=Counter)
+    source_venues: dict[str, Counter[str]] = field(default_factory=dict)  # source -> venue -> quotes
     first: dict[str, float] = field(default_factory=dict)
     last: dict[str, float] = field(default_factory=dict)
     # scale-out (gateway/coord): mode, role, epoch, relay lag, resyncs...; shown only when not empty
     coord: dict[str, Any] = field(default_factory=dict)
+
+    def count_served(self, source: str, venue: str) -> None:
+        """A quote answered from `source` (kis-ws / kis-rest), its data from `venue` (krx / nxt / unified)."""
+        self.source_counts[source] += 1
+        self.source_venues.setdefault(source, Counter())[venue] += 1
 
     def reach(self, stage: str, now: float) -> bool:
         """Mark a stage reached; True the first time (the caller logs that once)."""
@@ -83,6 +89,7 @@ class Metrics:
                 "kis-ws": self.source_counts["kis-ws"],
                 "kis-rest": self.source_counts["kis-rest"],
             },
+            "source_venues": {src: dict(v) for src, v in self.source_venues.items()},
             "stages": {
                 s: {
                     "reached": s in self.first,

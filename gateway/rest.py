@@ -39,6 +39,9 @@ from gateway.redact import StageLog
 from kisclock import Clock
 
 INQUIRE_PRICE = "/uapi/domestic-stock/v1/quotations/inquire-price"
+# FID_COND_MRKT_DIV_CODE per KIS_VENUE: the fallback asks the venue the WebSocket listens to
+# (docs/kis/endpoints.md §0.3: J KRX, NX NXT, UN unified).
+MARKET_DIV = {"krx": "J", "nxt": "NX", "unified": "UN"}
 ISSUE_INTERVAL = 60.0
 REFRESH_MARGIN = 600.0
 
@@ -299,6 +302,10 @@ class RestClient:
         return key
 
     # -- access token (REST) ----------------------------------------------------------------
+    def token_valid(self, now: float) -> bool:
+        """A token is held that has not expired (REST is usable: /readyz, gateway/ops.py)."""
+        return self._token is not None and self._token_expires > now
+
     def drop_token(self) -> None:
         """Forget a token KIS refused; in the file too, unless another process has replaced it since."""
         dropped, self._token, self._token_expires = self._token, None, 0.0
@@ -367,7 +374,7 @@ class RestClient:
             try:
                 r = await self.http.get(
                     INQUIRE_PRICE,
-                    params={"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": symbol},
+                    params={"FID_COND_MRKT_DIV_CODE": MARKET_DIV[self.cfg.venue], "FID_INPUT_ISCD": symbol},
                     headers={
                         "authorization": f"Bearer {token}",
                         "appkey": self.cfg.app_key,

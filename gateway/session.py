@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from gateway import codec
 
 SUBSCRIBED_CODES = frozenset({"OPSP0000", "OPSP0002"})  # ALREADY IN SUBSCRIBE means we have it
+# The trade TR each venue (KIS_VENUE) subscribes (docs/kis/endpoints.md §C0, §C4); its frames are decoded
+# alike (codec.TRADE_VENUES says which venue a frame came from).
+VENUE_TRADE_TR = {"krx": "H0STCNT0", "nxt": "H0NXCNT0", "unified": "H0UNCNT0"}
 
 
 def subscribe_message(

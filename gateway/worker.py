@@ -121,7 +121,7 @@ class QuoteWorker:
         """A connection is open: a new session, so nothing (acked set, AES keys) leaks from the last one."""
         self.ingest.opened(now, self.cfg.ws_url)
         self.conn_received = 0
-        return ClientSession.for_symbols(self.cfg.symbols)
+        return ClientSession.for_symbols(self.cfg.symbols, self.cfg.trade_trs)
 
     def closed(self, code: int | None, reason: str = "") -> bool:
         """The connection is gone; returns whether it was healthy."""

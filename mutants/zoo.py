@@ -57,8 +57,8 @@ ZOO = [
         "no resubscribe after reconnect (acked set kept across connections)",
         "F1: python-kis 1.0.5 / PR #36",
         "gateway/worker.py",
-        "        return ClientSession.for_symbols(self.cfg.symbols)\n",
-        "        self.kept = getattr(self, 'kept', None) or ClientSession.for_symbols(self.cfg.symbols)\n"
+        "        return ClientSession.for_symbols(self.cfg.symbols, self.cfg.trade_trs)\n",
+        "        self.kept = getattr(self, 'kept', None) or ClientSession.for_symbols(self.cfg.symbols, self.cfg.trade_trs)\n"
         "        return self.kept\n",
     ),
     Bug(
@@ -261,16 +261,16 @@ ZOO = [
     Bug(
         "fakekis inquire-price drops the sign of prdy_vrss",
         "a fake less faithful than KIS",
-        "fakekis/exchange/market.py",
-        "            prdy_vrss=rec[4],\n",
-        '            prdy_vrss=rec[4].lstrip("-"),\n',
+        "fakekis/exchange/price.py",
+        "        prdy_vrss=rec[4],\n",
+        '        prdy_vrss=rec[4].lstrip("-"),\n',
     ),
     Bug(
         "fakekis inquire-price reports the last trade's quantity as the day's volume",
         "H0STCNT0 fields 12 and 13 side by side",
-        "fakekis/exchange/market.py",
-        "            acml_vol=rec[13],\n",
-        "            acml_vol=rec[12],\n",
+        "fakekis/exchange/price.py",
+        "        acml_vol=rec[13],\n",
+        "        acml_vol=rec[12],\n",
     ),
 ]
 

@@ -139,8 +139,10 @@ class Running:
     """fakekis + the gateway app, sharing one manual clock; the gateway's HTTP API is called in-process,
     everything between gateway and fakekis crosses real loopback sockets."""
 
-    def __init__(self, kis: Any, app: Any, http: httpx.AsyncClient, clock: ManualClock) -> None:
-        self.kis, self.app, self.http, self.clock = kis, app, http, clock
+    def __init__(
+        self, kis: Any, app: Any, http: httpx.AsyncClient, clock: ManualClock, env: str = "mock"
+    ) -> None:
+        self.kis, self.app, self.http, self.clock, self.env = kis, app, http, clock, env
 
     @property
     def gw(self) -> Any:
@@ -150,8 +152,8 @@ class Running:
     def metrics(self) -> Any:
         return self.gw.metrics
 
-    def seen(self, env: str = "mock") -> dict[str, Any]:
-        return dict(self.kis.stats(env))
+    def seen(self, env: str | None = None) -> dict[str, Any]:
+        return dict(self.kis.stats(env or self.env))
 
     async def advance(self, seconds: float, step: float = 1.0) -> None:
         """Move the shared clock in steps, letting the tasks woken at each step run their I/O."""
@@ -237,15 +239,19 @@ def running(
     from gateway.app import create_app
     from gateway.config import from_env
 
+    kis_env = env.get("KIS_ENV", "mock")  # fakekis serves the environment the gateway is set to
+
     @asynccontextmanager
     async def _ctx() -> AsyncIterator[Running]:
-        async with FakeKis(recording, clock=clock, speed=1.0, ping_interval=10.0, scenario=scenario) as kis:
-            cfg = from_env(gateway_env(kis.urls["mock"], tmp, symbols, **env))
+        async with FakeKis(
+            recording, envs=(kis_env,), clock=clock, speed=1.0, ping_interval=10.0, scenario=scenario
+        ) as kis:
+            cfg = from_env(gateway_env(kis.urls[kis_env], tmp, symbols, **env))
             app = create_app(cfg, clock)
             async with app.router.lifespan_context(app):
                 transport = httpx.ASGITransport(app=app)
                 async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
-                    yield Running(kis, app, http, clock)
+                    yield Running(kis, app, http, clock, kis_env)
 
     return _ctx()
 

@@ -18,6 +18,7 @@ import os
 import sys
 
 from fakekis import __version__, faults, tape
+from fakekis.cli import logfmt
 from fakekis.cli.args import (
     MAX_SPEED,
     MAX_SYMBOLS,
@@ -34,6 +35,7 @@ from fakekis.cli.args import (
     speed,
     symbols,
     url,
+    venue_list,
 )
 from fakekis.cli.commands import (
     _faults,
@@ -59,6 +61,12 @@ def _parser() -> _Parser:
         "stderr and exit code 2.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__} (kis-harness)")
+    parser.add_argument(
+        "--log-format",
+        choices=logfmt.FORMATS,
+        default="text",
+        help="text (default) or json: one JSON object per line on stderr with timestamp and level",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(
@@ -211,8 +219,16 @@ def _parser() -> _Parser:
     g.add_argument(
         "--env",
         choices=("mock", "live"),
-        default="mock",
-        help="environment written: mock or live (default mock)",
+        help="environment written: mock or live (default mock; live with --venues, as mock serves none of "
+        "the NXT, unified, expected-trade or market-operation TRs)",
+    )
+    g.add_argument(
+        "--venues",
+        type=venue_list,
+        metavar="LIST",
+        help="play the market day session by session on these venues' TRs: a comma list of krx "
+        "(H0STCNT0, H0STASP0, H0STANC0 in the auctions, H0STMKO0), nxt (H0NXCNT0, H0NXASP0, 08:00-20:00), "
+        "unified (H0UNCNT0, H0UNASP0), or all (default: regular-session KRX trades at every instant)",
     )
     g.add_argument(
         "--layout",
@@ -260,6 +276,14 @@ def _parser() -> _Parser:
         "--progress", action="store_true", help="print progress even when stderr is not a terminal"
     )
 
+    sub.add_parser(
+        "coverage",
+        help="print the KIS coverage table (docs/coverage.md): each REST call and realtime TR, served or not",
+        description="Print, as Markdown, what fakekis does with every KIS domestic-stock REST path + tr_id and "
+        "every realtime TR, live and mock, and the test that covers it. docs/coverage.md is this output "
+        "(regenerate: fakekis coverage > docs/coverage.md).",
+    )
+
     i = sub.add_parser(
         "inspect",
         help="summarise a recording: TRs, symbols, gaps, disconnects, PINGPONG, widths",
@@ -303,7 +327,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="fakekis: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logfmt.formatter(args.log_format, "fakekis: %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     for noisy in ("httpx", "websockets", "uvicorn"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     command: str = args.command
@@ -324,6 +350,11 @@ def _run(args: argparse.Namespace) -> int:
             return _faults(args)
         if command == "record":
             return asyncio.run(_record(args, existed=args.out.exists()))
+        if command == "coverage":
+            from fakekis.cli.coverage import render
+
+            print(render(), end="")
+            return 0
         if command == "inspect":
             return _inspect(args)
         return _validate(args)

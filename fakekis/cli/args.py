@@ -178,6 +178,16 @@ def symbols(text: str) -> tuple[str, ...]:
     return codes
 
 
+def venue_list(text: str) -> tuple[str, ...]:
+    """`krx,nxt,unified` or `all` (tape/market_day.py)."""
+    from fakekis.tape.market_day import parse_venues
+
+    try:
+        return parse_venues(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def integer(text: str) -> int:
     try:
         return int(text)

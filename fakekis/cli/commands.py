@@ -16,6 +16,7 @@ from typing import Any
 
 from fakekis import faults, tape
 from fakekis.cli.args import _say
+from fakekis.cli.progress import ProgressLine
 from kisclock import ManualClock
 
 # -- commands ----------------------------------------------------------------------------------------
@@ -71,7 +72,8 @@ async def _serve(args: argparse.Namespace) -> int:
         ready["environments"] = kis.urls
     print(json.dumps(ready), flush=True)
     logging.getLogger("fakekis").info("replaying %s (%d frames)", rec.path, len(kis.player.frames))
-    await stop.wait()
+    with ProgressLine(kis.replay_status):
+        await stop.wait()
     await kis.stop()
     return 0
 
@@ -92,15 +94,26 @@ def _generate(args: argparse.Namespace) -> int:
     except layouts.LayoutError as e:
         _say("generate", f"--layout: {e}")
         return 2
-    session, lines = synth.generate(
-        args.start, args.minutes, specs, args.seed, not args.no_books, args.env, layout_day=day
-    )
-    out = args.out.absolute()  # now: replacing the recording in "." replaces the current directory
-    try:
-        tape.write(out, session, lines, rest=[])
-    except OSError as e:
-        _say("generate", f"OUT: cannot write {args.out}: {e.strerror or e}")
-        return 2
+    env = args.env or ("live" if args.venues else "mock")
+    phase = [f"generating {args.minutes:g} minutes of {len(specs)} symbols"]
+    with ProgressLine(lambda: phase[0]):
+        session, lines = synth.generate(
+            args.start,
+            args.minutes,
+            specs,
+            args.seed,
+            not args.no_books,
+            env,
+            layout_day=day,
+            venues=args.venues,
+        )
+        phase[0] = f"writing {len(lines):,} lines to {args.out}"
+        out = args.out.absolute()  # now: replacing the recording in "." replaces the current directory
+        try:
+            tape.write(out, session, lines, rest=[])
+        except OSError as e:
+            _say("generate", f"OUT: cannot write {args.out}: {e.strerror or e}")
+            return 2
     rec = tape.load(out)
     print(
         f"wrote {args.out}: {len(rec.data_frames())} data frames, {rec.duration:.0f}s, "

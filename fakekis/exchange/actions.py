@@ -91,9 +91,11 @@ class Raw:
 
 @dataclass(frozen=True, slots=True)
 class Drop:
-    """Abort the TCP connection without a close frame (the client sees 1006)."""
+    """Abort the TCP connection without a close frame (the client sees 1006). `reset`: at once, with a TCP
+    RST (SO_LINGER 0), instead of after what was already sent (the `tcp-reset` network fault)."""
 
     reason: str
+    reset: bool = False
 
 
 @dataclass(frozen=True, slots=True)

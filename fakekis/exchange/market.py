@@ -1,160 +1,247 @@
-"""The market as REST sees it: the last H0STCNT0 record per symbol at the current replay time.
+"""The market as REST sees it: a fold of the replayed frames into small per-symbol, per-venue state.
 
-The player calls `apply` for every replayed trade frame (whether or not anyone subscribed), so
-`inquire-price` answers agree with the tape (docs/kis/protocol.md §3.2).
+The player calls `apply` for every replayed data frame, subscribed or not, in time order. The state keeps
+no frames and no tape, only what the quotation answers need (docs/kis/protocol.md §3.2,
+docs/kis/endpoints.md §A):
+
+- the last trade record (inquire-price) and the day candle it carries (open, high, low, close, `ACML_VOL`,
+  `ACML_TR_PBMN`), and the previous close its `PRDY_VRSS` implies;
+- the day's one-minute bars, keyed by minute (`candles.MinuteBars`), and those of a few earlier days;
+- a ring of the 30 most recent trades (inquire-ccnl);
+- the latest book (H0STASP0) and the one before it (for the `*_icdc` changes), and the latest expected
+  trade (H0STANC0).
+
+Queries answer "as of now": as of what has been fed. Venues: `H0ST*` frames feed `J` (KRX), `H0NX*` feed
+`NX` and `H0UN*` feed `UN`; a tape without unified frames answers `UN` from KRX (see `state`).
+
+Hot path: `apply` splits nothing. Frames wait per symbol (at most `PENDING` of them) and are folded when
+REST asks or the queue is full, so replaying a tape costs what it cost before REST had charts.
 """
 
 from __future__ import annotations
 
-from fakekis.rules.prices import limit_prices, tick_size
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from fakekis.exchange.candles import Bar, MinuteBars
+from fakekis.exchange.history import History
+from fakekis.exchange.price import price_output
 from fakekis.wire import frames
+from kisclock import KST
 
-_OUTPUT_KEYS = (
-    "iscd_stat_cls_code marg_rate rprs_mrkt_kor_name new_hgpr_lwpr_cls_code bstp_kor_isnm temp_stop_yn "
-    "oprc_rang_cont_yn clpr_rang_cont_yn crdt_able_yn grmn_rate_cls_code elw_pblc_yn stck_prpr prdy_vrss "
-    "prdy_vrss_sign prdy_ctrt acml_tr_pbmn acml_vol prdy_vrss_vol_rate stck_oprc stck_hgpr stck_lwpr stck_mxpr "
-    "stck_llam stck_sdpr wghn_avrg_stck_prc hts_frgn_ehrt frgn_ntby_qty pgtr_ntby_qty pvt_scnd_dmrs_prc "
-    "pvt_frst_dmrs_prc pvt_pont_val pvt_frst_dmsp_prc pvt_scnd_dmsp_prc dmrs_val dmsp_val cpfn rstc_wdth_prc "
-    "stck_fcam stck_sspr aspr_unit hts_deal_qty_unit_val lstn_stcn hts_avls per pbr stac_month vol_tnrt eps bps "
-    "d250_hgpr d250_hgpr_date d250_hgpr_vrss_prpr_rate d250_lwpr d250_lwpr_date d250_lwpr_vrss_prpr_rate "
-    "stck_dryy_hgpr dryy_hgpr_vrss_prpr_rate dryy_hgpr_date stck_dryy_lwpr dryy_lwpr_vrss_prpr_rate dryy_lwpr_date "
-    "w52_hgpr w52_hgpr_vrss_prpr_ctrt w52_hgpr_date w52_lwpr w52_lwpr_vrss_prpr_ctrt w52_lwpr_date "
-    "whol_loan_rmnd_rate ssts_yn stck_shrn_iscd fcam_cnnm cpfn_cnnm apprch_rate frgn_hldn_qty vi_cls_code "
-    "ovtm_vi_cls_code last_ssts_cntg_qty invt_caful_yn mrkt_warn_cls_code short_over_yn sltr_yn mang_issu_cls_code"
-).split()
+PENDING = 256  # frames a symbol may hold unfolded before `apply` folds them
+RECENT = 30  # inquire-ccnl rows (docs/kis/endpoints.md §A2)
+DAYS_KEPT = 5  # business days of minute bars kept per symbol (a multi-day tape keeps its last few)
+TRADE_WIDTH, BOOK_WIDTH = 46, 59  # the fields every era of the trade / book record starts with
 
-_TEXT_DEFAULTS = {
-    "iscd_stat_cls_code": "55",
-    "rprs_mrkt_kor_name": "KOSPI200",
-    "new_hgpr_lwpr_cls_code": "",
-    "bstp_kor_isnm": "전기·전자",
-    "temp_stop_yn": "N",
-    "oprc_rang_cont_yn": "N",
-    "clpr_rang_cont_yn": "N",
-    "crdt_able_yn": "Y",
-    "grmn_rate_cls_code": "40",
-    "elw_pblc_yn": "Y",
-    "stac_month": "12",
-    "ssts_yn": "Y",
-    "fcam_cnnm": "100",
-    "cpfn_cnnm": "7,780 억",
-    "vi_cls_code": "N",
-    "ovtm_vi_cls_code": "N",
-    "invt_caful_yn": "N",
-    "mrkt_warn_cls_code": "00",
-    "short_over_yn": "N",
-    "sltr_yn": "N",
-    "mang_issu_cls_code": "N",
-    "hts_deal_qty_unit_val": "1",
-    "marg_rate": "20.00",
+# tr_id -> (venue, kind): the realtime TRs that move the market state (docs/kis/endpoints.md §C0)
+FEEDS: dict[str, tuple[str, str]] = {
+    f"H0{src}{suffix}": (venue, kind)
+    for src, venue in (("ST", "J"), ("NX", "NX"), ("UN", "UN"))
+    for suffix, kind in (("CNT0", "trade"), ("ASP0", "book"), ("ANC0", "expected"))
 }
 
 
-class MarketState:
-    def __init__(self) -> None:
-        self.last: dict[str, list[str]] = {}  # symbol -> last H0STCNT0 record fields
-        self.prev_close: dict[str, int] = {}
-        self._pending: dict[str, tuple[str, int]] = {}  # symbol -> (frame text, count) not parsed yet
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """One trade as inquire-ccnl shows it."""
 
-    def prime(self, record: list[str]) -> None:
+    hhmmss: str
+    price: str
+    vrss: str
+    sign: str
+    ctrt: str
+    qty: str
+    strength: str  # CTTR, 체결강도
+
+
+@dataclass
+class SymbolState:
+    code: str
+    prev_close: int | None = None
+    last: list[str] | None = None  # the last trade record, all its fields
+    candle: Bar | None = None  # today's, from the last record
+    minutes: dict[str, MinuteBars] = field(default_factory=dict)  # YYYYMMDD -> that day's bars
+    recent: deque[Tick] = field(default_factory=lambda: deque(maxlen=RECENT))
+    book: list[str] | None = None
+    prev_book: list[str] | None = None
+    expected: list[str] | None = None
+    first_acml_vol: int = 0  # ACML_VOL of the first record seen (a tape may start mid-session)
+    prev_volume: int = 0  # yesterday's volume as the first record implies it (for the seeded history)
+    pending: list[tuple[str, str, int]] = field(default_factory=list)  # (kind, text, records)
+
+    @property
+    def day(self) -> str:
+        return self.last[33] if self.last else ""
+
+    def today_minutes(self) -> MinuteBars | None:
+        return self.minutes.get(self.day)
+
+    def first_seen(self, rec: list[str], price: int) -> None:
+        """What the first record tells about yesterday: the close (price - PRDY_VRSS) and, from
+        PRDY_SMNS_HOUR_ACML_VOL (yesterday's volume by this time), roughly yesterday's whole volume."""
+        self.prev_close = price - (_int(rec[4]) or 0)
+        self.first_acml_vol = _int(rec[13]) or 0
+        hhmm = _int(rec[1][:4]) or 900
+        elapsed = max(1, (hhmm // 100 - 9) * 60 + hhmm % 100)
+        same_time = _int(rec[41]) or 0
+        self.prev_volume = same_time * 390 // elapsed if 0 < elapsed < 390 else same_time
+
+    def fold_trade(self, rec: list[str]) -> None:
+        price, qty = _int(rec[2]), _int(rec[12])
+        if price is None:
+            return
+        if self.prev_close is None:
+            self.first_seen(rec, price)
+        day = rec[33]
+        bars = self.minutes.get(day)
+        if bars is None:
+            bars = self.minutes[day] = MinuteBars(day)
+            while len(self.minutes) > DAYS_KEPT:
+                del self.minutes[min(self.minutes)]
+            if self.last is not None and self.last[33] and self.last[33] < day:
+                self.prev_close = price - (_int(rec[4]) or 0)  # a new business day on the same tape
+            if not bars:
+                self._prelude(bars, rec, price, qty or 0)
+        acml_amount = _int(rec[14]) or 0
+        bars.add(rec[1], price, qty or 0, acml_amount)
+        self.recent.append(Tick(rec[1], rec[2], rec[4], rec[3], rec[5], rec[12], rec[18]))
+        self.last = rec
+        self.candle = candle_of(rec, price)
+
+    def _prelude(self, bars: MinuteBars, rec: list[str], price: int, qty: int) -> None:
+        """A tape that starts mid-session: the first record's open, high and low (and their times) and
+        its ACML_VOL give the minutes before it (`MinuteBars.prelude`), so a minute chart starts at 09:00
+        as KIS's does and agrees with the day candle."""
+        anchors = []
+        for hour, value in ((rec[24], rec[7]), (rec[27], rec[8]), (rec[30], rec[9])):
+            m, p = _int(hour[:4]), _int(value)
+            if m is not None and p and len(hour) == 6:
+                anchors.append((m, p))
+        volume = max(0, (_int(rec[13]) or 0) - qty)
+        amount = max(0, (_int(rec[14]) or 0) - qty * price)
+        first = _int(rec[1][:4])
+        if first is not None and anchors:
+            bars.prelude(first, anchors + [(first, price)], volume, amount)
+
+    def settle(self) -> None:
+        pending, self.pending = self.pending, []
+        for kind, text, count in pending:
+            parts = frames.split_frame(text)
+            if parts is None or not count:
+                continue
+            fields = parts[3].split("^")
+            width = len(fields) // count
+            if kind == "trade" and width >= TRADE_WIDTH:
+                for i in range(count):
+                    self.fold_trade(fields[i * width : (i + 1) * width])
+            elif kind == "book" and width >= BOOK_WIDTH:
+                self.prev_book, self.book = self.book, fields[(count - 1) * width : count * width]
+            elif kind == "expected" and width >= TRADE_WIDTH - 1:
+                self.expected = fields[(count - 1) * width : count * width]
+
+
+class MarketState:
+    def __init__(self, now: Callable[[], float] | None = None, seed: int = 0) -> None:
+        """`now` is the exchange's idea of the present (the replay's market time); without it, the time of
+        the latest trade fed. `seed` seeds the history before the tape (`history.History`)."""
+        self.history = History(seed)
+        self.symbols: dict[tuple[str, str], SymbolState] = {}
+        self.now_fn = now
+        self._latest = ""  # YYYYMMDDHHMMSS of the latest trade folded
+
+    # -- the fold ---------------------------------------------------------------------------------
+    def prime(self, record: list[str], venue: str = "J") -> None:
         """Know a symbol before its first replayed trade. A recording that starts mid-session has
         history before its first frame, so until then REST answers with that first record's day state
         (closer to the truth than an empty pre-open book)."""
-        code = record[0]
-        if code not in self.prev_close and len(record) >= 46 and _int(record[2]) is not None:
-            self.prev_close[code] = int(record[2]) - (_int(record[4]) or 0)
-            self.last.setdefault(code, record)
+        price = _int(record[2]) if len(record) >= TRADE_WIDTH else None
+        st = self._state(venue, record[0]) if price is not None else None
+        if st is None or price is None or st.last is not None or st.pending:
+            return
+        # Not folded as a trade: it has not happened yet (no minute bar, no inquire-ccnl row).
+        st.first_seen(record, price)
+        st.last = record
+        st.candle = candle_of(record, price)
+
+    def primed(self, symbol: str, venue: str = "J") -> bool:
+        return (venue, symbol) in self.symbols
 
     def apply(self, tr_id: str, text: str, count: int, symbol: str) -> None:
-        """Note a replayed data frame (`0|TR|NNN|payload`, as sent). Hot path: nothing is split here,
-        not even the header; `_settle` does it when REST asks."""
-        if tr_id == "H0STCNT0" and count:
-            self._pending[symbol] = (text, count)
-
-    def _settle(self, symbol: str) -> None:
-        pending = self._pending.pop(symbol, None)
-        if pending is None:
+        """Note a replayed data frame (`0|TR|NNN|payload`, as sent). Hot path: nothing is split here."""
+        feed = FEEDS.get(tr_id)
+        if feed is None or not count:
             return
-        text, count = pending
-        parts = frames.split_frame(text)
-        if parts is None:
-            return
-        fields = parts[3].split("^")
-        width = len(fields) // count
-        if width < 46:
-            return
-        last = fields[(count - 1) * width : count * width]
-        self.prime(last)
-        self.last[last[0]] = last
+        st = self._state(feed[0], symbol)
+        st.pending.append((feed[1], text, count))
+        if len(st.pending) >= PENDING:
+            self._settle(st)
 
-    def inquire_price(self, symbol: str) -> dict[str, str]:
-        self._settle(symbol)
-        out = {k: _TEXT_DEFAULTS.get(k, "0") for k in _OUTPUT_KEYS}
-        out["stck_shrn_iscd"] = symbol
-        prev = self.prev_close.get(symbol)
-        if prev is None:
-            return out  # unknown code: KIS's answer is undocumented (docs/kis/protocol.md §10.7); zeros here
-        rec = self.last.get(symbol)
-        upper, lower = limit_prices(prev)
-        out.update(stck_sdpr=str(prev), stck_mxpr=str(upper), stck_llam=str(lower))
-        if rec is None:
-            out.update(
-                stck_prpr=str(prev),
-                prdy_vrss="0",
-                prdy_vrss_sign="3",
-                prdy_ctrt="0.00",
-                aspr_unit=str(tick_size(prev)),
-            )
-            return out
-        price = int(rec[2])
-        out.update(
-            stck_prpr=rec[2],
-            prdy_vrss_sign=rec[3],
-            prdy_vrss=rec[4],
-            prdy_ctrt=rec[5],
-            wghn_avrg_stck_prc=rec[6],
-            stck_oprc=rec[7],
-            stck_hgpr=rec[8],
-            stck_lwpr=rec[9],
-            acml_vol=rec[13],
-            acml_tr_pbmn=rec[14],
-            prdy_vrss_vol_rate=rec[23],
-            vol_tnrt=rec[40],
-            aspr_unit=str(tick_size(price)),
-        )
-        _extremes(out, price, max(prev, _int(rec[8]) or price), min(prev, _int(rec[9]) or price), rec[33])
-        return out
+    def _state(self, venue: str, symbol: str) -> SymbolState:
+        st = self.symbols.get((venue, symbol))
+        if st is None:
+            st = self.symbols[(venue, symbol)] = SymbolState(symbol)
+        return st
+
+    def _settle(self, st: SymbolState) -> None:
+        if st.pending:
+            st.settle()
+            if st.last is not None:
+                stamp = st.last[33] + st.last[1]
+                self._latest = max(self._latest, stamp)
+
+    # -- queries ----------------------------------------------------------------------------------
+    def state(self, venue: str, symbol: str) -> SymbolState | None:
+        """The folded state of `symbol` on `venue` (J, NX, UN; W is KRX), or None when the tape never
+        traded it there. `UN` (KRX + NXT) falls back to KRX on a tape without unified frames: on such a
+        tape the only trades there are are KRX's (INF; docs/fidelity.md)."""
+        venue = "J" if venue == "W" else venue
+        st = self.symbols.get((venue, symbol))
+        if st is None and venue == "UN":
+            st = self.symbols.get(("J", symbol))
+        if st is None:
+            return None
+        self._settle(st)
+        return st if st.last is not None or st.book is not None else None
+
+    def now(self) -> datetime:
+        """The present in KST: the injected market clock, else the latest trade folded."""
+        if self.now_fn is not None:
+            return datetime.fromtimestamp(self.now_fn(), KST)
+        for st in self.symbols.values():
+            self._settle(st)
+        if self._latest:
+            return datetime.strptime(self._latest, "%Y%m%d%H%M%S").replace(tzinfo=KST)
+        return datetime(1970, 1, 1, tzinfo=KST)
+
+    def today(self, st: SymbolState | None = None) -> date:
+        """The business day a symbol's tape is on (its last trade's BSOP_DATE), else the clock's day."""
+        if st is not None and st.day:
+            return datetime.strptime(st.day, "%Y%m%d").date()
+        return self.now().date()
+
+    @property
+    def prev_close(self) -> dict[str, int]:
+        """KRX previous closes by symbol (the ones the tape told)."""
+        return {s: st.prev_close for (v, s), st in self.symbols.items() if v == "J" and st.prev_close}
+
+    def inquire_price(self, symbol: str, venue: str = "J") -> dict[str, str]:
+        return price_output(symbol, self.state(venue, symbol))
 
 
-def _extremes(out: dict[str, str], price: int, high: int, low: int, day: str) -> None:
-    """52-week / 250-day / year-to-date highs and lows. A recording carries no history, so they are
-    today's range and previous close (INF); the date fields are real YYYYMMDD dates, because clients
-    parse them as dates (python-kis's quote() fails on anything else)."""
-    up = f"{(price - high) / high * 100:.2f}" if high else "0.00"
-    down = f"{(price - low) / low * 100:.2f}" if low else "0.00"
-    for hi, lo in (
-        ("w52_hgpr", "w52_lwpr"),
-        ("d250_hgpr", "d250_lwpr"),
-        ("stck_dryy_hgpr", "stck_dryy_lwpr"),
-    ):
-        out[hi], out[lo] = str(high), str(low)
-    out.update(
-        w52_hgpr_vrss_prpr_ctrt=up,
-        w52_lwpr_vrss_prpr_ctrt=down,
-        d250_hgpr_vrss_prpr_rate=up,
-        d250_lwpr_vrss_prpr_rate=down,
-        dryy_hgpr_vrss_prpr_rate=up,
-        dryy_lwpr_vrss_prpr_rate=down,
+def candle_of(rec: list[str], price: int) -> Bar:
+    """The day candle a trade record carries: STCK_OPRC/HGPR/LWPR, the price, ACML_VOL, ACML_TR_PBMN."""
+    return Bar(
+        rec[33],
+        _int(rec[7]) or price,
+        _int(rec[8]) or price,
+        _int(rec[9]) or price,
+        price,
+        _int(rec[13]) or 0,
+        _int(rec[14]) or 0,
     )
-    for key in (
-        "w52_hgpr_date",
-        "w52_lwpr_date",
-        "d250_hgpr_date",
-        "d250_lwpr_date",
-        "dryy_hgpr_date",
-        "dryy_lwpr_date",
-    ):
-        out[key] = day
 
 
 def _int(text: str) -> int | None:

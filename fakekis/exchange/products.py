@@ -90,6 +90,11 @@ class Catalogue:
                 code, info["name"], info.get("name_eng", info["name"]), info.get("listed", "")
             )
 
+    def name(self, code: str) -> str:
+        """The Korean name (`hts_kor_isnm` in chart answers); "" for a code nobody named or traded."""
+        product = self._products.get(code) or LISTED.get(code)
+        return product.name if product else ""
+
     def search_info(self, code: str, product_type: str) -> dict[str, str] | None:
         """The output for (PDNO, PRDT_TYPE_CD), or None when KIS would find nothing."""
         product = self._products.get(code) or LISTED.get(code)

@@ -34,7 +34,7 @@ from fakekis.exchange.actions import (
 )
 from fakekis.exchange.auth import Registry
 from fakekis.exchange.ledger import Ledger, appkey_id
-from fakekis.exchange.trs import TRS, Key, served, stock_code
+from fakekis.exchange.trs import TRS, Key, Status, status, stock_code
 from fakekis.wire import frames
 
 # protocol.md §4.3: OBS, rt_cd 9, header ids "", the socket is kept.
@@ -259,12 +259,14 @@ class Exchange:
         (protocol.md §4.3 codes, §5.4 and endpoints.md §C0 for which TR each environment serves), and
         whether the socket is dropped after the reply."""
         tr = TRS.get(tr_id)
-        if tr is None:
+        st = status(tr_id, self.registry.env)
+        if tr is None or st is Status.NOT_MODELLED:
             # OPSP8991 is in KIS's code list with its msg1 but no observed reply (rt_cd "?"): its
             # "SUBSCRIBE ERROR" prefix is the subscription-level family (OPSP0008 et al., rt_cd 1, header
-            # echoing the request), so that is the shape chosen here.
+            # echoing the request), so that is the shape chosen here. A TR KIS serves but fakekis does
+            # not model gets the same answer: refused, never acked into silence (trs.py).
             return ack(tr_id, tr_key, "1", "OPSP8991", "SUBSCRIBE ERROR : invalid tr_id"), False
-        if not served(tr, self.registry.env):
+        if st is Status.NOT_ON_ENV:
             # The WebSocket answer to a TR the environment does not serve is not documented (REST says
             # 90000000). OPSP8993 is observed for "a TR the account may not use" (§4.3), so it is used here.
             return _INVALID_TR_KEY, False

@@ -1,8 +1,15 @@
-"""The realtime TRs fakekis knows, as data: what each one's tr_key is and which environment serves it.
+"""The realtime TRs fakekis knows, as data: what each one's tr_key is, which environment serves it, and
+whether fakekis models it. The one table of TRs and their status (`status`): the exchange refuses by it,
+the coverage table reads it.
 
-One table, read by the exchange to refuse a subscription as KIS does (docs/kis/protocol.md §4.3, §5.4;
-docs/kis/endpoints.md §C0). Mock serves only `H0STCNT0`, `H0STASP0` and `H0STCNI9` (the only realtime
-samples with a demo branch); the fill notice is `H0STCNI0` on live and `H0STCNI9` on mock.
+Facts from docs/kis/protocol.md §4.3, §5.4 and docs/kis/endpoints.md §C0: mock serves only `H0STCNT0`,
+`H0STASP0` and `H0STCNI9` (the only realtime samples with a demo branch); the fill notice is `H0STCNI0` on
+live and `H0STCNI9` on mock.
+
+`modelled`: fakekis has a layout for the TR (fakekis/wire/layouts.py) and the generator or a recording can
+carry its data. A TR KIS serves but fakekis does not model is refused as KIS refuses an unknown tr_id
+(`OPSP8991`), never acked into silence: a client must not mistake "fakekis has nothing" for "the market
+is quiet" (docs/fidelity.md).
 """
 
 from __future__ import annotations
@@ -26,25 +33,36 @@ class Tr:
     key: Key
     live: bool = True
     mock: bool = False
+    modelled: bool = False
+
+
+class Status(Enum):
+    """What a subscription to a TR gets on one environment."""
+
+    SERVED = "served"  # acked, and its frames are delivered
+    NOT_ON_ENV = "refused: KIS does not serve it on this environment"  # OPSP8993
+    NOT_MODELLED = "refused: fakekis does not model it"  # OPSP8991, as an unknown tr_id
+    UNKNOWN = "refused: unknown tr_id"  # OPSP8991
 
 
 def _table(*trs: Tr) -> dict[str, Tr]:
     return {t.tr_id: t for t in trs}
 
 
+_MODELLED_NXT_UN = ("CNT0", "ASP0")  # trades and books; expected trades and market operation are KRX only
 _NXT_UN = tuple(
-    Tr(f"{venue}{suffix}", Key.STOCK)
+    Tr(f"{venue}{suffix}", Key.STOCK, modelled=suffix in _MODELLED_NXT_UN)
     for venue in ("H0NX", "H0UN")
     for suffix in ("CNT0", "ASP0", "ANC0", "MKO0", "PGM0", "MBC0")
 )
 
 TRS: dict[str, Tr] = _table(
-    Tr("H0STCNT0", Key.STOCK, mock=True),
-    Tr("H0STASP0", Key.STOCK, mock=True),
-    Tr("H0STCNI0", Key.HTS_ID),  # live fill notice
-    Tr("H0STCNI9", Key.HTS_ID, live=False, mock=True),  # mock fill notice
-    Tr("H0STANC0", Key.STOCK),
-    Tr("H0STMKO0", Key.STOCK),
+    Tr("H0STCNT0", Key.STOCK, mock=True, modelled=True),
+    Tr("H0STASP0", Key.STOCK, mock=True, modelled=True),
+    Tr("H0STCNI0", Key.HTS_ID, modelled=True),  # live fill notice (data only from a fault: encrypted)
+    Tr("H0STCNI9", Key.HTS_ID, live=False, mock=True, modelled=True),  # mock fill notice
+    Tr("H0STANC0", Key.STOCK, modelled=True),  # expected trades in the auctions (tape/market_day.py)
+    Tr("H0STMKO0", Key.STOCK, modelled=True),  # market operation: session changes, VI
     Tr("H0STPGM0", Key.STOCK),
     Tr("H0STMBC0", Key.STOCK),
     Tr("H0STOUP0", Key.STOCK),
@@ -67,3 +85,13 @@ def stock_code(tr_key: str) -> bool:
 
 def served(tr: Tr, env: str) -> bool:
     return tr.mock if env == "mock" else tr.live
+
+
+def status(tr_id: str, env: str) -> Status:
+    """What subscribing `tr_id` on `env` gets from fakekis (a malformed tr_key aside)."""
+    tr = TRS.get(tr_id)
+    if tr is None:
+        return Status.UNKNOWN
+    if not served(tr, env):
+        return Status.NOT_ON_ENV
+    return Status.SERVED if tr.modelled else Status.NOT_MODELLED

@@ -10,12 +10,16 @@ A fault is two things kept apart:
 The exchange and the servers consult a running scenario at a few named plug points (`FaultHooks`), as
 vcrpy's pipeline consults matchers; a fault overrides only the ones it needs. Hooks see values (parsed
 requests, typed actions, the session's counters, the clock's now) and return typed actions; only byte-level
-faults return `Raw` bytes. Faults are deterministic: they count and read the injected clock, never draw
-random numbers.
+faults return `Raw` bytes. Faults are deterministic: they count and read the injected clock; the network
+faults that jitter draw from a `random.Random(seed)` in their per-run state, never from global randomness.
+
+A running scenario can change while it runs (`ScenarioRun.add` / `remove`, behind `POST/DELETE
+/__fakekis/faults` and the plugin's `fake_kis.add_fault`): each fault added gets an id and fresh state.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
@@ -27,7 +31,22 @@ from fakekis.wire.frames import Request
 S = TypeVar("S")
 S_contra = TypeVar("S_contra", contravariant=True)
 RestAnswer = tuple[int, dict[str, object]]
-__all__ = ["Counter", "Fault", "FaultHooks", "RestAnswer", "Scenario", "ScenarioError", "ScenarioRun"]
+__all__ = ["Counter", "Fault", "FaultHooks", "RestAnswer", "Scenario", "ScenarioError", "ScenarioRun", "Wire"]
+
+
+@dataclass(frozen=True)
+class Wire:
+    """What the shell does with one outgoing message or REST answer (network faults, `faults/network.py`):
+    send it at clock time `at`, in pieces of `slice_size` characters `slice_gap` seconds apart (0: whole),
+    hold a REST answer until `hold_until` or until the fault is removed (None: no hold)."""
+
+    at: float
+    slice_size: int = 0
+    slice_gap: float = 0.0
+    hold_until: float | None = None
+
+    def changed(self, now: float) -> bool:
+        return self.at > now or self.slice_size > 0 or self.hold_until is not None
 
 
 class FaultHooks(Protocol[S_contra]):
@@ -59,6 +78,10 @@ class FaultHooks(Protocol[S_contra]):
 
     def rest(self, state: S_contra, kind: str, now: float) -> RestAnswer | None:
         """An error answer (status, body) for REST call `kind` ("token", "price", ...), or None."""
+
+    def wire(self, state: S_contra, channel: str, stream: object, size: int, now: float, plan: Wire) -> Wire:
+        """How an outgoing message of `size` characters on `channel` ("ws": `stream` is the session;
+        "rest": the URL path) leaves: later, in slices, held (network faults)."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +131,9 @@ class Fault(Generic[S]):
     def rest(self, state: S, kind: str, now: float) -> RestAnswer | None:
         return None
 
+    def wire(self, state: S, channel: str, stream: object, size: int, now: float, plan: Wire) -> Wire:
+        return plan
+
     def params(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
@@ -145,6 +171,8 @@ class ScenarioRun:
     def __init__(self, scenario: Scenario) -> None:
         self.scenario = scenario
         self.pairs: list[tuple[Fault[Any], Any]] = [(f, f.state()) for f in scenario.faults]
+        self._next_id = itertools.count(1)
+        self.ids: list[int] = [next(self._next_id) for _ in self.pairs]
 
     def __bool__(self) -> bool:
         return bool(self.pairs)
@@ -153,7 +181,29 @@ class ScenarioRun:
         return self
 
     def describe(self) -> list[dict[str, Any]]:
-        return self.scenario.describe()
+        """The faults active now, in order (the scenario's, then those added while running)."""
+        return [{"fault": f.name, "f": f.f, **f.params()} for f, _ in self.pairs]
+
+    def listing(self) -> list[dict[str, Any]]:
+        """`describe()` with each fault's id (what `DELETE /__fakekis/faults/{id}` takes)."""
+        return [{"id": i, **d} for i, d in zip(self.ids, self.describe(), strict=True)]
+
+    def add(self, fault: Fault[Any]) -> int:
+        """Start `fault` now, with fresh state; returns its id."""
+        self.pairs.append((fault, fault.state()))
+        self.ids.append(next(self._next_id))
+        return self.ids[-1]
+
+    def remove(self, fault_id: int | None = None) -> int:
+        """Stop the fault with this id (None: all of them); how many were removed."""
+        keep = [
+            (i, p)
+            for i, p in zip(self.ids, self.pairs, strict=True)
+            if fault_id is not None and i != fault_id
+        ]
+        removed = len(self.pairs) - len(keep)
+        self.ids, self.pairs = [i for i, _ in keep], [p for _, p in keep]
+        return removed
 
     def before(self, session: Session, req: Request, now: float) -> list[Action] | None:
         for f, st in self.pairs:  # the first fault with an answer wins
@@ -211,3 +261,10 @@ class ScenarioRun:
             if out is not None:
                 return out
         return None
+
+    def wire(self, channel: str, stream: object, size: int, now: float) -> Wire | None:
+        """The plan for one outgoing message, or None when no fault changes how it leaves."""
+        plan = Wire(now)
+        for f, st in self.pairs:
+            plan = f.wire(st, channel, stream, size, now, plan)
+        return plan if plan.changed(now) else None

@@ -17,6 +17,7 @@ from fakekis.faults.data import (
     Malformed,
     MarketClosed,
 )
+from fakekis.faults.network import Bandwidth, Latency, Slicer, SlowRest, TcpReset, Timeout
 from fakekis.faults.params import Check
 from fakekis.faults.rest import EnvMismatch, RestTps, TokenExpired, TokenThrottle
 from fakekis.faults.subscription import (
@@ -89,6 +90,12 @@ CATALOGUE: dict[str, Entry] = {
         RestTps,
         TokenExpired,
         EnvMismatch,
+        Latency,
+        Bandwidth,
+        SlowRest,
+        TcpReset,
+        Timeout,
+        Slicer,
     )
 }
 FAULTS: dict[str, type[Fault[Any]]] = {name: e.cls for name, e in CATALOGUE.items()}

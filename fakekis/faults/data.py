@@ -30,7 +30,8 @@ class KrxSilentNxtTrades(Fault[None]):
     name, f = "krx-silent-nxt", "F5"
     summary = "KRX H0STCNT0 is silent while trades arrive only on the NXT/unified TRs (H0NXCNT0, H0UNCNT0)"
     gateway = (
-        "H0STCNT0 subscribers see acks and PINGPONG only and fall back to REST; the cause is the TR choice"
+        "H0STCNT0 subscribers see acks and PINGPONG only and fall back to REST; the cause is the TR choice "
+        "(KIS_VENUE=unified subscribes H0UNCNT0 and serves from the socket)"
     )
 
     def reroute(self, tr_id: str) -> list[str] | None:

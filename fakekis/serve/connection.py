@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import socket
+import struct
 from collections.abc import Callable
 from typing import Any
 
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Opcode
+from websockets.protocol import State
 
 from fakekis.exchange.actions import Action, Close, Data, Drop, Heartbeat, Raw, Reply, encode
 from fakekis.exchange.sessions import Exchange, Session
+from fakekis.serve.toxics import NetShell
 from kisclock import Clock
 
 log = logging.getLogger("fakekis")
@@ -37,22 +42,53 @@ class KisConnection(ServerConnection):
         super().process_event(event)
 
 
-async def send_text(session: Session, conn: ServerConnection, data: str | bytes) -> bool:
+async def send_text(
+    session: Session,
+    conn: ServerConnection,
+    data: str | bytes,
+    net: NetShell | None = None,
+    on_sent: Callable[[], None] | None = None,
+) -> bool:
     """The one place a text frame goes out and is counted. False if nothing was sent: the session is
-    silenced (half-open) or the socket is gone."""
+    silenced (half-open) or the socket is gone. `net`: the network faults decide when and how it leaves."""
     if session.silenced:
         return False
+    if net is not None:
+        plan = net.plan("ws", session, len(data))
+        if plan is not None or net.queued(conn):  # the network faults' sender sends and counts it
+            if conn.state is State.CLOSED:
+                return False
+            net.send_ws(session, conn, data, plan, on_sent)
+            return True
     try:
         await conn.send(data, text=True)
     except ConnectionClosed:
         return False
+    if on_sent is not None:
+        on_sent()
     session.texts_sent += 1
     return True
 
 
-async def send(session: Session, conn: ServerConnection, message: Reply | Data | Heartbeat | Raw) -> bool:
-    """The one place a message is encoded (raw bytes only from byte-level faults)."""
-    return await send_text(session, conn, encode(message))
+async def send(
+    session: Session,
+    conn: ServerConnection,
+    message: Reply | Data | Heartbeat | Raw,
+    net: NetShell | None = None,
+    on_sent: Callable[[], None] | None = None,
+) -> bool:
+    """The one place a message is encoded (raw bytes only from byte-level faults). `on_sent` runs once
+    it has actually gone out."""
+    return await send_text(session, conn, encode(message), net, on_sent)
+
+
+def reset(conn: ServerConnection) -> None:
+    """Abort with a TCP RST: SO_LINGER 0 makes the kernel reset instead of closing in order."""
+    sock = conn.transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    conn.transport.abort()
 
 
 class Shell:
@@ -66,8 +102,9 @@ class Shell:
         ping_interval: float,
         stamp: Callable[[], str],
         heartbeat_due: dict[ServerConnection, float],
+        net: NetShell | None = None,
     ) -> None:
-        self.exchange, self.conn, self.clock = exchange, conn, clock
+        self.exchange, self.conn, self.clock, self.net = exchange, conn, clock, net
         self.ping_interval, self.stamp, self.heartbeat_due = ping_interval, stamp, heartbeat_due
         self.session = exchange.open(clock.now())
         self.tasks: list[asyncio.Task[Any]] = []
@@ -92,19 +129,25 @@ class Shell:
             for task in self.tasks:
                 task.cancel()
             self.heartbeat_due.pop(conn, None)
+            if self.net is not None:
+                self.net.forget(conn)
 
     async def do(self, actions: list[Action]) -> bool:
         session, conn = self.session, self.conn
         for action in actions:
             try:
                 if isinstance(action, (Reply, Data, Heartbeat, Raw)):
-                    if not await send(session, conn, action) and not session.silenced:
+                    if not await send(session, conn, action, self.net) and not session.silenced:
                         return False  # the socket is gone
                 elif isinstance(action, Drop):
                     log.info("dropping session %d: %s", session.number, action.reason)
                     self.cause = f"drop {action.reason}"
                     self.exchange.dropped(action.reason)
-                    await self._drop()
+                    if action.reset:
+                        session.silenced = True
+                        reset(conn)
+                    else:
+                        await self._drop()
                     return False
                 elif isinstance(action, Close):
                     await conn.close(action.code or 1000)
@@ -143,6 +186,9 @@ class Shell:
             if actions and not await self.do(actions):
                 return
 
+    def _heartbeat_sent(self, session: Session) -> None:
+        self.exchange.heartbeat_sent(session, self.clock.now())
+
     async def _heartbeat(self) -> None:
         """PINGPONG every `ping_interval` seconds of the clock, market open or not (§4.4)."""
         session, conn = self.session, self.conn
@@ -150,8 +196,11 @@ class Shell:
         while True:
             await self.clock.sleep_until(next_at)
             next_at += self.ping_interval
-            if await send(session, conn, Heartbeat(self.stamp())):
-                self.exchange.heartbeat_sent(session, self.clock.now())
-            elif not session.silenced:
+            # counted when it leaves (a network fault may hold it in the connection's queue first)
+            sent = functools.partial(self._heartbeat_sent, session)
+            if (
+                not await send(session, conn, Heartbeat(self.stamp()), self.net, on_sent=sent)
+                and not session.silenced
+            ):
                 return  # the socket is gone
             self.heartbeat_due[conn] = next_at

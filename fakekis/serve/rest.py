@@ -14,10 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from fakekis.exchange import quotations
 from fakekis.exchange.auth import Registry, gateway_error
 from fakekis.exchange.ledger import Ledger
 from fakekis.exchange.market import MarketState
@@ -71,6 +74,20 @@ def _input_error(name: str) -> dict[str, str]:
     return {"rt_cd": "1", "msg_cd": "OPSQ2001", "msg1": f"ERROR : INPUT_FIELD_NAME {name}"}
 
 
+class _CollapseSlashes:
+    """`//uapi/...` is `/uapi/...`: mojito2 builds its chart URLs as base + "/" + "/uapi/..." and works
+    against KIS, so KIS's gateway collapses repeated slashes (INF; docs/fidelity.md)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and "//" in scope["path"]:
+            path = re.sub("/{2,}", "/", scope["path"])
+            scope = {**scope, "path": path, "raw_path": path.encode()}
+        await self.app(scope, receive, send)
+
+
 def create_app(
     registry: Registry,
     market: MarketState,
@@ -120,7 +137,7 @@ def create_app(
         return endpoint
 
     def quotation(
-        kind: str, tr_id: str, answer: Callable[[dict[str, str], dict[str, str]], Response]
+        kind: str, tr_id: str, answer: Callable[[dict[str, str], dict[str, str], str], Response]
     ) -> Callable[[Request], Awaitable[Response]]:
         """A quotation GET: key/token checks, faults, the REST budget and the tr_id check, then `answer`
         with the query (names upper-cased: they are case-insensitive, §3.1) and the reply headers."""
@@ -156,20 +173,31 @@ def create_app(
                     {"rt_cd": "1", "msg_cd": "OPSQ0002", "msg1": "없는 서비스 코드 입니다"}, 200, out_headers
                 )
             query = {k.upper(): v for k, v in request.query_params.items()}
-            return answer(query, out_headers)
+            return answer(query, out_headers, headers.get("tr_cont", ""))
 
         return endpoint
 
-    def inquire_price(query: dict[str, str], out_headers: dict[str, str]) -> Response:
+    def inquire_price(query: dict[str, str], out_headers: dict[str, str], _cont: str) -> Response:
         market_code = query.get("FID_COND_MRKT_DIV_CODE")
         symbol = query.get("FID_INPUT_ISCD", "")
         if market_code not in ("J", "NX", "UN", "W"):
             return _json(_input_error("FID_COND_MRKT_DIV_CODE"), 200, out_headers)
         if not _SYMBOL.match(symbol):
             return _json(_input_error("FID_INPUT_ISCD"), 200, out_headers)
-        return _json(_ok(market.inquire_price(symbol)), 200, out_headers)
+        return _json(_ok(market.inquire_price(symbol, market_code)), 200, out_headers)
 
-    def search_info(query: dict[str, str], out_headers: dict[str, str]) -> Response:
+    def derived(route: quotations.Route) -> Callable[[dict[str, str], dict[str, str], str], Response]:
+        """A quotation answered from the market state (fakekis/exchange/quotations.py)."""
+
+        def answer(query: dict[str, str], out_headers: dict[str, str], cont: str) -> Response:
+            ask = quotations.Ask(query, cont, registry.env, products.name)
+            out = quotations.answer(route, market, ask)
+            out_headers["tr_cont"] = out.tr_cont
+            return _json(out.body, out.status, out_headers)
+
+        return answer
+
+    def search_info(query: dict[str, str], out_headers: dict[str, str], _cont: str) -> Response:
         code, product_type = query.get("PDNO", ""), query.get("PRDT_TYPE_CD", "")
         if not code:
             return _json(_input_error("PDNO"), 200, out_headers)
@@ -247,10 +275,11 @@ def create_app(
         Route("/oauth2/Approval", oauth("approval", registry.issue_approval), methods=["POST"]),
         Route(INQUIRE_PRICE, quotation("price", "FHKST01010100", inquire_price), methods=["GET"]),
         Route(SEARCH_INFO, quotation("search-info", "CTPF1604R", search_info), methods=["GET"]),
+        *(Route(r.path, quotation(r.kind, r.tr_id, derived(r)), methods=["GET"]) for r in quotations.ROUTES),
         Route("/__fakekis/stats", fake_stats, methods=["GET"]),
         Route("/__fakekis/clock", fake_clock, methods=["GET", "POST"]),
         *extra_routes,
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=routes, middleware=[Middleware(_CollapseSlashes)])
     app.add_exception_handler(404, not_found)
     return app

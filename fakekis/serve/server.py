@@ -33,13 +33,14 @@ from fakekis.exchange.ledger import Ledger
 from fakekis.exchange.market import MarketState
 from fakekis.exchange.products import Catalogue
 from fakekis.exchange.sessions import PINGPONG_DEADLINE, Exchange, Session
-from fakekis.faults import Scenario
-from fakekis.serve import admin
+from fakekis.faults import Fault, Scenario
+from fakekis.serve import admin, control
 from fakekis.serve.connection import KisConnection, Shell, send, send_text
 from fakekis.serve.listen import start_rest
 from fakekis.serve.player import Player
 from fakekis.serve.replay import CassetteReplay
 from fakekis.serve.rest import create_app
+from fakekis.serve.toxics import NetShell, RestToxics
 from fakekis.tape import cassette
 from fakekis.tape.format import Recording, TapeFrame
 from fakekis.wire.frames import split_frame
@@ -97,6 +98,7 @@ class FakeKis:
         self.scenario = scenario or Scenario()
         self.faults = self.scenario.run()  # one run (fault state) shared by every environment and REST
         self.clock: Clock = clock or WallClock()
+        self.net = NetShell(self.faults, self.clock)  # the network faults' shell (serve/toxics.py)
         self.host, self.ping_interval, self.start_on = host, ping_interval, start_on
         self.ports = ports or {}
         rng = random.Random(seed)
@@ -117,12 +119,13 @@ class FakeKis:
                 release_delay=session_release_delay,
             )
             self.envs[name] = Environment(name, reg, exch, ledger=book)
-        self.market = MarketState()
+        self.market = MarketState(seed=seed)
         frames = recording.data_frames() if recording else []
         for f in frames:  # each symbol's first trade tells REST its previous close
-            parts = split_frame(f.text)
-            if f.tr_id == "H0STCNT0" and f.tr_key not in self.market.prev_close and parts:
-                self.market.prime(parts[3].split("^", 46)[:46])
+            if f.tr_id == "H0STCNT0" and not self.market.primed(f.tr_key):
+                parts = split_frame(f.text)
+                if parts:
+                    self.market.prime(parts[3].split("^", 46)[:46])
         traded = {f.tr_key for f in frames} | {
             key for _, key in (recording.subscriptions if recording else [])
         }
@@ -130,6 +133,7 @@ class FakeKis:
         self.player = Player(
             frames, self.clock, speed, recording.start if recording else self.clock.now(), self._emit
         )
+        self.market.now_fn = self.player.market_now  # REST's "now" is the replay's market time
         # rest.yaml replay (docs/recordings.md), one per environment so each counts its own misses
         recorded = cassette.parse(recording.rest) if recording else []
         self.rest_replay = {name: Replay(recorded, rest_match_on) for name in envs}
@@ -137,6 +141,7 @@ class FakeKis:
         self._heartbeat_due: dict[ServerConnection, float] = {}
         self._rest: list[uvicorn.Server] = []
         self._ws: list[Server] = []
+        self.replay_finished_at: float | None = None  # the clock's now when the last frame went out
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def __aenter__(self) -> FakeKis:
@@ -164,7 +169,10 @@ class FakeKis:
                     env.exchange, env.ledger, self.clock, functools.partial(self.drop_appkey, env.name)
                 ),
             )
-            server, task, env.rest_url = start_rest(app, self.host, rest_port, self.clock.now)
+            app.router.routes.extend(control.routes(self.faults, self._faults_changed))
+            server, task, env.rest_url = start_rest(
+                RestToxics(app, self.net), self.host, rest_port, self.clock.now
+            )
             task.set_name(f"rest-{env.name}")
             self._rest.append(server)
             self._tasks.append(task)
@@ -182,9 +190,29 @@ class FakeKis:
             env.ws_url = f"ws://{self.host}:{ws.sockets[0].getsockname()[1]}"
         # The REST sockets already listen: a request made before uvicorn's loop takes over waits in the
         # kernel backlog, so there is nothing to poll for here.
-        self._tasks.append(asyncio.create_task(self.player.run(), name="player"))
+        self._tasks.append(asyncio.create_task(self._play(), name="player"))
         if self.start_on == "ready":
             self.player.start()
+
+    async def _play(self) -> None:
+        await self.player.run()
+        self.replay_finished_at = self.clock.now()
+        log.info(
+            "replay finished: %d frames, market time %s",
+            self.player.emitted,
+            datetime.fromtimestamp(self.player.market_now(), KST).isoformat(),
+        )
+
+    def replay_status(self) -> str:
+        """One line for a progress display: where the replay is."""
+        total, done = len(self.player.frames), self.player.emitted
+        if self.replay_finished_at is not None:
+            return f"replay finished: {done:,} frames"
+        if not self.player.started:
+            return f"replay waiting for the first subscription ({total:,} frames)"
+        market = datetime.fromtimestamp(self.player.market_now(), KST).strftime("%H:%M:%S")
+        sessions = sum(len(e.conns) for e in self.envs.values())
+        return f"replay {done:,}/{total:,} frames ({done / max(total, 1):.0%}), market {market} KST, {sessions} sessions"
 
     async def stop(self) -> None:
         for ws in self._ws:
@@ -211,11 +239,30 @@ class FakeKis:
         and rest.yaml's `t`)."""
         return self.player.market_now() - self.player.recording_start
 
+    # -- faults at runtime (serve/control.py; the plugin's add_fault) -------------------------------
+    def add_fault(self, fault: Fault[Any]) -> int:
+        """Start a fault now, on every environment; returns its id."""
+        fault_id = self.faults.add(fault)
+        self._faults_changed()
+        return fault_id
+
+    def remove_fault(self, fault_id: int | None = None) -> int:
+        """Stop the fault with this id (None: every fault); how many were removed."""
+        removed = self.faults.remove(fault_id)
+        self._faults_changed()
+        return removed
+
+    def _faults_changed(self) -> None:
+        # The exchanges skip the fault plug points entirely (the hot path) while no fault is active.
+        for env in self.envs.values():
+            env.exchange.faults = self.faults if self.faults else None
+        self.net.notify()
+
     def stats(self, env: str) -> dict[str, object]:
         e = self.envs[env]
         return {
             "env": env,
-            "scenario": self.scenario.describe(),
+            "scenario": self.faults.describe(),
             **e.exchange.stats.as_dict(),
             "open_sessions": [
                 {
@@ -233,6 +280,9 @@ class FakeKis:
                 "emitted": self.player.emitted,
                 "total": len(self.player.frames),
                 "done": self.player.done.is_set(),
+                "finished_at": None
+                if self.replay_finished_at is None
+                else datetime.fromtimestamp(self.replay_finished_at, KST).isoformat(),
                 "market_time": datetime.fromtimestamp(self.player.market_now(), KST).isoformat(),
             },
             "rest_replay": self.rest_replay[env].stats(),
@@ -242,7 +292,11 @@ class FakeKis:
         """No replay frame and no PINGPONG is due at or before the clock's now: with a manual clock,
         everything the last `advance` made due has been sent."""
         now = self.clock.now()
-        return self.player.caught_up() and all(due > now for due in self._heartbeat_due.values())
+        return (
+            self.player.caught_up()
+            and all(due > now for due in self._heartbeat_due.values())
+            and self.net.caught_up(now)
+        )
 
     def drop_connections(self, env: str) -> int:
         """Abort every WebSocket of `env` without a close frame (clients see 1006, failure mode F1)."""
@@ -277,7 +331,9 @@ class FakeKis:
         return conn.respond(HTTPStatus.FORBIDDEN, "blocked: too many connections (reconnect storm)\n")
 
     async def _handle(self, env: Environment, conn: ServerConnection) -> None:
-        shell = Shell(env.exchange, conn, self.clock, self.ping_interval, self._stamp, self._heartbeat_due)
+        shell = Shell(
+            env.exchange, conn, self.clock, self.ping_interval, self._stamp, self._heartbeat_due, self.net
+        )
         env.conns[shell.session] = shell
         try:
             await shell.run(lambda: self._after_request(env))
@@ -316,7 +372,7 @@ class FakeKis:
             if shell is None or session in gone:
                 continue
             if isinstance(action, (Data, Raw)):
-                if await send(session, shell.conn, action):
+                if await send(session, shell.conn, action, self.net):
                     env.exchange.sent(
                         session,
                         action.count,

@@ -83,22 +83,44 @@ class _Tape:
         self.ask_qty = [rng.randint(1_000, 90_000) for _ in range(10)]
         self.bid_qty = [rng.randint(1_000, 90_000) for _ in range(10)]
         self.upper, self.lower = limit_prices(p0)
+        self.untraded = False
+        self.last = (self.bid, False, 0)
 
     @property
     def ask(self) -> int:
         return self.bid + tick_size(self.bid)
 
-    def trade(self, now: datetime) -> list[str]:
-        rng, spec = self.rng, self.spec
-        move = rng.random()
+    def drift(self) -> None:
+        """One random step of the best bid (a tick up, a tick down, or none), inside the price limits."""
+        move = self.rng.random()
         if move < 0.12 and self.ask < self.upper:
             self.bid = self.ask
         elif move < 0.24 and self.bid - tick_size(self.bid - 1) > self.lower:
             self.bid -= tick_size(self.bid - 1)
-        buy = rng.random() < 0.5
+
+    def fresh(self) -> None:
+        """Nothing traded yet today (a market-day tape, tape/market_day.py): the day's accumulators start
+        at zero and the first trade sets open, high and low."""
+        self.vol = self.pbmn = self.sell_qty = self.buy_qty = self.sell_n = self.buy_n = 0
+        self.untraded = True
+
+    def trade(self, now: datetime, forced: tuple[int, bool, int] | None = None) -> list[str]:
+        """The next trade: random, or `forced` (bid, buy, qty), e.g. another venue's trade or an auction's
+        single price. `self.last` is what was traded, for a follower to copy."""
+        rng, spec = self.rng, self.spec
+        if forced is None:
+            self.drift()
+            buy = rng.random() < 0.5
+            qty = max(1, int(rng.paretovariate(1.3) * 10) if rng.random() < 0.7 else rng.randint(1, 5))
+        else:
+            self.bid, buy, qty = forced
+        self.last = (self.bid, buy, qty)
         price = self.ask if buy else self.bid
-        qty = max(1, int(rng.paretovariate(1.3) * 10) if rng.random() < 0.7 else rng.randint(1, 5))
         hhmmss = now.strftime("%H%M%S")
+        if self.untraded:
+            self.untraded = False
+            self.open = self.high = self.low = price
+            self.open_hour = self.high_hour = self.low_hour = hhmmss
         self.vol += qty
         self.pbmn += qty * price
         if buy:
@@ -230,9 +252,18 @@ def generate(
     ping_every: float = 20.0,
     batch_probability: float = 0.12,
     layout_day: date | None = None,
+    venues: tuple[str, ...] | None = None,
 ) -> tuple[dict[str, object], list[WsLine]]:
     """A recording (session.json dict, ws.jsonl lines) of `minutes` of trading from `start` (KST aware),
-    its records in the layouts of `layout_day` (default: start's day; fakekis/wire/layouts.py)."""
+    its records in the layouts of `layout_day` (default: start's day; fakekis/wire/layouts.py).
+
+    `venues` (some of krx, nxt, unified) plays the market day instead, session by session, on those
+    venues' TRs (tape/market_day.py; `books` and `batch_probability` do not apply). None, the default,
+    is regular-session trading at every instant, as this generator always wrote it."""
+    if venues is not None:
+        from fakekis.tape.market_day import generate_day  # it builds on this module
+
+        return generate_day(start, minutes, symbols, seed, venues, env, ping_every, layout_day)
     if start.tzinfo is None:
         raise ValueError("start must carry a UTC offset")
     if not 0 < minutes <= MAX_MINUTES:  # False for NaN too

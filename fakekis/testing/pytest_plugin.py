@@ -18,21 +18,34 @@ Configure with a marker (all optional)::
                           rest_match_on=("method", "path", "tr_id", "query", "body"))
 
 `rest_match_on` names the matchers REST replay from the recording's rest.yaml uses (docs/recordings.md).
+
+Record modes, as in vcrpy/pytest-recording (`fakekis/testing/record_modes.py`, docs/api.md)::
+
+    @pytest.mark.fake_kis(record="once", upstream={"rest_url": ..., "ws_url": ...})
+
+records the test through the recording proxy on its first run (into `recordings/<module>/<test>/` next to
+the test file, or `recording=`) and replays it on every later run. `--fake-kis-record=MODE` overrides the
+markers' mode for a run.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
 from fakekis import faults, tape
 from fakekis.exchange.cassette import DEFAULT_MATCH_ON, check_match_on
+from fakekis.serve.proxy import Recorder
 from fakekis.serve.server import FakeKis
+from fakekis.testing import record_modes
 from kisclock import ManualClock, WallClock
 
 T = TypeVar("T")
@@ -45,20 +58,42 @@ APPSECRET = "fakekis-secret-" + "s" * 165
 class FakeKisHandle:
     """What a test gets: URLs, keys, what fakekis saw, and controls. Thread-safe."""
 
-    def __init__(self, kis: FakeKis, loop: asyncio.AbstractEventLoop, env: str) -> None:
-        self._kis, self._loop, self.env = kis, loop, env
+    def __init__(
+        self,
+        kis: FakeKis | None,
+        loop: asyncio.AbstractEventLoop,
+        env: str,
+        recorder: Recorder | None = None,
+    ) -> None:
+        self._fake, self._loop, self.env, self._recorder = kis, loop, env, recorder
         self.appkey, self.appsecret = APPKEY, APPSECRET
 
     @property
+    def recording(self) -> bool:
+        """True while the test runs through the recording proxy to the upstream (record modes)."""
+        return self._recorder is not None
+
+    @property
+    def _kis(self) -> FakeKis:
+        if self._fake is None:
+            raise RuntimeError(
+                "fake_kis is recording through the upstream (record mode): only rest_url, ws_url, urls and "
+                "stats() are available until the recording is replayed"
+            )
+        return self._fake
+
+    @property
     def rest_url(self) -> str:
-        return self._kis.urls[self.env]["rest_url"]
+        return self.urls[self.env]["rest_url"]
 
     @property
     def ws_url(self) -> str:
-        return self._kis.urls[self.env]["ws_url"]
+        return self.urls[self.env]["ws_url"]
 
     @property
     def urls(self) -> dict[str, dict[str, str]]:
+        if self._recorder is not None:
+            return {self.env: {"rest_url": self._recorder.rest_url, "ws_url": self._recorder.ws_url}}
         return self._kis.urls
 
     def _call(self, fn: Callable[[], T]) -> T:
@@ -70,12 +105,42 @@ class FakeKisHandle:
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(10)
 
     def stats(self, env: str | None = None) -> dict[str, Any]:
-        """What the exchange saw: acks by code, frames sent, PINGPONGs, echoes, open sessions, replay."""
+        """What the exchange saw: acks by code, frames sent, PINGPONGs, echoes, open sessions, replay.
+        While recording: the recorder's progress (`recording: True`, messages, refused calls)."""
+        recorder = self._recorder
+        if recorder is not None:
+            return self._call(lambda: {"recording": True, **recorder.progress()})
         return self._call(lambda: self._kis.stats(env or self.env))
 
     def drop(self, env: str | None = None) -> int:
         """Abort every WebSocket of the environment without a close frame (your client sees 1006)."""
         return self._call(lambda: self._kis.drop_connections(env or self.env))
+
+    def add_fault(self, fault: str | faults.Fault[Any], **params: Any) -> int:
+        """Start a fault now, while the test runs (as `POST /__fakekis/faults` does); returns its id.
+        `fault` is a catalogue name with its parameters (`add_fault("latency", latency_s=0.2)`), checked as
+        a scenario file is (a bad one raises `faults.ScenarioError`), or a fault object."""
+        made = (
+            fault if isinstance(fault, faults.Fault) else faults.build([{"fault": fault, **params}]).faults[0]
+        )
+        return self._call(lambda: self._kis.add_fault(made))
+
+    def remove_fault(self, fault_id: int | None = None) -> int:
+        """Stop the fault with this id (None: every fault, the marker's scenario too); how many stopped."""
+        return self._call(lambda: self._kis.remove_fault(fault_id))
+
+    def list_faults(self) -> list[dict[str, Any]]:
+        """The active faults with their ids and parameters (as `GET /__fakekis/faults`)."""
+        return self._call(self._kis.faults.listing)
+
+    @contextlib.contextmanager
+    def fault(self, fault: str | faults.Fault[Any], **params: Any) -> Iterator[int]:
+        """`with fake_kis.fault("timeout"):` the fault is active inside the block only."""
+        fault_id = self.add_fault(fault, **params)
+        try:
+            yield fault_id
+        finally:
+            self.remove_fault(fault_id)
 
     def advance(self, seconds: float) -> None:
         """Move fakekis's manual clock (marker `manual_clock=True`): replay, PINGPONG and fault timers."""
@@ -85,6 +150,10 @@ class FakeKisHandle:
                 "fake_kis runs on the wall clock; use @pytest.mark.fake_kis(manual_clock=True)"
             )
         self._call(lambda: clock.advance(seconds))
+
+    def start_replay(self) -> None:
+        """Start the tape now, without waiting for a subscription (a REST-only client: charts, order book)."""
+        self._call(self._kis.player.start)
 
     def caught_up(self) -> bool:
         """With the manual clock: everything the last `advance` made due (replay frames, PINGPONGs) is sent."""
@@ -133,18 +202,39 @@ class FakeKisHandle:
             time.sleep(0.01)  # polling another thread's server, bounded by the deadline
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fake-kis-record",
+        choices=record_modes.MODES,
+        default=None,
+        help="fake_kis record mode for every test, overriding the markers' record= (none, once, new_episodes)",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "fake_kis(recording=..., speed=..., env=..., scenario=..., manual_clock=..., "
-        "ping_interval=..., pingpong_deadline=..., lenient=..., hts_id=..., rest_match_on=...): configure the fake_kis fixture",
+        "ping_interval=..., pingpong_deadline=..., lenient=..., hts_id=..., rest_match_on=..., "
+        "record=..., upstream=...): configure the fake_kis fixture",
     )
+
+
+@pytest.fixture
+def fake_kis_upstream() -> object:
+    """The upstream a recording test goes to (override in a conftest; the marker's upstream= wins).
+    Asked for only when a test records."""
+    return None
 
 
 @pytest.fixture
 def fake_kis(request: pytest.FixtureRequest) -> Iterator[FakeKisHandle]:
     marker = request.node.get_closest_marker("fake_kis")
     opts: dict[str, Any] = dict(marker.kwargs) if marker else {}
+    mode = record_modes.check_mode(request.config.getoption("fake_kis_record") or opts.get("record", "none"))
+    if mode != "none":
+        yield from _record_mode(request, opts, mode)
+        return
     rec_opt = opts.get("recording", tape.DEFAULT_BUNDLED)
     recording = (
         None
@@ -153,6 +243,52 @@ def fake_kis(request: pytest.FixtureRequest) -> Iterator[FakeKisHandle]:
             tape.bundled(rec_opt) if (tape.bundled(rec_opt) / "session.json").is_file() else rec_opt
         )
     )
+    yield from _serve(opts, recording)
+
+
+def _folder(request: pytest.FixtureRequest, opts: dict[str, Any]) -> Path:
+    given = opts.get("recording")
+    if given is None:
+        return record_modes.default_folder(request.path, request.node.name)
+    path = Path(given)
+    return path if path.is_absolute() else request.path.parent / path
+
+
+def _record_mode(request: pytest.FixtureRequest, opts: dict[str, Any], mode: str) -> Iterator[FakeKisHandle]:
+    folder = _folder(request, opts)
+    if record_modes.exists(folder) and mode == "once":
+        yield from _serve(opts, tape.load(folder))
+        return
+    upstream = opts.get("upstream") or request.getfixturevalue("fake_kis_upstream")
+    rest_up, ws_up = record_modes.upstream_urls(upstream)
+    out = folder.with_name(folder.name + ".new-episode") if record_modes.exists(folder) else folder
+    shutil.rmtree(out.with_name(folder.name + ".new-episode"), ignore_errors=True)
+    env = opts.get("env", "mock")
+    if env not in ("mock", "live"):
+        raise record_modes.RecordModeError(f"fake_kis: env={env!r} cannot record (allowed: mock, live)")
+    recorder = Recorder(out, env=env, rest_upstream=rest_up, ws_upstream=ws_up)
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(recorder.start())
+    except BaseException:
+        loop.close()
+        raise
+    thread = threading.Thread(target=loop.run_forever, name="fake_kis-record", daemon=True)
+    thread.start()
+    try:
+        yield FakeKisHandle(None, loop, env, recorder)
+    finally:
+        asyncio.run_coroutine_threadsafe(recorder.stop(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(15)
+        loop.close()
+        if out != folder:
+            record_modes.merge_new_episodes(folder, out)
+        else:
+            record_modes.untimed(folder)
+
+
+def _serve(opts: dict[str, Any], recording: tape.Recording | None) -> Iterator[FakeKisHandle]:
     speed = opts.get("speed", "asap")
     match_on = check_match_on(opts.get("rest_match_on", DEFAULT_MATCH_ON))  # here: a thread would hide it
     env = opts.get("env", "mock")

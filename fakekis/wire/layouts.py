@@ -21,6 +21,19 @@ on the NXT launch day, 2025-03-04 (docs/kis/protocol.md §6, "NXT (Nextrade ATS,
 63-field book has no capture in tests/data/real-frames.jsonl at all; the name of its last field is
 the spec's, the position reported, not observed.
 
+The TRs of the market-day tapes (docs/kis/endpoints.md §C0, §C2–§C5; fakekis/tape/market_day.py):
+
+- `H0STANC0` (expected trades): H0STCNT0's fields 0–44 with #21 named `CNTG_CLS_CODE`; 45 fields in the
+  official sample and the 2024 doc example (kisreal-075), 46 in the 2026 spec and its example (a trailing
+  unused field, named `DUMMY` here). The day it grew is not known; it is put on the NXT launch, when the
+  NXT/unified variants got their own #45 (an assumption, said so in docs/kis/endpoints.md §C2).
+- `H0NXCNT0` / `H0UNCNT0`: H0STCNT0's eras, #21 named `CNTG_CLS_CODE` (§C4; no live frame captured).
+- `H0NXASP0`: 65 fields, the official sample's (H0STASP0 0–58, `KMID_*`, `NMID_*`); the spec lists 62
+  (`NMID_*` only). The sample is code that runs against KIS, so it wins (§8 item 11, confidence `?`).
+- `H0UNASP0`: the same 65; 66 from 2026-09-14 with `ANTC_EXCH_CLS_CODE` (reported, position unconfirmed).
+- `H0STMKO0` (market operation): 10 fields, code first; the documented 11th `EXCH_CLS_CODE` is in no
+  example or capture (kisreal-077; §C3, §8 item 14).
+
 This table is fakekis's own. The gateway keeps its own (gateway/layouts.py) on purpose: the two
 sides never share code (docs/architecture.md), and tests/project/test_layouts_agree.py checks that
 the tables agree with each other and with the real captures.
@@ -54,6 +67,15 @@ H0STASP0_59 = (
 )
 
 KMID = ("KMID_PRC", "KMID_TOTAL_RSQN", "KMID_CLS_CODE")
+NMID = ("NMID_PRC", "NMID_TOTAL_RSQN", "NMID_CLS_CODE")
+ANTC_EXCH_CLS_CODE = "ANTC_EXCH_CLS_CODE"
+# NXT/unified trades and expected trades name #21 CNTG_CLS_CODE where H0STCNT0 says CCLD_DVSN (§C2, §C4).
+NXT_TRADE_46 = tuple("CNTG_CLS_CODE" if n == "CCLD_DVSN" else n for n in H0STCNT0_46)
+H0STANC0_45 = NXT_TRADE_46[:45]
+H0STMKO0_10 = (
+    "MKSC_SHRN_ISCD TRHT_YN TR_SUSP_REAS_CNTT MKOP_CLS_CODE ANTC_MKOP_CLS_CODE MRKT_TRTM_CLS_CODE "
+    "DIVI_APP_CLS_CODE ISCD_STAT_CLS_CODE VI_CLS_CODE OVTM_VI_CLS_CODE"
+).split()
 MARKET_CLS_CODE = "MARKET_CLS_CODE"
 
 NXT_LAUNCH = date(2025, 3, 4)  # docs/kis/protocol.md §6; assumed day of the 59 -> 62 book (see above)
@@ -104,6 +126,29 @@ _ERAS: dict[str, tuple[Layout, ...]] = {
             ("pre-nxt", None, tuple(H0STASP0_59)),
             ("2025", NXT_LAUNCH, (*H0STASP0_59, *KMID)),
             ("2026-09", BOOK_63, (*H0STASP0_59, *KMID, MARKET_CLS_CODE)),
+        ],
+    ),
+    "H0STANC0": _chain(
+        "H0STANC0",
+        [("pre-nxt", None, H0STANC0_45), ("2025", NXT_LAUNCH, (*H0STANC0_45, "DUMMY"))],
+    ),
+    "H0STMKO0": _chain("H0STMKO0", [("documented", None, tuple(H0STMKO0_10))]),
+    **{
+        tr: _chain(
+            tr,
+            [
+                ("pre-2026-09", None, NXT_TRADE_46),
+                ("2026-09", AFTER_MARKET, (*NXT_TRADE_46, MARKET_CLS_CODE)),
+            ],
+        )
+        for tr in ("H0NXCNT0", "H0UNCNT0")
+    },
+    "H0NXASP0": _chain("H0NXASP0", [("sample", None, (*H0STASP0_59, *KMID, *NMID))]),
+    "H0UNASP0": _chain(
+        "H0UNASP0",
+        [
+            ("sample", None, (*H0STASP0_59, *KMID, *NMID)),
+            ("2026-09", AFTER_MARKET, (*H0STASP0_59, *KMID, *NMID, ANTC_EXCH_CLS_CODE)),
         ],
     ),
 }

@@ -14,6 +14,7 @@ import contextlib
 from collections import deque
 from typing import Any
 
+from gateway.codec import TRADE_VENUES
 from gateway.coord.redis_backend import Keys, RedisBackend, RedisError
 from gateway.coord.stream import DATA, GAP_END, GAP_START, SESSION
 from gateway.session import ClientSession
@@ -43,7 +44,9 @@ class Relay:
             return
         parts = text.split("|", 3)
         symbol = parts[3].split("^", 1)[0] if len(parts) == 4 else ""
-        self._put((DATA, _ms(received_at), text, symbol if parts[1] == "H0STCNT0" else ""))
+        self._put(
+            (DATA, _ms(received_at), text, symbol if len(parts) == 4 and parts[1] in TRADE_VENUES else "")
+        )
 
     def mark(self, kind: str, why: str) -> None:
         if self.epoch > 0:

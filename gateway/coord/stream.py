@@ -16,11 +16,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gateway.cache import QuoteCache
-from gateway.codec import Frame, decode
+from gateway.codec import TRADE_VENUES, Frame, decode
 
 DATA, GAP_START, GAP_END, SESSION = "data", "gap-start", "gap-end", "session"
 KINDS = (DATA, GAP_START, GAP_END, SESSION)
-ACML_VOL, BSOP_DATE = 13, 33  # H0STCNT0 field offsets (docs/kis/protocol.md §4)
+ACML_VOL, BSOP_DATE = 13, 33  # trade record field offsets (H0STCNT0 and its NXT/unified twins)
 
 
 def entry(kind: str, epoch: int, received_at: float, frame: str = "", why: str = "") -> dict[str, str]:
@@ -84,7 +84,8 @@ class Mirror:
             self.malformed += 1
             return e
         self.last_lag = max(0.0, now - e.received_at)
-        if ev.tr_id != "H0STCNT0":
+        venue = TRADE_VENUES.get(ev.tr_id)
+        if venue is None:  # books: relayed for other consumers, not quotes
             return e
         for i in range(ev.count):
             off = i * ev.width
@@ -95,7 +96,7 @@ class Mirror:
             if not self.newer(f, off):
                 self.stale += 1
                 continue
-            if self.cache.update_from_h0stcnt0(f, off, e.received_at):
+            if self.cache.update_from_h0stcnt0(f, off, e.received_at, venue):
                 self.applied += 1
             else:
                 self.malformed += 1

@@ -67,6 +67,7 @@ CASES: list[tuple[list[str], str, str]] = [
         (["generate", "{tmp}/g", "--minutes", v], "--minutes", "greater than 0 and at most 720")
         for v in ("0", "-5", "nan", "inf", "721", "x")
     ],
+    (["generate", "{tmp}/g", "--venues", "krx,nasdaq"], "--venues", "krx, nxt, unified (or all)"),
     (["generate", "{tmp}/g", "--start", "2026-11-25T09:05"], "--start", INSTANT),
     (["generate", "{tmp}/g", "--start", "2026-13-25T09:05:00+09:00"], "--start", INSTANT),
     (["generate", "{tmp}/g", "--start", "1900-01-01T00:00:00+09:00"], "--start", "between 1990 and 2099"),

@@ -46,6 +46,14 @@ CASES = [
     ([F.RestTps(times=99)], WED, {}, True, None, "EGW00201"),
     ([F.TokenExpired(times=99)], WED, {}, True, None, "token"),
     ([F.EnvMismatch()], WED, {}, True, None, "EGW02004"),
+    # network faults (docs/faults.md, "Network faults")
+    ([F.Latency(latency_s=0.2, jitter_s=0.1, on="ws")], WED, {}, True, None, CLEAN),
+    ([F.Bandwidth(bytes_per_s=100_000, on="ws")], WED, {}, True, None, CLEAN),
+    # a REST answer held on the manual clock: the probe times out in real time, and diagnose says so
+    ([F.SlowRest(delay_s=0.3, path="tokenP")], WED, {}, True, None, "REST fallback broken"),
+    ([F.TcpReset(after_s=5)], WED, {}, True, None, "reconnect"),
+    ([F.Timeout(after_s=5, on="ws")], WED, {"GATEWAY_WS_IDLE_TIMEOUT": "15"}, True, None, "reconnect"),
+    ([F.Slicer(size=16)], WED, {}, True, None, CLEAN),
 ]
 
 

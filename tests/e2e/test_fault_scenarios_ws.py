@@ -3,6 +3,7 @@ gateway surviving it. Gateway and fakekis run over real loopback sockets on one 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -382,3 +383,140 @@ async def test_reconnect_storm_lockout(tmp_path: Path) -> None:
         assert refused >= 1  # the lockout was hit ...
         assert r.gw.worker.failures == 0  # ... and survived: healthy again
         assert r.clock.now() - WED >= 30
+
+
+# -- network faults (family N, and F1's resets and timeouts) -----------------------------------
+
+
+async def _open(kis: FakeKis, clock: ManualClock, *symbols: str):
+    """A raw client that sent subscribe requests for `symbols`; waits until fakekis has received them all
+    (a reply held on the wire does not stop fakekis from reading the next request)."""
+    ws = await websockets.connect(kis.urls["mock"]["ws_url"], ping_interval=None)
+    for sym in symbols:
+        key = kis.envs["mock"].registry.issue_approval(
+            {"grant_type": "client_credentials", "appkey": APPKEY, "secretkey": SECRET}
+        )[1]["approval_key"]
+        await ws.send(subscribe_message(str(key), "H0STCNT0", sym))
+    await eventually(
+        lambda: sum(s["texts_received"] for s in kis.stats("mock")["open_sessions"]) == len(symbols),
+        what="fakekis to receive every subscribe request",
+    )
+    return ws
+
+
+async def _nothing_for_now(ws) -> None:
+    """Nothing arrives while the clock stands still (bounded real-time look)."""
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(ws.recv(), 0.3)
+
+
+async def test_latency_holds_each_message_until_the_clock_reaches_it() -> None:
+    clock = ManualClock(WED)
+    scenario = faults.Scenario([faults.Latency(latency_s=2.0)])
+    async with FakeKis(None, clock=clock, scenario=scenario) as kis:
+        ws = await _open(kis, clock, "005930")
+        await _nothing_for_now(ws)  # the ack is on the wire for 2 s of fakekis's clock
+        clock.advance(2.0)
+        ack = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert ack["body"]["msg1"] == "SUBSCRIBE SUCCESS"
+        await ws.close()
+
+
+async def test_latency_with_jitter_delivers_in_order_once_the_clock_passes() -> None:
+    clock = ManualClock(WED)
+    scenario = faults.Scenario([faults.Latency(latency_s=0.5, jitter_s=0.4, seed=3)])
+    async with FakeKis(None, clock=clock, scenario=scenario) as kis:
+        ws = await _open(kis, clock, "005930", "000660", "035720")
+        await _nothing_for_now(ws)
+        clock.advance(1.0)  # every ack is due by 0.9 s, whatever the jitter drew
+        keys = [json.loads(await asyncio.wait_for(ws.recv(), 5))["header"]["tr_key"] for _ in range(3)]
+        assert keys == ["005930", "000660", "035720"]
+        await ws.close()
+
+
+async def test_bandwidth_paces_by_size() -> None:
+    clock = ManualClock(WED)
+    scenario = faults.Scenario([faults.Bandwidth(bytes_per_s=20)])
+    async with FakeKis(None, clock=clock, scenario=scenario) as kis:
+        ws = await _open(kis, clock, "005930")
+        await _nothing_for_now(ws)
+        clock.advance(1.0)  # 20 bytes of an ack of ~100: not yet
+        await _nothing_for_now(ws)
+        clock.advance(20.0)
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["header"]["tr_id"] == "H0STCNT0"
+        await ws.close()
+
+
+async def test_slow_rest_answers_late() -> None:
+    import httpx
+
+    clock = ManualClock(WED)
+    async with FakeKis(None, clock=clock, scenario=faults.Scenario([faults.SlowRest(delay_s=5)])) as kis:
+        async with httpx.AsyncClient(base_url=kis.urls["mock"]["rest_url"]) as http:
+            body = {"grant_type": "client_credentials", "appkey": APPKEY, "appsecret": SECRET}
+            call = asyncio.ensure_future(http.post("/oauth2/tokenP", json=body))
+            done, _ = await asyncio.wait({call}, timeout=0.3)
+            assert not done  # held for 5 s of fakekis's clock
+            clock.advance(5.0)
+            assert (await asyncio.wait_for(call, 5)).status_code == 200
+
+
+async def test_tcp_reset_aborts_and_the_gateway_reconnects(tmp_path: Path) -> None:
+    async with _run(tmp_path, faults.TcpReset(after_s=3)) as r:
+        await _subscribed(r)
+        await r.advance(3.0)
+        await eventually(lambda: not r.metrics.ws_connected, what="the reset")
+        assert r.seen()["drops"]["tcp-reset"] == 1 and "1006" in r.metrics.last_error
+        await r.reconnect()
+        await _subscribed(r)
+
+
+async def test_tcp_reset_is_a_reset_not_a_close() -> None:
+    clock = ManualClock(WED)
+    async with FakeKis(None, clock=clock, scenario=faults.Scenario([faults.TcpReset(after_s=1)])) as kis:
+        ws = await _open(kis, clock, "005930")
+        await ws.recv()  # the ack
+        clock.advance(1.0)
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 5)
+        assert closed.value.rcvd is None and isinstance(closed.value.__cause__, ConnectionResetError)
+
+
+async def test_timeout_goes_silent_then_closes_and_holds_rest(tmp_path: Path) -> None:
+    clock = ManualClock(WED)
+    scenario = faults.Scenario([faults.Timeout(after_s=1, close_after_s=4)])
+    async with FakeKis(None, clock=clock, ping_interval=2.0, scenario=scenario) as kis:
+        ws = await _open(kis, clock, "005930")
+        await ws.recv()  # the ack, before the timeout starts
+        clock.advance(1.0)
+        clock.advance(2.0)  # a PINGPONG was due: swallowed
+        await _nothing_for_now(ws)
+        clock.advance(2.0)
+        with pytest.raises(ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 5)
+        assert kis.stats("mock")["drops"]["timeout"] == 1
+
+
+async def test_timeout_holds_rest_answers_until_removed() -> None:
+    import httpx
+
+    body = {"grant_type": "client_credentials", "appkey": APPKEY, "secretkey": SECRET}
+    async with FakeKis(None, scenario=faults.Scenario([faults.Timeout(on="rest")])) as kis:
+        async with httpx.AsyncClient(base_url=kis.urls["mock"]["rest_url"]) as http:
+            with pytest.raises(httpx.ReadTimeout):  # the client's own timeout is what ends it
+                await http.post("/oauth2/Approval", json=body, timeout=0.3)
+            held = asyncio.ensure_future(http.post("/oauth2/Approval", json=body, timeout=10))
+            await eventually(lambda: kis.net.held >= 1, what="fakekis to hold the answer")
+            assert kis.remove_fault() == 1  # the network heals: held answers go at once
+            assert (await asyncio.wait_for(held, 5)).status_code == 200
+            await eventually(lambda: kis.net.held == 0, what="every held answer to be released")
+
+
+async def test_slicer_sends_one_message_in_fragments() -> None:
+    clock = ManualClock(WED)
+    async with FakeKis(None, clock=clock, scenario=faults.Scenario([faults.Slicer(size=16)])) as kis:
+        ws = await _open(kis, clock, "005930")
+        pieces = [p async for p in ws.recv_streaming()]
+        assert len(pieces) > 2 and all(len(p) <= 16 for p in pieces)
+        assert json.loads("".join(pieces))["body"]["msg1"] == "SUBSCRIBE SUCCESS"
+        await ws.close()

@@ -114,8 +114,17 @@ async def test_unknown_symbol_and_invalid_symbol(tmp_path: Path) -> None:
     async with running(_tape(tmp_path, WED), clock, tmp_path) as r:
         bad = await r.http.get("/v1/quotes/5930")
         assert bad.status_code == 400 and bad.json()["error"] == "invalid symbol"
-        q = await r.quote("035720")  # not subscribed: REST answers
+        await r.advance(3.0, step=0.5)  # 000660 has traded on the tape
+        q = await r.quote("000660")  # on the tape but not subscribed: REST answers
         assert q["source"] == "kis-rest" and "no WebSocket tick" in q["fallback_reason"]
+        assert q["price"] == 180_000
+        unknown = await r.http.get("/v1/quotes/035720")  # well-formed, but KIS lists no such stock
+        assert unknown.status_code == 404, unknown.json()
+        assert unknown.json()["error"] == "unknown symbol" and "035720" in unknown.json()["reason"]
+        m = r.metrics.as_dict()
+        assert m["source_counts"] == {"kis-ws": 0, "kis-rest": 1} and m["rest_errors"] == {
+            "unknown-symbol": 1
+        }
         assert (await r.http.get("/nope")).status_code == 404
 
 

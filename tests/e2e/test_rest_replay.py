@@ -76,7 +76,7 @@ async def test_recorded_rest_answers_replay_on_the_tape_timeline(tmp_path: Path)
         at_50 = await _price(http, base, headers)
         clock.advance(10)
         at_150 = await _price(http, base, headers)
-        ccnl = "/uapi/domestic-stock/v1/quotations/inquire-ccnl"
+        ccnl = "/uapi/domestic-stock/v1/quotations/inquire-investor"  # a path without rules
         missing = await http.get(f"{base}{ccnl}", headers=headers)
         stats = (await http.get(f"{base}/__fakekis/stats")).json()["rest_replay"]
     assert before != "71000" and (at_50, at_150) == ("71000", "72500")

@@ -181,3 +181,74 @@ def test_half_open_silences_the_session_through_the_exchange() -> None:
     assert ex.due(s, 5.0) == [] and s.silenced  # the Silence action is the exchange's to apply
     assert ex.deliver(_frame(), "005930", 6.0) == []
     assert ex.deadline(s) is None
+
+
+# -- network faults: the plan for each outgoing message (faults/network.py) --------------------
+
+
+def _plans(fault: faults.Fault, sizes: list[int], step: float = 0.0) -> list[faults.Wire]:
+    """The plans for messages of these sizes, sent `step` seconds apart from 0 on one socket."""
+    run = faults.Scenario([fault]).run()
+    out = []
+    for i, size in enumerate(sizes):
+        plan = run.wire("ws", "session-1", size, i * step)
+        assert plan is not None
+        out.append(plan)
+    return out
+
+
+def test_latency_with_jitter_is_seeded_bounded_and_keeps_order() -> None:
+    fault = faults.Latency(latency_s=1.0, jitter_s=0.5, seed=7)
+    delays = [p.at - 10 * i for i, p in enumerate(_plans(fault, [10] * 50, step=10))]
+    assert delays == [p.at - 10 * i for i, p in enumerate(_plans(fault, [10] * 50, step=10))]  # same seed
+    other = faults.Latency(latency_s=1.0, jitter_s=0.5, seed=8)
+    assert delays != [p.at - 10 * i for i, p in enumerate(_plans(other, [10] * 50, step=10))]
+    assert all(0.5 <= d <= 1.5 for d in delays) and len({round(d, 6) for d in delays}) > 40
+    bunched = [p.at for p in _plans(fault, [10] * 50)]  # all sent at once: jitter never reorders them
+    assert bunched == sorted(bunched)
+
+
+def test_latency_applies_only_to_its_channel() -> None:
+    run = faults.Scenario([faults.Latency(latency_s=1.0, on="rest")]).run()
+    assert run.wire("ws", "s", 10, 0.0) is None
+    plan = run.wire("rest", "/oauth2/tokenP", 10, 5.0)
+    assert plan is not None and plan.at == 6.0
+
+
+def test_bandwidth_paces_bytes_on_one_link() -> None:
+    ats = [p.at for p in _plans(faults.Bandwidth(bytes_per_s=1000), [1000, 500, 2000])]
+    assert ats == [1.0, 1.5, 3.5]
+
+
+def test_slow_rest_delays_matching_paths_only() -> None:
+    run = faults.Scenario([faults.SlowRest(delay_s=3.0, path="tokenP")]).run()
+    assert run.wire("rest", "/uapi/domestic-stock/v1/quotations/inquire-price", 10, 0.0) is None
+    assert run.wire("ws", "tokenP", 10, 0.0) is None
+    plan = run.wire("rest", "/oauth2/tokenP", 10, 0.0)
+    assert plan is not None and plan.at == 3.0
+
+
+def test_timeout_holds_rest_until_removed_or_for_close_after() -> None:
+    forever = faults.Scenario([faults.Timeout()]).run().wire("rest", "/x", 1, 10.0)
+    assert forever is not None and forever.hold_until == float("inf")
+    bounded = faults.Scenario([faults.Timeout(close_after_s=5)]).run().wire("rest", "/x", 1, 10.0)
+    assert bounded is not None and bounded.hold_until == 15.0
+    assert faults.Scenario([faults.Timeout(on="ws")]).run().wire("rest", "/x", 1, 10.0) is None
+
+
+def test_slicer_plan_names_the_piece_size() -> None:
+    (plan,) = _plans(faults.Slicer(size=8, delay_s=0.25), [100])
+    assert (plan.slice_size, plan.slice_gap, plan.at) == (8, 0.25, 0.0)
+
+
+def test_a_running_scenario_adds_and_removes_faults_with_fresh_state() -> None:
+    run = faults.Scenario([faults.DropAfter()]).run()
+    assert [x["id"] for x in run.listing()] == [1]
+    new = run.add(faults.TokenThrottle(times=1))
+    assert new == 2 and [x["fault"] for x in run.listing()] == ["drop", "token-throttle"]
+    assert run.rest("token", 0.0) is not None and run.rest("token", 0.0) is None  # its own counter
+    assert run.remove(99) == 0 and run.remove(1) == 1
+    assert [x["id"] for x in run.listing()] == [2]
+    assert run.add(faults.TokenThrottle(times=1)) == 3  # ids are never reused
+    assert run.rest("token", 0.0) is not None  # the new one starts fresh
+    assert run.remove() == 2 and not run

@@ -237,10 +237,10 @@ def test_recorded_path_without_rules_is_replayed_and_a_missing_one_counted(
     assert no_token.status_code == 500 and no_token.json()["msg_cd"] == "EGW00122"
     got = client.get(DAILY, params={"FID_INPUT_ISCD": "005930"}, headers=daily)
     assert got.status_code == 200 and got.json() == {"rt_cd": "0", "output": []}
-    missing = client.get("/uapi/domestic-stock/v1/quotations/inquire-ccnl", headers=daily)
+    missing = client.get("/uapi/domestic-stock/v1/quotations/inquire-investor", headers=daily)
     assert missing.status_code == 404 and missing.json()["msg_cd"] == "EGW00003"
     assert r.stats()["missed"] == {
-        "GET /uapi/domestic-stock/v1/quotations/inquire-ccnl tr_id=FHKST01010400": 1
+        "GET /uapi/domestic-stock/v1/quotations/inquire-investor tr_id=FHKST01010400": 1
     }
 
 

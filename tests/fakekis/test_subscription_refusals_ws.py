@@ -11,7 +11,7 @@ import pytest
 from fakekis.exchange.actions import Action, Drop, Reply, encode
 from fakekis.exchange.auth import Registry
 from fakekis.exchange.sessions import Exchange
-from fakekis.exchange.trs import TRS
+from fakekis.exchange.trs import TRS, Key, Status, status
 from gateway.session import subscribe_message
 
 pytestmark = pytest.mark.ws
@@ -65,11 +65,38 @@ def test_any_non_empty_hts_id_is_right_unless_one_is_configured(env: str, tr_id:
     assert _code(_answer(env, tr_id, "myhtsid", hts_id="myhtsid")[0])[1] == "OPSP0000"
 
 
-@pytest.mark.parametrize("tr_id", ["H0STCNI0", "H0NXCNT0", "H0UNCNT0", "H0STANC0", "H0STMKO0", "H0STOUP0"])
+@pytest.mark.parametrize(
+    "tr_id", ["H0STCNI0", "H0NXCNT0", "H0UNCNT0", "H0NXASP0", "H0UNASP0", "H0STANC0", "H0STMKO0"]
+)
 def test_trs_mock_does_not_serve_are_refused_on_mock_and_acked_on_live(tr_id: str) -> None:
     key = "myhts" if tr_id == "H0STCNI0" else "005930"
     assert _code(_answer("mock", tr_id, key)[0]) == ("9", "OPSP8993", "JSON PARSING ERROR : invalid tr_key")
     assert _code(_answer("live", tr_id, key)[0])[1] == "OPSP0000"
+
+
+@pytest.mark.parametrize("tr_id", sorted(t for t, tr in TRS.items() if not tr.modelled))
+def test_a_tr_kis_serves_but_fakekis_does_not_model_is_refused_like_an_unknown_one(tr_id: str) -> None:
+    """Live serves H0STOUP0, H0STPGM0, H0UPCNT0 ...; fakekis has no data for them, so it answers as KIS
+    answers an unknown tr_id instead of acking into silence. Mock refuses them as not served first."""
+    msg, rest = _answer("live", tr_id, "0001" if TRS[tr_id].key is Key.OTHER else "005930")
+    assert _code(msg) == ("1", "OPSP8991", "SUBSCRIBE ERROR : invalid tr_id")
+    assert msg["header"] == {"tr_id": tr_id, "tr_key": msg["header"]["tr_key"], "encrypt": "N"}
+    assert "output" not in msg["body"] and rest == []
+    assert status(tr_id, "live") is Status.NOT_MODELLED and status(tr_id, "mock") is Status.NOT_ON_ENV
+
+
+def test_the_modelled_trs_are_the_ones_fakekis_has_layouts_for() -> None:
+    """A TR marked modelled without a layout would be acked and then carry frames nobody can name."""
+    from fakekis.wire import layouts
+
+    modelled = {t for t, tr in TRS.items() if tr.modelled}
+    assert modelled - {"H0STCNI0", "H0STCNI9"} == set(layouts.trs())  # notices: encrypted, no table here
+    assert {t: status(t, "live") for t in ("H0STCNT0", "H0UNCNT0", "H0STOUP0", "BOGUS")} == {
+        "H0STCNT0": Status.SERVED,
+        "H0UNCNT0": Status.SERVED,
+        "H0STOUP0": Status.NOT_MODELLED,
+        "BOGUS": Status.UNKNOWN,
+    }
 
 
 def test_the_mock_fill_notice_tr_is_not_served_on_live() -> None:
@@ -133,3 +160,25 @@ def test_deadline_zero_is_never() -> None:
     s = ex.open(0.0)
     ex.heartbeat_sent(s, 10.0)
     assert ex.deadline(s) is None and ex.due(s, 1e9) == [] and ex.stats.pingpong_deadline_drops == 0
+
+
+def test_each_market_day_tr_goes_to_its_own_subscribers_only() -> None:
+    """A market-day tape carries eight TRs per symbol: each frame goes to the sessions that registered that
+    (tr_id, code), never to a neighbour TR of the same symbol."""
+    from fakekis.exchange.actions import Data
+    from fakekis.tape.market_day import VENUE_TRS
+
+    ex, _ = _exchange("live")
+    sessions = {}
+    for tr_id in (tr for trs in VENUE_TRS.values() for tr in trs):
+        reg = ex.registry
+        key = reg.issue_approval(
+            {"grant_type": "client_credentials", "appkey": tr_id.ljust(36, "K"), "secretkey": "s" * 180}
+        )[1]["approval_key"]
+        s = sessions[tr_id] = ex.open()
+        (reply,) = s.receive(subscribe_message(str(key), tr_id, "005930"))
+        assert isinstance(reply, Reply) and reply.msg_cd == "OPSP0000", (tr_id, reply)
+    for tr_id, session in sessions.items():
+        frame = Data(tr_id, 1, f"0|{tr_id}|001|005930^...")
+        assert ex.deliver(frame, "005930", 0.0) == [(session, frame)]
+        assert ex.deliver(frame, "000660", 0.0) == []

@@ -53,6 +53,8 @@ BAD_ENV: list[tuple[str, str]] = [
     ("KIS_WS_URL", "http://127.0.0.1:9"),
     ("KIS_WS_URL", "ws://127.0.0.1:port"),
     ("KIS_ENV", "prod"),
+    ("KIS_VENUE", "nasdaq"),
+    ("KIS_VENUE", "unified"),  # GOOD_ENV is mock, which serves no NXT/unified TR
     ("KIS_APP_KEY", ""),
     ("KIS_APP_KEY", "has a space " + ACCOUNT_CANARY),
     ("KIS_APP_KEY", "키" + ACCOUNT_CANARY),

@@ -40,10 +40,12 @@ class ExplodingCache(QuoteCache):
         super().__init__()
         self.explode = True
 
-    def update_from_h0stcnt0(self, fields: list[str], offset: int, received_at: float) -> bool:
+    def update_from_h0stcnt0(
+        self, fields: list[str], offset: int, received_at: float, venue: str = "krx"
+    ) -> bool:
         if self.explode:
             raise RuntimeError(f"cannot apply a record for appkey {APPKEY}")
-        return super().update_from_h0stcnt0(fields, offset, received_at)
+        return super().update_from_h0stcnt0(fields, offset, received_at, venue)
 
 
 def _worker(tmp: Path, cache: QuoteCache | None = None, connect: Any = None) -> QuoteWorker:
@@ -96,7 +98,7 @@ async def test_frames_the_gateway_cannot_process_do_not_reconnect(tmp_path: Path
         cache = r.gw.cache
         original = cache.update_from_h0stcnt0
 
-        def explode(fields: list[str], offset: int, received_at: float) -> bool:
+        def explode(fields: list[str], offset: int, received_at: float, venue: str = "krx") -> bool:
             raise ValueError("a frame the gateway cannot process")
 
         cache.update_from_h0stcnt0 = explode

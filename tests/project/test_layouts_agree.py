@@ -19,7 +19,8 @@ from fakekis.wire import layouts as fk
 from gateway import codec
 from gateway import layouts as gw
 
-TRS = ("H0STCNT0", "H0STASP0")
+TRS = ("H0STCNT0", "H0STASP0")  # the TRs with real captures of their data
+ALL_TRS = fk.trs()
 # real-frames.jsonl `expected` keys -> field names (docs/kis/protocol.md §5.1, §5.2)
 EXPECTED = {
     "H0STCNT0": {
@@ -76,7 +77,11 @@ def _day(entry: dict[str, Any]) -> date | None:
         return None
 
 
-@pytest.mark.parametrize("tr_id", TRS)
+def test_both_sides_have_the_same_trs() -> None:
+    assert set(fk.trs()) == set(gw.ERAS)
+
+
+@pytest.mark.parametrize("tr_id", ALL_TRS)
 def test_the_tables_agree(tr_id: str) -> None:
     mine = [(e.era, e.since, e.names) for e in fk.eras(tr_id)]
     theirs = [(e.label, e.since, e.names) for e in gw.ERAS[tr_id]]
@@ -85,12 +90,17 @@ def test_the_tables_agree(tr_id: str) -> None:
     assert len(fk.widths(tr_id)) == len(fk.eras(tr_id))  # a width identifies its era
 
 
-def test_nxt_and_unified_trades_share_the_krx_columns_in_the_gateway() -> None:
-    assert gw.ERAS["H0NXCNT0"] == gw.ERAS["H0UNCNT0"] == gw.ERAS["H0STCNT0"]
+def test_nxt_and_unified_trades_share_the_krx_columns_but_name_21_cntg_cls_code() -> None:
+    """docs/kis/endpoints.md §C4: same 46 columns, #21 CNTG_CLS_CODE instead of CCLD_DVSN."""
+    assert gw.ERAS["H0NXCNT0"] == gw.ERAS["H0UNCNT0"]
+    for nx, st in zip(gw.ERAS["H0NXCNT0"], gw.ERAS["H0STCNT0"], strict=True):
+        assert (nx.label, nx.since, nx.width) == (st.label, st.since, st.width)
+        assert [i for i, (a, b) in enumerate(zip(nx.names, st.names, strict=True)) if a != b] == [21]
+        assert nx.names[21] == "CNTG_CLS_CODE"
 
 
 def test_eras_tile_time_and_change_on_the_documented_days() -> None:
-    for tr_id in TRS:
+    for tr_id in ALL_TRS:
         eras = fk.eras(tr_id)
         assert eras[0].since is None and eras[-1].until is None
         for a, b in zip(eras, eras[1:], strict=False):

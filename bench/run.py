@@ -1,6 +1,6 @@
 """Run every benchmark and write BENCHMARKS.md (tox -e bench; never part of the unit tests).
 
-python -m bench.run [--out BENCHMARKS.md] [--only decode,wire,api,fresh,quotes] [--render-only]
+python -m bench.run [--out BENCHMARKS.md] [--only decode,wire,api,fresh,quotes,paper] [--render-only]
 """
 
 from __future__ import annotations
@@ -129,6 +129,18 @@ def render(results: dict[str, Any], took: float, measured: str, m: dict[str, str
             f"| Minute chart (30 bars) in-process, {short[0]} vs {full[0]} (µs a call) | {full[1]} | "
             f"{short[1]} | {full[1] / short[1]:.2f}x | ~1x: no tape scan | {_ok(full[1] / short[1] < 1.5)} |"
         )
+    paper = results.get("paper")
+    if paper:
+        f, b = paper["fakekis"], paper["bare"]
+        lines.append(
+            f"| Paper trading: limit orders through REST, each acceptance notice delivered on the WebSocket "
+            f"(concurrency {paper['concurrency']}, {paper['orders']:,} orders a run; client in its own process) "
+            f"(orders/s; p50/p99 order -> notice) | {_r(f['rate'])}; {f['p50_ms']:.1f}/{f['p99_ms']:.1f} ms | "
+            f"bare floor (uvicorn + Starlette + websockets: parse, AES-encrypt one notice, send, answer) "
+            f"{_r(b['rate'])}; {b['p50_ms']:.1f}/{b['p99_ms']:.1f} ms | "
+            f"{f['rate']['median'] / b['rate']['median']:.2f}x orders/s, p99 {f['p99_ms'] / b['p99_ms']:.2f}x | "
+            f"report | info |"
+        )
     analysis = Path(__file__).with_name("analysis.md")  # hand-written: what the numbers mean, with profiles
     if analysis.is_file():
         lines += ["", analysis.read_text(encoding="utf-8").rstrip()]
@@ -139,7 +151,7 @@ def render(results: dict[str, Any], took: float, measured: str, m: dict[str, str
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
-    parser.add_argument("--only", default="decode,wire,api,fresh,quotes")
+    parser.add_argument("--only", default="decode,wire,api,fresh,quotes,paper")
     parser.add_argument(
         "--render-only",
         action="store_true",
@@ -155,7 +167,9 @@ def main() -> int:
         Path(args.out).write_text(text, encoding="utf-8")
         print(f"bench: wrote {args.out} from {saved}", file=sys.stderr)
         return 0
-    wanted = [n for n in ("decode", "wire", "api", "fresh", "quotes") if n in set(args.only.split(","))]
+    wanted = [
+        n for n in ("decode", "wire", "api", "fresh", "quotes", "paper") if n in set(args.only.split(","))
+    ]
     results: dict[str, Any] = {}
     start = time.perf_counter()
     # One updating line on a terminal (rich); nothing when piped, then the one "wrote" line at the end.

@@ -21,10 +21,12 @@ from fakekis import __version__, faults, tape
 from fakekis.cli import logfmt
 from fakekis.cli.args import (
     MAX_SPEED,
+    MAX_START_CASH,
     MAX_SYMBOLS,
     MIN_SPEED,
     _Parser,
     _say,
+    hts_id,
     instant,
     integer,
     non_negative,
@@ -36,6 +38,7 @@ from fakekis.cli.args import (
     symbols,
     url,
     venue_list,
+    won,
 )
 from fakekis.cli.commands import (
     _faults,
@@ -45,6 +48,7 @@ from fakekis.cli.commands import (
     _serve,
     _validate,
 )
+from fakekis.exchange.accounts import DEFAULT_START_CASH
 from fakekis.tape.synth import MAX_MINUTES
 
 # -- the parser ---------------------------------------------------------------------------------------
@@ -147,6 +151,19 @@ def _parser() -> _Parser:
         type=instant,
         help="with --clock manual only: the starting instant, ISO-8601 with a UTC offset, e.g. "
         "2026-11-25T09:05:00+09:00, between 1990 and 2099 (default: the recording's start)",
+    )
+    p.add_argument(
+        "--start-cash",
+        type=won,
+        default=DEFAULT_START_CASH,
+        help="the deposit of each paper-trading account on first use, whole won from 0 to "
+        f"{MAX_START_CASH:,} (default {DEFAULT_START_CASH:,}; docs/paper-trading.md)",
+    )
+    p.add_argument(
+        "--hts-id",
+        type=hts_id,
+        help="the HTS ID fill notices (H0STCNI0/H0STCNI9) accept as tr_key; another is refused with "
+        "OPSP0017 and a drop, as KIS does (default: any non-empty one)",
     )
     p.add_argument(
         "--scenario",

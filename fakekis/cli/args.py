@@ -195,6 +195,28 @@ def integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer: give a whole number, e.g. 7") from None
 
 
+MAX_START_CASH = 10**13  # KRW: ten trillion, far above any real deposit, far below overflow anywhere
+
+
+def won(text: str) -> int:
+    """A deposit in KRW: a whole number from 0 to MAX_START_CASH; `_` and `,` may group digits."""
+    digits = text.replace("_", "").replace(",", "")
+    if not (digits.isascii() and digits.isdigit()) or int(digits) > MAX_START_CASH:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not allowed: give whole won from 0 to {MAX_START_CASH:,}, e.g. 10000000 or 10,000,000"
+        )
+    return int(digits)
+
+
+def hts_id(text: str) -> str:
+    """An HTS ID: 1 to 16 printable ASCII characters without spaces (it is a tr_key, sent as is)."""
+    if not 1 <= len(text) <= 16 or not text.isascii() or not text.isprintable() or " " in text:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not allowed: give an HTS ID of 1 to 16 printable ASCII characters, no spaces"
+        )
+    return text
+
+
 def url(*schemes: str) -> Callable[[str], str]:
     def parse(text: str) -> str:
         scheme, sep, rest = text.partition("://")

@@ -49,6 +49,8 @@ async def _serve(args: argparse.Namespace) -> int:
         seed=args.seed,
         scenario=scenario,
         clock=clock,
+        start_cash=args.start_cash,
+        hts_id=args.hts_id,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

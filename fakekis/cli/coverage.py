@@ -3,7 +3,7 @@ the code itself (like moto's IMPLEMENTATION_COVERAGE.md). docs/coverage.md is th
 tests/project/test_coverage.py fails when the two differ.
 
 REST: the list of KIS calls is `fakekis.exchange.surface.ENDPOINTS`; whether fakekis answers one is read
-from the routes of a real REST app (`serve.rest.create_app`), and mock's refusals from the quotation route
+from the routes of a real REST app (`serve.rest.create_app` with the paper-trading routes), and mock's refusals from the quotation route
 table. Realtime: every TR of `fakekis.exchange.trs.TRS`, served or refused per environment by the same
 function the exchange uses, with data where the seeded generator makes it.
 """
@@ -14,9 +14,13 @@ import functools
 from datetime import datetime
 
 from fakekis.exchange import quotations, surface, trs
+from fakekis.exchange.accounts import Accounts
 from fakekis.exchange.auth import Registry
 from fakekis.exchange.market import FEEDS, MarketState
+from fakekis.exchange.notices import Notice
+from fakekis.exchange.paper import Paper
 from fakekis.serve.rest import create_app
+from fakekis.serve.trading import trading_routes
 from fakekis.tape import synth
 from fakekis.wire import frames
 from kisclock import KST, ManualClock
@@ -27,7 +31,13 @@ NOT_MODELLED = "not modelled: rest.yaml replay only, else 404 `EGW00003`"
 
 @functools.cache
 def _served_paths() -> frozenset[str]:
-    app = create_app(Registry("live"), MarketState(), ManualClock(0.0))
+    registry, accounts, clock = Registry("live"), Accounts(), ManualClock(0.0)
+
+    async def notify(notices: list[Notice]) -> None:  # never called: the app is only listed
+        return None
+
+    trading = trading_routes(registry, Paper("live", accounts, {}), accounts, clock, clock, clock.now, notify)
+    app = create_app(registry, MarketState(), clock, extra_routes=trading)
     return frozenset(str(getattr(r, "path", "")) for r in app.routes)
 
 

@@ -27,12 +27,20 @@ class Reply:
     msg_cd: str
     msg1: str
     output: tuple[tuple[str, str], ...] | None = None
+    encrypt: str = "N"  # the header's flag: "Y" on a live fill-notice ack (exchange/sessions.py)
 
 
 def ack(
-    tr_id: str, tr_key: str, rt_cd: str, msg_cd: str, msg1: str, output: dict[str, str] | None = None
+    tr_id: str,
+    tr_key: str,
+    rt_cd: str,
+    msg_cd: str,
+    msg1: str,
+    output: dict[str, str] | None = None,
+    encrypt: str = "N",
 ) -> Reply:
-    return Reply(tr_id, tr_key, rt_cd, msg_cd, msg1, tuple(output.items()) if output is not None else None)
+    items = tuple(output.items()) if output is not None else None
+    return Reply(tr_id, tr_key, rt_cd, msg_cd, msg1, items, encrypt)
 
 
 def session_error(msg_cd: str, msg1: str) -> Reply:
@@ -120,7 +128,9 @@ def encode(action: Reply | Data | Heartbeat | Raw) -> str | bytes:
         return action.text
     if isinstance(action, Reply):
         output = dict(action.output) if action.output is not None else None
-        return frames.control(action.tr_id, action.tr_key, action.rt_cd, action.msg_cd, action.msg1, output)
+        return frames.control(
+            action.tr_id, action.tr_key, action.rt_cd, action.msg_cd, action.msg1, output, action.encrypt
+        )
     if isinstance(action, Heartbeat):
         return frames.pingpong(action.stamp)
     assert isinstance(action, Raw)

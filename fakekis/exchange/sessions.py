@@ -43,6 +43,9 @@ _INVALID_TR_KEY = parse_error("OPSP8993", "JSON PARSING ERROR : invalid tr_key")
 __all__ = ["MAX_REGISTRATIONS", "Action", "Close", "Data", "Drop", "Exchange", "Raw", "Reply", "Session"]
 
 MAX_REGISTRATIONS = 41
+# The ack header's `encrypt` on a fill-notice registration: a real mock ack (docs/kis/real-frames.md,
+# kisreal-088) says "N" although its frames are encrypted; live is "Y" as protocol.md §4.3 infers.
+NOTICE_ACK_ENCRYPT = {"live": "Y", "mock": "N"}
 # KIS ends a session whose PINGPONG goes unanswered for about 100 s (protocol.md §4.4, failure-modes.md F3).
 PINGPONG_DEADLINE = 100.0
 
@@ -296,7 +299,9 @@ class Exchange:
         session.keys[tr_id] = (iv, key)
         session.registered[sub] = None
         self.routes.setdefault(sub, []).append(session)
-        return ack(tr_id, tr_key, "0", "OPSP0000", "SUBSCRIBE SUCCESS", {"iv": iv, "key": key})
+        tr = TRS.get(tr_id)
+        encrypt = NOTICE_ACK_ENCRYPT.get(self.registry.env, "N") if tr and tr.key is Key.HTS_ID else "N"
+        return ack(tr_id, tr_key, "0", "OPSP0000", "SUBSCRIBE SUCCESS", {"iv": iv, "key": key}, encrypt)
 
     def _unregister(self, session: Session, sub: tuple[str, str]) -> Reply:
         tr_id, tr_key = sub

@@ -3,8 +3,8 @@
 - `base`: the plug points (`FaultHooks`), `Fault` (frozen parameters + per-run state) and `Scenario`
 - `params`: each parameter's allowed values, checked on load (`ScenarioError`)
 - `connection` (F1, F3, F13), `subscription` (F1, F2, F4, F8, F11, F12), `data` (F5, F9, F14),
-  `rest` (F6, F7), `network` (latency, bandwidth, slow REST, TCP reset, timeout, slicer): the faults, by
-  family
+  `rest` (F6, F7), `network` (latency, bandwidth, slow REST, TCP reset, timeout, slicer), `trading` (F15): the
+  faults, by family
 - `catalogue`: name -> fault, as data (`fakekis faults`, the docs table and the tests read it)
 - `spec`: scenarios from names and YAML/JSON files
 
@@ -35,10 +35,24 @@ from fakekis.faults.subscription import (
     NoAck,
     SessionInUse,
 )
+from fakekis.faults.trading import (
+    AcceptanceDelay,
+    NoticeDelay,
+    NoticeLost,
+    OrderReject,
+    OrderTps,
+    TradingFault,
+)
 
 __all__ = [
     "CATALOGUE",
     "FAULTS",
+    "AcceptanceDelay",
+    "NoticeDelay",
+    "NoticeLost",
+    "OrderReject",
+    "OrderTps",
+    "TradingFault",
     "AlreadySubscribedAfterReconnect",
     "ApprovalRejected",
     "Bandwidth",

@@ -29,6 +29,7 @@ from fakekis.faults.subscription import (
     NoAck,
     SessionInUse,
 )
+from fakekis.faults.trading import AcceptanceDelay, NoticeDelay, NoticeLost, OrderReject, OrderTps
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,11 @@ CATALOGUE: dict[str, Entry] = {
         TcpReset,
         Timeout,
         Slicer,
+        OrderReject,
+        OrderTps,
+        AcceptanceDelay,
+        NoticeDelay,
+        NoticeLost,
     )
 }
 FAULTS: dict[str, type[Fault[Any]]] = {name: e.cls for name, e in CATALOGUE.items()}

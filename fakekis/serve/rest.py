@@ -278,7 +278,7 @@ def create_app(
         *(Route(r.path, quotation(r.kind, r.tr_id, derived(r)), methods=["GET"]) for r in quotations.ROUTES),
         Route("/__fakekis/stats", fake_stats, methods=["GET"]),
         Route("/__fakekis/clock", fake_clock, methods=["GET", "POST"]),
-        *extra_routes,
+        *extra_routes,  # paper trading (serve/trading.py), scale-out admin (serve/admin.py)
     ]
     app = Starlette(routes=routes, middleware=[Middleware(_CollapseSlashes)])
     app.add_exception_handler(404, not_found)

@@ -3,6 +3,8 @@ player's fan-out. Logic lives in the sans-I/O cores; this only moves data: the
 exchange decides (who gets a frame, what a fault does to it, what a request is answered) in typed actions;
 `connection.py` runs each WebSocket and encodes each action to text once, at the socket. The no-fault
 replay path sends the recorded text as it is: an action object per frame cost ~30% of replay throughput.
+Longer than our ~300-line mark because it is the one place the environments' REST apps, WebSocket servers,
+the player and paper trading (fill notices, their faults) are wired together; no rule lives here.
 
 Usage (tests, the demo, the CLI)::
 
@@ -26,14 +28,18 @@ from typing import Any
 import uvicorn
 from websockets.asyncio.server import Server, ServerConnection, serve
 
+from fakekis.exchange import notices
+from fakekis.exchange.accounts import DEFAULT_START_CASH, Accounts
 from fakekis.exchange.actions import Action, Data, Raw
 from fakekis.exchange.auth import Registry
 from fakekis.exchange.cassette import DEFAULT_MATCH_ON, Replay
 from fakekis.exchange.ledger import Ledger
 from fakekis.exchange.market import MarketState
+from fakekis.exchange.paper import Paper
 from fakekis.exchange.products import Catalogue
 from fakekis.exchange.sessions import PINGPONG_DEADLINE, Exchange, Session
 from fakekis.faults import Fault, Scenario
+from fakekis.faults.trading import notice_delay
 from fakekis.serve import admin, control
 from fakekis.serve.connection import KisConnection, Shell, send, send_text
 from fakekis.serve.listen import start_rest
@@ -41,6 +47,7 @@ from fakekis.serve.player import Player
 from fakekis.serve.replay import CassetteReplay
 from fakekis.serve.rest import create_app
 from fakekis.serve.toxics import NetShell, RestToxics
+from fakekis.serve.trading import trading_routes
 from fakekis.tape import cassette
 from fakekis.tape.format import Recording, TapeFrame
 from fakekis.wire.frames import split_frame
@@ -81,13 +88,14 @@ class FakeKis:
         lenient: bool = False,
         hts_id: str | None = None,
         pingpong_deadline: float = PINGPONG_DEADLINE,
+        start_cash: int = DEFAULT_START_CASH,
         ledger: bool = False,
         session_release_delay: float = 0.0,
     ) -> None:
         """`ledger` keeps the scale-out ledger (`GET /__fakekis/history`, `history()`);
         `session_release_delay` keeps an appkey taken that long after its owner's socket goes. `lenient` acks every well-formed subscription (no TR/tr_key/HTS ID checks); `hts_id` is the one
         HTS ID fill notices accept (None: any non-empty); `pingpong_deadline` seconds without an answer to a
-        PINGPONG end a session (0: never)."""
+        PINGPONG end a session (0: never); `start_cash` is the deposit of a paper account on first use."""
         if not 0 <= pingpong_deadline < float("inf"):  # False for NaN
             raise ValueError("pingpong_deadline must be a finite number of seconds >= 0 (0: never)")
         if not 0 <= session_release_delay < float("inf"):
@@ -130,6 +138,9 @@ class FakeKis:
             key for _, key in (recording.subscriptions if recording else [])
         }
         self.products = Catalogue(sorted(traded), recording.products if recording else None)
+        # paper trading (docs/paper-trading.md): one engine and ledger per environment, fed by the player
+        self.accounts = Accounts(start_cash)
+        self.paper = {n: Paper(n, self.accounts, self.market.prev_close, self._product_name) for n in envs}
         self.player = Player(
             frames, self.clock, speed, recording.start if recording else self.clock.now(), self._emit
         )
@@ -138,6 +149,7 @@ class FakeKis:
         recorded = cassette.parse(recording.rest) if recording else []
         self.rest_replay = {name: Replay(recorded, rest_match_on) for name in envs}
         self._tasks: list[asyncio.Task[None]] = []
+        self._later: set[asyncio.Task[None]] = set()  # delayed fill notices (notice-delay fault)
         self._heartbeat_due: dict[ServerConnection, float] = {}
         self._rest: list[uvicorn.Server] = []
         self._ws: list[Server] = []
@@ -165,7 +177,18 @@ class FakeKis:
                 scenario=self.faults,
                 cassette=CassetteReplay(self.rest_replay[env.name], self.tape_now),
                 ledger=env.ledger,
-                extra_routes=admin.routes(
+                extra_routes=trading_routes(
+                    env.registry,
+                    self.paper[env.name],
+                    self.accounts,
+                    self.clock,
+                    WallClock(),
+                    self.player.market_now,
+                    functools.partial(self._notify, env),
+                    other_registries=others,
+                    scenario=self.faults,
+                )
+                + admin.routes(
                     env.exchange, env.ledger, self.clock, functools.partial(self.drop_appkey, env.name)
                 ),
             )
@@ -203,6 +226,10 @@ class FakeKis:
             datetime.fromtimestamp(self.player.market_now(), KST).isoformat(),
         )
 
+    def _product_name(self, code: str) -> str:
+        """The name paper-trading answers and notices show: the code itself for a code nobody named."""
+        return self.products.name(code) or code
+
     def replay_status(self) -> str:
         """One line for a progress display: where the replay is."""
         total, done = len(self.player.frames), self.player.emitted
@@ -215,6 +242,8 @@ class FakeKis:
         return f"replay {done:,}/{total:,} frames ({done / max(total, 1):.0%}), market {market} KST, {sessions} sessions"
 
     async def stop(self) -> None:
+        for later in list(self._later):
+            later.cancel()
         for ws in self._ws:
             ws.close()
         for server in self._rest:
@@ -286,6 +315,13 @@ class FakeKis:
                 "market_time": datetime.fromtimestamp(self.player.market_now(), KST).isoformat(),
             },
             "rest_replay": self.rest_replay[env].stats(),
+            "paper": {
+                "orders": len(self.paper[env].ledger),
+                "fills": len(self.paper[env].fills),
+                "notices_made": self.paper[env].notices_made,
+                "notices_sent": self.paper[env].notices_sent,
+                "notices_lost": self.paper[env].notices_lost,
+            },
         }
 
     def caught_up(self) -> bool:
@@ -355,6 +391,9 @@ class FakeKis:
         """The player's callback: note the trade for REST, then carry out each environment's deliveries."""
         self.market.apply(frame.tr_id, frame.text, frame.records, frame.tr_key)
         for env in self.envs.values():
+            made = self.paper[env.name].on_frame(frame.tr_id, frame.text, frame.records, frame.tr_key)
+            if made:
+                await self._notify(env, made)
             exchange = env.exchange
             if exchange.faults is None:  # the hot path: the recorded text as it is, to whoever registered
                 for session in exchange.route(frame.tr_id, frame.tr_key):
@@ -364,6 +403,30 @@ class FakeKis:
             else:
                 data = Data(frame.tr_id, frame.records, frame.text)
                 await self._deliver(env, exchange.deliver(data, frame.tr_key, self.clock.now()))
+
+    async def _notify(self, env: Environment, made: list[notices.Notice]) -> None:
+        """Send fill notices to the sessions that registered for them, each encrypted with its own key;
+        the notice-delay and notice-lost faults hold some back (fakekis/faults/trading.py)."""
+        paper = self.paper[env.name]
+        for notice in made:
+            delay = notice_delay(self.faults, self.clock.now()) if self.faults else 0.0
+            if delay is None:
+                paper.notices_lost += 1
+            elif delay > 0:
+                task = asyncio.create_task(self._notify_later(env, notice, self.clock.now() + delay))
+                self._later.add(task)
+                task.add_done_callback(self._later.discard)
+            else:
+                await self._send_notice(env, notice)
+
+    async def _notify_later(self, env: Environment, notice: notices.Notice, due: float) -> None:
+        await self.clock.sleep_until(due)
+        await self._send_notice(env, notice)
+
+    async def _send_notice(self, env: Environment, notice: notices.Notice) -> None:
+        deliveries = notices.deliveries(env.exchange, notice)
+        self.paper[env.name].notices_sent += len(deliveries)
+        await self._deliver(env, list(deliveries))
 
     async def _deliver(self, env: Environment, deliveries: list[tuple[Session, Action]]) -> None:
         gone: set[Session] = set()  # a session whose socket went away gets nothing more of this frame

@@ -11,10 +11,18 @@ and async ones alike can use it::
         fake_kis.wait_until(lambda s: s["frames_sent"] > 0)
         assert bot.last_price("005930") > 0
 
+Paper trading: seed an account, let the bot trade, read the ledger::
+
+    def test_my_trader(fake_kis):
+        fake_kis.account("50123456", cash=5_000_000, holdings={"005930": (10, 70_000)})
+        run_my_trader(fake_kis.rest_url, fake_kis.ws_url, account="50123456-01")
+        assert [o["side"] for o in fake_kis.orders()] == ["buy"]
+
 Configure with a marker (all optional)::
 
     @pytest.mark.fake_kis(recording="healthy-morning-synthetic", speed="asap", env="mock",
                           scenario="drop,malformed", manual_clock=False, ping_interval=10.0,
+                          start_cash=10_000_000, hts_id="myhtsid",
                           rest_match_on=("method", "path", "tr_id", "query", "body"))
 
 `rest_match_on` names the matchers REST replay from the recording's rest.yaml uses (docs/recordings.md).
@@ -42,6 +50,7 @@ from typing import Any, TypeVar
 import pytest
 
 from fakekis import faults, tape
+from fakekis.exchange.accounts import DEFAULT_START_CASH
 from fakekis.exchange.cassette import DEFAULT_MATCH_ON, check_match_on
 from fakekis.serve.proxy import Recorder
 from fakekis.serve.server import FakeKis
@@ -115,6 +124,35 @@ class FakeKisHandle:
     def drop(self, env: str | None = None) -> int:
         """Abort every WebSocket of the environment without a close frame (your client sees 1006)."""
         return self._call(lambda: self._kis.drop_connections(env or self.env))
+
+    def account(
+        self,
+        cano: str,
+        prdt: str = "01",
+        *,
+        cash: int | None = None,
+        holdings: dict[str, tuple[int, int]] | None = None,
+        env: str | None = None,
+    ) -> dict[str, Any]:
+        """Seed a paper-trading account (docs/paper-trading.md): `cash` in won, `holdings` as
+        {symbol: (quantity, average price)}; returns what the account holds now. With no cash or
+        holdings given, it only reads (opening the account with the start cash if it is new)."""
+        accounts = self._kis.accounts
+        return self._call(
+            lambda: accounts.seed(env or self.env, cano, prdt, cash=cash, holdings=holdings).as_dict()
+        )
+
+    def orders(self, env: str | None = None) -> list[dict[str, Any]]:
+        """The order ledger: every order, modify and cancel, with what filled, in placing order."""
+        paper = self._kis.paper[env or self.env]
+        return self._call(lambda: [o.as_dict() for o in paper.orders()])
+
+    def fills(self, env: str | None = None) -> list[dict[str, Any]]:
+        """Every fill, in order: order number, quantity, price, tape time (HHMMSS)."""
+        paper = self._kis.paper[env or self.env]
+        return self._call(
+            lambda: [{"odno": o, "qty": q, "price": p, "time": t} for o, q, p, t in paper.fills]
+        )
 
     def add_fault(self, fault: str | faults.Fault[Any], **params: Any) -> int:
         """Start a fault now, while the test runs (as `POST /__fakekis/faults` does); returns its id.
@@ -215,7 +253,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "fake_kis(recording=..., speed=..., env=..., scenario=..., manual_clock=..., "
-        "ping_interval=..., pingpong_deadline=..., lenient=..., hts_id=..., rest_match_on=..., "
+        "ping_interval=..., pingpong_deadline=..., lenient=..., hts_id=..., start_cash=..., rest_match_on=..., "
         "record=..., upstream=...): configure the fake_kis fixture",
     )
 
@@ -312,6 +350,7 @@ def _serve(opts: dict[str, Any], recording: tape.Recording | None) -> Iterator[F
             pingpong_deadline=float(opts.get("pingpong_deadline", 100.0)),
             lenient=bool(opts.get("lenient", False)),
             hts_id=opts.get("hts_id"),
+            start_cash=int(opts.get("start_cash", DEFAULT_START_CASH)),
             scenario=scenario,
             rest_match_on=match_on,
         )

@@ -58,6 +58,14 @@ CASES: list[tuple[list[str], str, str]] = [
     (["serve", "--env", "prod"], "--env", "'mock', 'live', 'both'"),
     (["serve", "--start-on", "later"], "--start-on", "'subscribe', 'ready'"),
     (["serve", "--seed", "x"], "--seed", "integer"),
+    *[
+        (["serve", "--start-cash", v], "--start-cash", "whole won from 0 to 10,000,000,000,000")
+        for v in ("-1", "x", "1.5", "", "1e9", "10000000000001", "٣")
+    ],
+    *[
+        (["serve", "--hts-id", v], "--hts-id", "1 to 16 printable ASCII")
+        for v in ("", "two words", "a" * 17, "아이디")
+    ],
     (["serve", "--recording", "/no/such/place"], "--recording", "bundled name"),
     (["serve", "--recording", "{file}"], "--recording", "bundled name"),
     *[(["demo", "--timeout", v], "--timeout", "greater than 0") for v in ("0", "-1", "nan", "inf")],

@@ -286,3 +286,21 @@ def test_diagnose_cli_against_a_fakekis_process(scenario, code, needle, tmp_path
     for boundary in ("worker_started", "connected", "subscribed", "first_message", "cached", "served_ws"):
         assert boundary in proc.stdout
     assert json.loads(as_json.stdout)["findings"][0]["boundary"] == "worker_started"
+
+
+def test_start_cash_reaches_a_new_paper_account(tmp_path: Path) -> None:
+    kis, ready = _start(["fakekis", "serve", "--start-cash", "1,234,000", "--hts-id", "myhtsid"])
+    try:
+        with httpx.Client(base_url=ready["rest_url"], timeout=10) as http:
+            body = {"grant_type": "client_credentials", "appkey": APPKEY, "appsecret": SECRET}
+            token = http.post("/oauth2/tokenP", json=body).json()["access_token"]
+            auth = {"authorization": f"Bearer {token}", "appkey": APPKEY, "appsecret": SECRET}
+            r = http.get(
+                "/uapi/domestic-stock/v1/trading/inquire-psbl-order",
+                params={"CANO": "50123456", "ACNT_PRDT_CD": "01", "PDNO": "005930", "ORD_UNPR": "71000"},
+                headers={**auth, "tr_id": "VTTC8908R"},
+            )
+            assert r.json()["output"]["ord_psbl_cash"] == "1234000"
+            assert http.get("/__fakekis/accounts").json()["accounts"][0]["cash"] == 1_234_000
+    finally:
+        assert _stop(kis)[0] == 0

@@ -54,6 +54,15 @@ CASES = [
     ([F.TcpReset(after_s=5)], WED, {}, True, None, "reconnect"),
     ([F.Timeout(after_s=5, on="ws")], WED, {"GATEWAY_WS_IDLE_TIMEOUT": "15"}, True, None, "reconnect"),
     ([F.Slicer(size=16)], WED, {}, True, None, CLEAN),
+    # The trading path (F15) never touches a quote client: with every trading fault on, the gateway is clean.
+    (
+        [F.OrderReject(), F.OrderTps(), F.AcceptanceDelay(), F.NoticeDelay(), F.NoticeLost()],
+        WED,
+        {},
+        True,
+        None,
+        CLEAN,
+    ),
 ]
 
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
+import httpx
+import paper_client
 import pytest
 import websockets
 from websockets.exceptions import ConnectionClosed
@@ -383,6 +386,102 @@ async def test_reconnect_storm_lockout(tmp_path: Path) -> None:
         assert refused >= 1  # the lockout was hit ...
         assert r.gw.worker.failures == 0  # ... and survived: healthy again
         assert r.clock.now() - WED >= 30
+
+
+# -- the trading path (F15, docs/paper-trading.md) -------------------------------------------------
+
+
+async def _trading(scenario: faults.Scenario, test: Any) -> None:
+    """The bundled morning 30 s in, a client with a token and a fill-notice subscription, then `test`."""
+    rec = tape.load(tape.bundled(tape.DEFAULT_BUNDLED))
+    clock = ManualClock(rec.start)
+    async with FakeKis(rec, clock=clock, start_on="ready", rest_rps={"mock": 50}, scenario=scenario) as kis:
+        clock.advance(30)
+        await eventually(kis.caught_up, what="30 s of tape replayed")
+        url = kis.urls["mock"]
+        async with (
+            httpx.AsyncClient(base_url=url["rest_url"]) as http,
+            websockets.connect(url["ws_url"]) as ws,
+        ):
+            client = paper_client.Client(http, await paper_client.start(http))
+            await ws.send(subscribe_message(await paper_client.approval(http), "H0STCNI9", "htsid"))
+            out = json.loads(await ws.recv())["body"]["output"]
+            await test(kis, clock, client, ws, out["key"], out["iv"])
+
+
+def _market_buy(client: paper_client.Client, qty: str = "1") -> Any:
+    return client.order("VTTC0012U", PDNO="005930", ORD_DVSN="01", ORD_QTY=qty, ORD_UNPR="0")
+
+
+async def test_order_reject_refuses_the_first_order_as_kis_then_takes_the_next() -> None:
+    async def test(kis: FakeKis, clock: ManualClock, client: Any, ws: Any, key: str, iv: str) -> None:
+        first = await _market_buy(client)
+        assert (first["rt_cd"], first["msg_cd"], first["msg1"]) == (
+            "1",
+            "40580000",
+            "모의투자 장종료 입니다.",
+        )
+        assert kis.paper["mock"].orders() == []
+        assert (await _market_buy(client))["rt_cd"] == "0"
+
+    await _trading(faults.Scenario([faults.OrderReject(reason="closed", times=1)]), test)
+
+
+async def test_order_tps_answers_egw00201_and_places_nothing() -> None:
+    async def test(kis: FakeKis, clock: ManualClock, client: Any, ws: Any, key: str, iv: str) -> None:
+        r = await client.http.post(
+            paper_client.TRADING + "order-cash",
+            json={
+                **paper_client.ACCOUNT,
+                "PDNO": "005930",
+                "ORD_DVSN": "01",
+                "ORD_QTY": "1",
+                "ORD_UNPR": "0",
+            },
+            headers=client.headers("VTTC0012U"),
+        )
+        assert r.status_code == 500 and r.json()["msg_cd"] == "EGW00201"
+        assert kis.paper["mock"].orders() == []
+        assert (await _market_buy(client))["rt_cd"] == "0"
+
+    await _trading(faults.Scenario([faults.OrderTps(times=1)]), test)
+
+
+async def test_acceptance_delay_answers_when_the_exchange_clock_has_moved() -> None:
+    async def test(kis: FakeKis, clock: ManualClock, client: Any, ws: Any, key: str, iv: str) -> None:
+        due = clock.now() + 2
+        pending = asyncio.ensure_future(_market_buy(client))
+        # the order is parked on the exchange clock (a sleeper due 2 s from now)
+        await eventually(lambda: any(d == due for d, _, _ in clock._sleepers), what="the order parked")
+        assert not pending.done() and kis.paper["mock"].orders() == []
+        clock.advance(2)
+        answer = await asyncio.wait_for(pending, 10)
+        assert answer["output"]["ORD_TMD"] == "090532"  # taken at the market of 2 s later
+
+    await _trading(faults.Scenario([faults.AcceptanceDelay(after_s=2.0)]), test)
+
+
+async def test_notice_delay_holds_notices_until_the_clock_reaches_them() -> None:
+    async def test(kis: FakeKis, clock: ManualClock, client: Any, ws: Any, key: str, iv: str) -> None:
+        assert (await _market_buy(client))["rt_cd"] == "0"
+        assert kis.stats("mock")["paper"]["notices_sent"] == 0
+        clock.advance(5)
+        assert (await paper_client.notice(ws, key, iv))[13] == "1"  # the acceptance, 5 s late
+
+    await _trading(faults.Scenario([faults.NoticeDelay(after_s=5.0)]), test)
+
+
+async def test_notice_lost_drops_every_second_notice_but_the_ledger_has_the_fill() -> None:
+    async def test(kis: FakeKis, clock: ManualClock, client: Any, ws: Any, key: str, iv: str) -> None:
+        answer = await _market_buy(client)
+        assert (await paper_client.notice(ws, key, iv))[13] == "1"  # the acceptance goes out
+        paper = kis.stats("mock")["paper"]
+        assert paper["notices_lost"] >= 1 and paper["fills"] >= 1  # its fill notice was lost
+        ccld, _ = await client.query("inquire-daily-ccld", "VTTC0081R")
+        assert ccld["output1"][0]["odno"] == answer["output"]["ODNO"]
+        assert ccld["output1"][0]["tot_ccld_qty"] == "1"
+
+    await _trading(faults.Scenario([faults.NoticeLost(every=2)]), test)
 
 
 # -- network faults (family N, and F1's resets and timeouts) -----------------------------------

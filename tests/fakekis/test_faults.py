@@ -183,6 +183,32 @@ def test_half_open_silences_the_session_through_the_exchange() -> None:
     assert ex.deadline(s) is None
 
 
+def test_trading_faults_answer_orders_only_and_count_per_run() -> None:
+    from fakekis.faults.trading import notice_delay, order_delay
+
+    scenario = faults.Scenario(
+        [
+            faults.OrderReject(reason="tick", times=1),
+            faults.AcceptanceDelay(after_s=3.0),
+            faults.NoticeLost(every=3),
+        ]
+    )
+    run = scenario.run()
+    assert run.rest("price", 0.0) is None  # quotations are untouched
+    assert run.rest("order:live", 0.0) == (
+        200,
+        {"rt_cd": "7", "msg_cd": "APBK0506", "msg1": "주식주문호가단위 오류입니다."},
+    )
+    assert run.rest("order:mock", 0.0) is None  # times=1 is spent
+    assert order_delay(run, 0.0) == 3.0
+    assert [notice_delay(run, 0.0) for _ in range(6)] == [0.0, 0.0, None, 0.0, 0.0, None]
+    assert scenario.run().rest("order:mock", 0.0) == (
+        200,
+        {"rt_cd": "1", "msg_cd": "40030000", "msg1": "모의투자 주문처리가 안되었습니다(호가단위 오류)"},
+    )  # a fresh run, fresh counts
+    assert order_delay(faults.Scenario().run(), 0.0) == 0.0
+
+
 # -- network faults: the plan for each outgoing message (faults/network.py) --------------------
 
 

@@ -182,3 +182,13 @@ def test_each_market_day_tr_goes_to_its_own_subscribers_only() -> None:
         frame = Data(tr_id, 1, f"0|{tr_id}|001|005930^...")
         assert ex.deliver(frame, "005930", 0.0) == [(session, frame)]
         assert ex.deliver(frame, "000660", 0.0) == []
+
+
+@pytest.mark.parametrize(("env", "tr_id", "flag"), [("live", "H0STCNI0", "Y"), ("mock", "H0STCNI9", "N")])
+def test_the_fill_notice_ack_flags_encryption_as_each_environment_does(
+    env: str, tr_id: str, flag: str
+) -> None:
+    # mock "N" as the captured mock ack kisreal-088 (docs/kis/real-frames.md); live "Y" (protocol.md §4.3, INF)
+    msg, _ = _answer(env, tr_id, "myhtsid")
+    assert msg["header"]["encrypt"] == flag and set(msg["body"]["output"]) == {"iv", "key"}
+    assert _answer(env, "H0STCNT0", "005930")[0]["header"]["encrypt"] == "N"

@@ -100,9 +100,10 @@ async def test_the_rest_fallback_asks_fakekis_for_the_venues_market(
     clock = ManualClock(kst(2026, 11, 25, 19, 0))
     registry = Registry("live", rest_rps=100)
     market = MarketState()
-    market.apply(
-        "H0STCNT0", frames.data_frame("H0STCNT0", [trade("005930", "150000", 71_500, 71_000, 9)]), 1, "005930"
-    )
+    # fakekis answers each market from its own frames (NX from NXT's; UN falls back to KRX's)
+    for tr_id in ("H0STCNT0", "H0NXCNT0"):
+        text = frames.data_frame(tr_id, [trade("005930", "150000", 71_500, 71_000, 9)])
+        market.apply(tr_id, text, 1, "005930")
     asked: list[str | None] = []
 
     async def hook(request: httpx.Request) -> None:

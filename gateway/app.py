@@ -25,12 +25,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway import ops
 from gateway.cache import QuoteCache
 from gateway.config import SYMBOL, Config, ConfigError
+from gateway.coord import runtime as coord_runtime
 from gateway.market import KrxCalendar
 from gateway.metrics import Metrics
 from gateway.quotes import select
 from gateway.redact import Redactor, StageLog
 from gateway.rest import RestClient, RestError
-from gateway.worker import QuoteWorker, supervise
+from gateway.worker import QuoteWorker
 from kisclock import Clock, RemoteClock, ShiftedClock, WallClock, iso_ms
 
 # The API is GET-only: a request body is never read. One larger than this is refused (413) before routing,
@@ -149,7 +150,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         follower = asyncio.create_task(gw.clock.follow()) if isinstance(gw.clock, RemoteClock) else None
-        gw.task = asyncio.create_task(supervise(gw.worker), name="kis-ws-worker")
+        gw.task = coord_runtime.start(gw)  # the session in local or Redis mode (gateway/coord)
         if on_ready:
             on_ready(gw)
         try:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from gateway.coord import settings as coord_settings
 from gateway.market import VENUES, KrxCalendar
 from gateway.session import VENUE_TRADE_TR
 from kisclock import parse_instant
@@ -50,6 +51,7 @@ class Config:
     backoff_base_s: float = 1.0
     backoff_cap_s: float = 30.0
     venue: str = "krx"  # KIS_VENUE: krx, nxt or unified (gateway/market.py, gateway/session.py)
+    redis_url: str | None = None  # GATEWAY_REDIS_URL: scale-out mode (gateway/coord, docs/scaling.md)
 
     @property
     def trade_trs(self) -> tuple[str, ...]:
@@ -193,6 +195,10 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
         raise ConfigError(
             f"GATEWAY_SESSION_HOURS: {e} (allowed: HH:MM-HH:MM in KST, open before close)"
         ) from None
+    try:
+        redis_url = coord_settings.redis_url(env)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
     token_dir = env.get("GATEWAY_TOKEN_DIR", "").strip()
     if "\0" in token_dir:
         raise ConfigError("GATEWAY_TOKEN_DIR contains a NUL character (allowed: a folder path)")
@@ -213,6 +219,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
         token_dir=Path(token_dir) if token_dir else Path.home() / ".cache" / "kis-gateway",
         session_hours=hours,
         venue=venue,
+        redis_url=redis_url,
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from kisclock import iso_ms
 
@@ -41,6 +42,8 @@ class Metrics:
     source_venues: dict[str, Counter[str]] = field(default_factory=dict)  # source -> venue -> quotes
     first: dict[str, float] = field(default_factory=dict)
     last: dict[str, float] = field(default_factory=dict)
+    # scale-out (gateway/coord): mode, role, epoch, relay lag, resyncs...; shown only when not empty
+    coord: dict[str, Any] = field(default_factory=dict)
 
     def count_served(self, source: str, venue: str) -> None:
         """A quote answered from `source` (kis-ws / kis-rest), its data from `venue` (krx / nxt / unified)."""
@@ -63,7 +66,7 @@ class Metrics:
 
     def as_dict(self, now: float | None = None) -> dict[str, object]:
         """`now` (the gateway clock) adds `ws_last_message_age_s`."""
-        return {
+        out: dict[str, object] = {
             "ws_connected": self.ws_connected,
             "ws_messages": self.ws_messages,
             "ws_records": self.ws_records,
@@ -96,3 +99,6 @@ class Metrics:
                 for s in STAGES
             },
         }
+        if self.coord:
+            out["coord"] = dict(self.coord)
+        return out

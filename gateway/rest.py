@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 try:
     import fcntl
@@ -82,6 +82,20 @@ class Pacer:
         times.append(slot)
         if slot > now:
             await self.clock.sleep_until(slot)
+
+
+class SharedToken(Protocol):
+    """The token shared between replicas (gateway/coord/replica.py), when GATEWAY_REDIS_URL is set."""
+
+    async def token(self) -> str: ...
+
+    async def drop(self, rejected: str | None) -> None: ...
+
+
+class Limiter(Protocol):
+    """What `inquire_price` waits on: `Pacer` here, or the shared GCRA in scale-out mode (gateway/coord)."""
+
+    async def acquire(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +259,7 @@ class RestClient:
     ) -> None:
         self.cfg, self.clock, self.metrics, self.log = cfg, clock, metrics, log
         self.http = http or httpx.AsyncClient(base_url=cfg.rest_url, timeout=10.0)
-        self.pacer = Pacer(cfg.rest_rps, clock)
+        self.pacer: Limiter = Pacer(cfg.rest_rps, clock)
         self.store = TokenStore(cfg, self._cache_problem)
         self._last_attempt: float | None = None  # this process's last issuance attempt
         self._last_refusal: str | None = None  # KIS's code for this process's last failed tokenP call
@@ -253,6 +267,7 @@ class RestClient:
         self._token_expires = 0.0
         self._token_lock = asyncio.Lock()
         self._approval: str | None = None
+        self.shared: SharedToken | None = None  # set by gateway/coord in Redis mode
 
     def _cache_problem(self, problem: str) -> None:
         self.log.event("rest_token_cache_bad", problem=problem)
@@ -309,48 +324,58 @@ class RestClient:
             now = self.clock.now()
             if self._token and self._token_expires - now > REFRESH_MARGIN:
                 return self._token
-            claim = self.store.claim(now, REFRESH_MARGIN, self._last_attempt)
-            tok = claim.cached.token
-            if not claim.issue and tok is not None and claim.cached.expires_at - now > REFRESH_MARGIN:
-                self.log.redact.add(tok)
-                self._token, self._token_expires = tok, claim.cached.expires_at
-                return tok
-            if not claim.issue:
-                # The gateway's own guard, not KIS: KIS was not asked, so this is not KIS's EGW00133. Say
-                # what KIS last answered, if this process asked it at all.
-                kis = f"; KIS's last answer to tokenP: {self._last_refusal}" if self._last_refusal else ""
-                raise RestError(
-                    HOLD_OFF,
-                    f"token issuance held back {claim.wait:.0f}s more by the gateway's own hold-off (one "
-                    f"tokenP call per minute per appkey, counted in {self.store.path.name}); KIS was not asked"
-                    + kis,
-                )
-            self._last_attempt = now
-            status, body = await self._post(
-                "/oauth2/tokenP",
-                {
-                    "grant_type": "client_credentials",
-                    "appkey": self.cfg.app_key,
-                    "appsecret": self.cfg.app_secret,
-                },
-            )
-            tok = body.get("access_token")
-            if status != 200 or not isinstance(tok, str) or not tok:
-                code = str(body.get("error_code") or body.get("msg_cd") or f"HTTP {status}")
-                self._last_refusal = code
-                raise RestError(
-                    code, str(body.get("error_description") or body.get("msg1") or "no access_token")
-                )
-            self._last_refusal = None
+            if self.shared is not None:
+                return await self.shared.token()
+            return await self.file_access_token()
+
+    async def file_access_token(self) -> str:
+        """The on-disk cache's token, or a new one under its one-per-minute gate (caller holds _token_lock)."""
+        now = self.clock.now()
+        claim = self.store.claim(now, REFRESH_MARGIN, self._last_attempt)
+        tok = claim.cached.token
+        if not claim.issue and tok is not None and claim.cached.expires_at - now > REFRESH_MARGIN:
             self.log.redact.add(tok)
-            self.metrics.token_issuances += 1
-            expires_in = _finite(body.get("expires_in"))
-            exp = now + (expires_in if expires_in is not None and expires_in > 0 else 86_400.0)
-            self._token, self._token_expires = tok, exp
-            with self.store.locked():
-                self.store.save(Cached(tok, exp, now))
-            self.log.event("rest_token_issued", env=self.cfg.env, expires_in=body.get("expires_in"))
+            self._token, self._token_expires = tok, claim.cached.expires_at
             return tok
+        if not claim.issue:
+            # The gateway's own guard, not KIS: KIS was not asked, so this is not KIS's EGW00133. Say what
+            # KIS last answered, if this process asked it at all.
+            kis = f"; KIS's last answer to tokenP: {self._last_refusal}" if self._last_refusal else ""
+            raise RestError(
+                HOLD_OFF,
+                f"token issuance held back {claim.wait:.0f}s more by the gateway's own hold-off (one "
+                f"tokenP call per minute per appkey, counted in {self.store.path.name}); KIS was not asked"
+                + kis,
+            )
+        return await self._issue(now)
+
+    async def _issue(self, now: float) -> str:
+        """Call tokenP (the caller holds the right to: the file's or the shared gate's claim) and keep
+        the token in memory and in the file."""
+        self._last_attempt = now
+        status, body = await self._post(
+            "/oauth2/tokenP",
+            {
+                "grant_type": "client_credentials",
+                "appkey": self.cfg.app_key,
+                "appsecret": self.cfg.app_secret,
+            },
+        )
+        tok = body.get("access_token")
+        if status != 200 or not isinstance(tok, str) or not tok:
+            code = str(body.get("error_code") or body.get("msg_cd") or f"HTTP {status}")
+            self._last_refusal = code
+            raise RestError(code, str(body.get("error_description") or body.get("msg1") or "no access_token"))
+        self._last_refusal = None
+        self.log.redact.add(tok)
+        self.metrics.token_issuances += 1
+        expires_in = _finite(body.get("expires_in"))
+        exp = now + (expires_in if expires_in is not None and expires_in > 0 else 86_400.0)
+        self._token, self._token_expires = tok, exp
+        with self.store.locked():
+            self.store.save(Cached(tok, exp, now))
+        self.log.event("rest_token_issued", env=self.cfg.env, expires_in=body.get("expires_in"))
+        return tok
 
     # -- inquire-price ----------------------------------------------------------------------
     async def inquire_price(self, symbol: str) -> dict[str, Any]:
@@ -388,7 +413,10 @@ class RestClient:
             code, msg = str(body.get("msg_cd", f"HTTP {r.status_code}")), str(body.get("msg1", ""))
             self.metrics.rest_errors[code] += 1
             if code in ("EGW00121", "EGW00123") and attempt == 1:
+                rejected = self._token
                 self.drop_token()  # re-issue respects the one-per-minute guard
+                if self.shared is not None:
+                    await self.shared.drop(rejected)
                 continue
             if code == "EGW00201" and attempt == 1:
                 continue  # the pacer spaces the retry

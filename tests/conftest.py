@@ -18,6 +18,9 @@ import pytest
 from fakekis.wire import layouts
 from kisclock import KST, ManualClock
 
+# The real redis-server fixtures (scale-out tests, issue #17).
+pytest_plugins = ["redis_server"]
+
 DATA = Path(__file__).parent / "data"
 APPKEY = "PStest" + "k" * 30
 SECRET = "secret" + "s" * 174

@@ -116,6 +116,19 @@ def _parser() -> _Parser:
         "0 (never) to 86400 (default 100)",
     )
     p.add_argument(
+        "--session-release-delay",
+        type=non_negative(86400, "seconds"),
+        default=0.0,
+        help="seconds an appkey stays taken after its owner's socket goes (a zombie at KIS: newcomers get "
+        "OPSP8996): 0 (at once, default) to 86400",
+    )
+    p.add_argument(
+        "--ledger",
+        action="store_true",
+        help="keep the ledger of sessions, acks, data records, token calls and REST calls "
+        "(GET /__fakekis/history), for scale-out checkers",
+    )
+    p.add_argument(
         "--lenient",
         action="store_true",
         help="ack every well-formed subscription (OPSP0000): no unknown-TR, tr_key, HTS ID or "

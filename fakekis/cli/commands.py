@@ -47,6 +47,8 @@ async def _serve(args: argparse.Namespace) -> int:
         ports=ports,
         ping_interval=args.ping_interval,
         pingpong_deadline=args.pingpong_deadline,
+        session_release_delay=args.session_release_delay,
+        ledger=args.ledger,
         lenient=args.lenient,
         start_on=args.start_on,
         seed=args.seed,

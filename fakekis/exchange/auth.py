@@ -1,4 +1,5 @@
-"""Token and approval-key registries of one environment, plus its REST per-second budget (§2, §3.3).
+"""Token and approval-key registries of one environment, plus the REST per-second budget of each appkey
+(§2, §3.3).
 
 Sans-I/O: every method takes `now` (epoch seconds) and returns `(http_status, json_body)`.
 Live and mock each own one `Registry`; nothing is shared between them, so a token or approval key
@@ -50,7 +51,8 @@ class Registry:
     last_issue_call: dict[str, float] = field(default_factory=dict)  # appkey -> time of last tokenP answer
     approvals: dict[str, str] = field(default_factory=dict)  # approval key -> appkey
     secrets: dict[str, str] = field(default_factory=dict)  # appkey -> secret (first use wins)
-    _window: tuple[tuple[int, int], int] = ((0, 0), 0)  # ((second, wall second), calls)
+    # appkey -> ((second, wall second), calls): KIS's budget is per appkey (docs/kis/protocol.md §3.3)
+    _windows: dict[str, tuple[tuple[int, int], int]] = field(default_factory=dict)
 
     # -- keys ------------------------------------------------------------------------------
     def _check_app(self, appkey: object, secret: object) -> tuple[int, dict[str, object]] | None:
@@ -159,18 +161,18 @@ class Registry:
             return gateway_error("EGW00208", "고객유형(custtype)이 유효하지 않습니다.")
         return None
 
-    def spend_budget(self, now: float, wall: float | None = None) -> bool:
-        """One REST call against the environment's per-second budget; False -> EGW00201.
+    def spend_budget(self, now: float, wall: float | None = None, appkey: str = "") -> bool:
+        """One REST call against the appkey's per-second budget; False -> EGW00201.
 
         A second is over when either `now` (the exchange clock) or `wall` moves into the next one.
         In step mode the exchange clock can stand still while a client retries on its own clock;
         python-kis retries EGW00201 every 0.1 s, and would be refused forever by a frozen second."""
         second = (int(now), int(wall if wall is not None else now))
-        current, calls = self._window
+        current, calls = self._windows.get(appkey, ((0, 0), 0))
         if current != second:
             current, calls = second, 0
         if calls >= self.rest_rps:
-            self._window = (current, calls)
+            self._windows[appkey] = (current, calls)
             return False
-        self._window = (current, calls + 1)
+        self._windows[appkey] = (current, calls + 1)
         return True

@@ -6,6 +6,9 @@ which (tr_id, tr_key) each connection has registered (41 per session), and where
 to the sessions that registered it, through the running scenario's faults, and returns typed actions
 (`actions.py`) that the asyncio shell (`serve/server.py`) encodes and carries out; the shell reports
 back what actually went out (`sent`, `heartbeat_sent`, `dropped`).
+
+Why over 300 lines: ownership (one session per appkey, release delay, holds), registration and delivery are
+one set of rules that read the same tables; the ledger it feeds lives apart (`ledger.py`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from fakekis.exchange.actions import (
     session_error,
 )
 from fakekis.exchange.auth import Registry
+from fakekis.exchange.ledger import Ledger, appkey_id
 from fakekis.exchange.trs import TRS, Key, Status, status, stock_code
 from fakekis.wire import frames
 
@@ -128,6 +132,8 @@ class Exchange:
         lenient: bool = False,
         hts_id: str | None = None,
         pingpong_deadline: float = PINGPONG_DEADLINE,
+        ledger: Ledger | None = None,
+        release_delay: float = 0.0,
     ) -> None:
         self.registry = registry
         # lenient: ack every well-formed subscription, as fakekis did before it knew its TRs (trs.py).
@@ -146,6 +152,12 @@ class Exchange:
         self.owners: dict[str, Session] = {}
         self.routes: dict[tuple[str, str], list[Session]] = {}
         self._numbers = 0
+        self.ledger = ledger  # the scale-out ground truth (ledger.py); None: not recorded
+        # After its owner's socket goes, an appkey stays taken this long (a zombie at KIS): newcomers get
+        # OPSP8996 + drop. `holds` sets it for one appkey's next close (admin `sessions/hold`).
+        self.release_delay = release_delay
+        self.holds: dict[str, float] = {}  # appkey -> seconds, for its owner's next close
+        self.tombstones: dict[str, float] = {}  # appkey -> until
 
     # -- lifecycle ---------------------------------------------------------------------------
     def open(self, now: float = 0.0) -> Session:
@@ -154,16 +166,23 @@ class Exchange:
         self._numbers += 1
         self.sessions.append(session)
         self.stats.sessions_opened += 1
+        if self.ledger is not None:
+            self.ledger.session_open(session.number, now)
         return session
 
-    def closed(self, session: Session) -> None:
+    def closed(self, session: Session, now: float | None = None, cause: str = "closed") -> None:
         if not session.open:
             return
         session.open = False
         self.stats.sessions_closed += 1
         self.sessions.remove(session)
+        if self.ledger is not None:
+            self.ledger.session_close(session.number, session.appkey, cause, now or 0.0)
         if session.appkey is not None and self.owners.get(session.appkey) is session:
             del self.owners[session.appkey]
+            delay = self.holds.pop(session.appkey, self.release_delay)
+            if delay > 0 and now is not None:
+                self.tombstones[session.appkey] = now + delay
         for sub in session.registered:
             self._unroute(sub, session)
         session.registered.clear()
@@ -190,11 +209,16 @@ class Exchange:
         if faults is not None:
             forced = faults.before(session, req, now)
             actions = (
-                forced if forced is not None else faults.after(session, req, self._request(session, req))
+                forced if forced is not None else faults.after(session, req, self._request(session, req, now))
             )
         else:
-            actions = self._request(session, req)
-        return self._apply(session, actions, replies=True)
+            actions = self._request(session, req, now)
+        out = self._apply(session, actions, replies=True)
+        if self.ledger is not None:
+            for a in out:
+                if isinstance(a, Reply):
+                    self.ledger.ack(session.number, a.msg_cd, a.tr_id, a.tr_key, now)
+        return out
 
     def _apply(self, session: Session, actions: list[Action], replies: bool = False) -> list[Action]:
         """Count the replies that go out, whoever wrote them, and apply what the exchange does itself."""
@@ -207,16 +231,22 @@ class Exchange:
                 out = [b for b in actions if not isinstance(b, Silence)]
         return out
 
-    def _request(self, session: Session, req: frames.Request) -> list[Action]:
+    def _request(self, session: Session, req: frames.Request, now: float = 0.0) -> list[Action]:
         appkey = self.registry.appkey_for_approval(req.approval_key)
         if appkey is None:
             return self._reply_and_maybe_drop(req, "OPSP0011", "invalid approval : NOT FOUND")
         owner = self.owners.get(appkey)
-        if owner is not None and owner is not session:
+        zombie = self.tombstones.get(appkey)
+        if zombie is not None and now >= zombie:
+            del self.tombstones[appkey]
+            zombie = None
+        if (owner is not None and owner is not session) or (zombie is not None and session.appkey is None):
             return [session_error("OPSP8996", "ALREADY IN USE appkey"), Drop("OPSP8996")]
         if session.appkey is None:
             session.appkey = appkey
             self.owners[appkey] = session
+            if self.ledger is not None:
+                self.ledger.session_owner(session.number, appkey, now)
         sub = (req.tr_id, req.tr_key)
         if req.tr_type == "1":
             refused = None if self.lenient else self._refusal(req.tr_id, req.tr_key)
@@ -316,11 +346,30 @@ class Exchange:
                     out.extend((session, a) for a in self._apply(session, faults.data(session, frame, now)))
         return out
 
-    def sent(self, session: Session, records: int) -> None:
-        """A data frame of `records` records actually went out to `session`."""
+    def sent(self, session: Session, records: int, text: str | None = None, now: float = 0.0) -> None:
+        """A data frame of `records` records actually went out to `session` (`text`: for the ledger)."""
         session.frames_sent += 1
         self.stats.frames_sent += 1
         self.stats.records_sent += records
+        if self.ledger is not None and text is not None:
+            self.ledger.data(session.number, session.appkey, text, now)
+
+    # -- admin: one appkey at a time (scale-out tests) ---------------------------------------------
+    def appkey_by_id(self, ident: str) -> str | None:
+        """The appkey whose `appkey_id` is `ident`, among those this environment has seen."""
+        known = set(self.registry.secrets) | set(self.owners) | set(self.tombstones)
+        return next((k for k in known if appkey_id(self.registry.env, k) == ident), None)
+
+    def sessions_of(self, appkey: str) -> list[Session]:
+        return [s for s in self.sessions if s.appkey == appkey]
+
+    def hold(self, appkey: str, seconds: float, now: float) -> None:
+        """A zombie tied to the real owner: when its socket goes, the appkey stays taken `seconds` more.
+        With no owner connected, the appkey is taken from now."""
+        if appkey in self.owners:
+            self.holds[appkey] = seconds
+        else:
+            self.tombstones[appkey] = now + seconds
 
     def heartbeat_sent(self, session: Session, now: float = 0.0) -> None:
         self.stats.pingpongs_sent += 1

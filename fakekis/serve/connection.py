@@ -108,6 +108,7 @@ class Shell:
         self.ping_interval, self.stamp, self.heartbeat_due = ping_interval, stamp, heartbeat_due
         self.session = exchange.open(clock.now())
         self.tasks: list[asyncio.Task[Any]] = []
+        self.cause: str | None = None  # why the session ended, for the ledger (None: the socket closed)
 
     async def run(self, on_message: Callable[[], None]) -> None:
         """Read until the socket closes; `on_message` runs after each request was answered."""
@@ -140,6 +141,7 @@ class Shell:
                         return False  # the socket is gone
                 elif isinstance(action, Drop):
                     log.info("dropping session %d: %s", session.number, action.reason)
+                    self.cause = f"drop {action.reason}"
                     self.exchange.dropped(action.reason)
                     if action.reset:
                         session.silenced = True

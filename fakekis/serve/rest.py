@@ -17,11 +17,12 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fakekis.exchange import quotations
 from fakekis.exchange.auth import Registry, gateway_error
+from fakekis.exchange.ledger import Ledger
 from fakekis.exchange.market import MarketState
 from fakekis.exchange.products import Catalogue
 from fakekis.serve.replay import CassetteReplay
@@ -99,7 +100,8 @@ def create_app(
     scenario: Any = None,
     cassette: CassetteReplay | None = None,
     clock_max_wait: float = CLOCK_MAX_WAIT,
-    extra_routes: Sequence[Route] = (),
+    ledger: Ledger | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
     """`clock` times tokens and the REST budget; replay time reaches REST only through `market`.
     `wall` (default: the wall clock) also ends a budget second, for clients retrying on their own time.
@@ -120,6 +122,16 @@ def create_app(
                 )
             forced = scenario.rest(kind, clock.now()) if scenario else None
             status, out = forced if forced else handle(body)
+            if ledger is not None and kind in ("token", "approval"):
+                key = body.get("appkey")
+                code = out.get("error_code") if isinstance(out, dict) else None
+                ledger.oauth(
+                    kind,
+                    key if isinstance(key, str) else None,
+                    status,
+                    str(code) if code else None,
+                    clock.now(),
+                )
             return _json(out, status)
 
         return endpoint
@@ -146,7 +158,10 @@ def create_app(
             forced = scenario.rest(kind, now) if scenario else None
             if forced:
                 return _json(forced[1], forced[0])
-            if not registry.spend_budget(now, wall.now()):
+            within = registry.spend_budget(now, wall.now(), appkey)
+            if ledger is not None:
+                ledger.rest(appkey, "" if within else "EGW00201", now, wall.now())
+            if not within:
                 return _json(gateway_error("EGW00201", "초당 거래건수를 초과하였습니다."), 500)
             recorded = await cassette.answer(request) if cassette else None
             if recorded is not None:
@@ -237,10 +252,11 @@ def create_app(
         if cassette is not None:  # a recorded path fakekis has no rules for: token and budget, then the tape
             if cassette.knows(request.url.path):
                 now = clock.now()
-                err = registry.authorize({k.lower(): v for k, v in request.headers.items()}, now)
+                headers = {k.lower(): v for k, v in request.headers.items()}
+                err = registry.authorize(headers, now)
                 if err:
                     return _json(err, 500)
-                if not registry.spend_budget(now, wall.now()):
+                if not registry.spend_budget(now, wall.now(), headers.get("appkey", "")):
                     return _json(gateway_error("EGW00201", "초당 거래건수를 초과하였습니다."), 500)
             recorded = await cassette.answer(request)
             if recorded is not None:
@@ -262,7 +278,7 @@ def create_app(
         *(Route(r.path, quotation(r.kind, r.tr_id, derived(r)), methods=["GET"]) for r in quotations.ROUTES),
         Route("/__fakekis/stats", fake_stats, methods=["GET"]),
         Route("/__fakekis/clock", fake_clock, methods=["GET", "POST"]),
-        *extra_routes,  # paper trading (serve/trading.py)
+        *extra_routes,  # paper trading (serve/trading.py), scale-out admin (serve/admin.py)
     ]
     app = Starlette(routes=routes, middleware=[Middleware(_CollapseSlashes)])
     app.add_exception_handler(404, not_found)

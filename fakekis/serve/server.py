@@ -33,13 +33,14 @@ from fakekis.exchange.accounts import DEFAULT_START_CASH, Accounts
 from fakekis.exchange.actions import Action, Data, Raw
 from fakekis.exchange.auth import Registry
 from fakekis.exchange.cassette import DEFAULT_MATCH_ON, Replay
+from fakekis.exchange.ledger import Ledger
 from fakekis.exchange.market import MarketState
 from fakekis.exchange.paper import Paper
 from fakekis.exchange.products import Catalogue
 from fakekis.exchange.sessions import PINGPONG_DEADLINE, Exchange, Session
 from fakekis.faults import Fault, Scenario
 from fakekis.faults.trading import notice_delay
-from fakekis.serve import control
+from fakekis.serve import admin, control
 from fakekis.serve.connection import KisConnection, Shell, send, send_text
 from fakekis.serve.listen import start_rest
 from fakekis.serve.player import Player
@@ -66,6 +67,7 @@ class Environment:
     rest_url: str = ""
     ws_url: str = ""
     conns: dict[Session, Shell] = field(default_factory=dict)
+    ledger: Ledger | None = None
 
 
 class FakeKis:
@@ -90,12 +92,17 @@ class FakeKis:
         pingpong_deadline: float = PINGPONG_DEADLINE,
         start_cash: int = DEFAULT_START_CASH,
         window: Window | None = None,
+        ledger: bool = False,
+        session_release_delay: float = 0.0,
     ) -> None:
-        """`lenient` acks every well-formed subscription (no TR/tr_key/HTS ID checks); `hts_id` is the one
+        """`ledger` keeps the scale-out ledger (`GET /__fakekis/history`, `history()`);
+        `session_release_delay` keeps an appkey taken that long after its owner's socket goes. `lenient` acks every well-formed subscription (no TR/tr_key/HTS ID checks); `hts_id` is the one
         HTS ID fill notices accept (None: any non-empty); `pingpong_deadline` seconds without an answer to a
         PINGPONG end a session (0: never); `start_cash` is the deposit of a paper account on first use."""
         if not 0 <= pingpong_deadline < float("inf"):  # False for NaN
             raise ValueError("pingpong_deadline must be a finite number of seconds >= 0 (0: never)")
+        if not 0 <= session_release_delay < float("inf"):
+            raise ValueError("session_release_delay must be a finite number of seconds >= 0")
         if start_on not in ("subscribe", "ready", "manual"):
             raise ValueError("start_on must be 'subscribe', 'ready' or 'manual' (kis.player.start())")
         self.recording = recording
@@ -110,6 +117,7 @@ class FakeKis:
         self.envs: dict[str, Environment] = {}
         for name in envs:
             reg = Registry(name, rng=random.Random(rng.getrandbits(64)), rest_rps=rps[name])
+            book = Ledger(name) if ledger else None
             exch = Exchange(
                 reg,
                 max_registrations=max_registrations,
@@ -118,8 +126,10 @@ class FakeKis:
                 lenient=lenient,
                 hts_id=hts_id,
                 pingpong_deadline=pingpong_deadline,
+                ledger=book,
+                release_delay=session_release_delay,
             )
-            self.envs[name] = Environment(name, reg, exch)
+            self.envs[name] = Environment(name, reg, exch, ledger=book)
         self.market = MarketState(seed=seed)
         if isinstance(recording, Tape) and recording.index is None:
             # No ws.index.json: one checking pass in constant memory gives the first trades, the totals
@@ -186,6 +196,7 @@ class FakeKis:
                 stats=functools.partial(self.stats, env.name),
                 scenario=self.faults,
                 cassette=CassetteReplay(self.rest_replay[env.name], self.tape_now),
+                ledger=env.ledger,
                 extra_routes=trading_routes(
                     env.registry,
                     self.paper[env.name],
@@ -196,6 +207,9 @@ class FakeKis:
                     functools.partial(self._notify, env),
                     other_registries=others,
                     scenario=self.faults,
+                )
+                + admin.routes(
+                    env.exchange, env.ledger, self.clock, functools.partial(self.drop_appkey, env.name)
                 ),
             )
             app.router.routes.extend(control.routes(self.faults, self._faults_changed))
@@ -350,6 +364,23 @@ class FakeKis:
         self.envs[env].exchange.dropped("manual", len(conns))
         return len(conns)
 
+    def drop_appkey(self, env: str, appkey: str) -> int:
+        """Abort the sockets of one appkey's sessions (the others stay), as `drop_connections` does."""
+        e = self.envs[env]
+        shells = [e.conns[s] for s in e.exchange.sessions_of(appkey) if s in e.conns]
+        for shell in shells:
+            shell.cause = "admin-drop"
+            shell.conn.transport.abort()
+        e.exchange.dropped("manual", len(shells))
+        return len(shells)
+
+    def history(self, env: str = "mock") -> list[dict[str, object]]:
+        """The ledger's entries (FakeKis(ledger=True)); the pytest plugin's view of `/__fakekis/history`."""
+        book = self.envs[env].ledger
+        if book is None:
+            raise RuntimeError("no ledger: construct FakeKis(ledger=True)")
+        return list(book.events)
+
     # -- WebSocket ---------------------------------------------------------------------------
     def _admit(self, conn: ServerConnection, request: Any) -> Any:
         if self.faults.admit(self.clock.now()):
@@ -365,7 +396,9 @@ class FakeKis:
             await shell.run(lambda: self._after_request(env))
         finally:
             env.conns.pop(shell.session, None)
-            env.exchange.closed(shell.session)
+            env.exchange.closed(
+                shell.session, self.clock.now(), shell.cause or f"closed {shell.conn.close_code}"
+            )
 
     def _after_request(self, env: Environment) -> None:
         if self.start_on == "subscribe" and env.exchange.acked_any:
@@ -387,7 +420,7 @@ class FakeKis:
                 for session in exchange.route(frame.tr_id, frame.tr_key):
                     shell = env.conns.get(session)
                     if shell is not None and await send_text(session, shell.conn, frame.text):
-                        exchange.sent(session, frame.records)
+                        exchange.sent(session, frame.records, frame.text, self.clock.now())
             else:
                 data = Data(frame.tr_id, frame.records, frame.text)
                 await self._deliver(env, exchange.deliver(data, frame.tr_key, self.clock.now()))
@@ -424,7 +457,12 @@ class FakeKis:
                 continue
             if isinstance(action, (Data, Raw)):
                 if await send(session, shell.conn, action, self.net):
-                    env.exchange.sent(session, action.count)
+                    env.exchange.sent(
+                        session,
+                        action.count,
+                        action.text if isinstance(action, Data) else None,
+                        self.clock.now(),
+                    )
                 elif not session.silenced:
                     gone.add(session)
             elif not await shell.do([action]):

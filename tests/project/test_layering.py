@@ -18,7 +18,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # fakekis's floors, lowest first; a module may import only from its own floor or lower ones.
 FLOORS = ["rules", "wire", "tape", "exchange", "faults", "serve", "testing", "cli"]
-IO_MODULES = {"asyncio", "socket", "httpx", "websockets", "starlette", "uvicorn", "time", "selectors"}
+IO_MODULES = {
+    "asyncio",
+    "socket",
+    "httpx",
+    "websockets",
+    "starlette",
+    "uvicorn",
+    "time",
+    "selectors",
+    "redis",
+}
 CORES = {
     "fakekis": ["rules", "wire", "tape", "exchange", "faults", "serve/allowlist.py"],
     "gateway": [
@@ -30,6 +40,12 @@ CORES = {
         "metrics.py",
         "policy.py",
         "ingest.py",
+        "coord/lease.py",
+        "coord/gcra.py",
+        "coord/tokengate.py",
+        "coord/plan.py",
+        "coord/credentials.py",
+        "coord/stream.py",
     ],
 }
 

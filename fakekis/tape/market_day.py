@@ -41,9 +41,9 @@ from fakekis.tape.synth import (
     MAX_MINUTES,
     SymbolSpec,
     _ratio,
-    _subscribe_text,
     _Tape,
     sign_code,
+    subscribed,
 )
 from fakekis.wire import frames, layouts
 from kisclock import KST
@@ -205,15 +205,7 @@ def generate_day(
         syms[spec.code] = _Symbol(spec, made[0], made[1], made[2])
 
     acks = random.Random(seed ^ 0x41434B53)  # "ACKS": the market must not depend on what is subscribed
-    lines: list[WsLine] = [WsLine(0.0, event="open")]
-    t = 0.0
-    for i, (tr_id, key) in enumerate(subs):
-        t = 0.05 + i * 0.02
-        lines.append(WsLine(t, "send", _subscribe_text(tr_id, key)))
-        iv = "".join(acks.choice("0123456789abcdef") for _ in range(16))
-        k = "".join(acks.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(32))
-        out = frames.control(tr_id, key, "0", "OPSP0000", "SUBSCRIBE SUCCESS", {"iv": iv, "key": k})
-        lines.append(WsLine(t + 0.01, "recv", out))
+    lines, _ = subscribed(subs, acks)
     # The market starts after the acks of every venue's subscriptions, so its timeline is the same
     # whichever venues are written.
     first = 0.05 + sum(map(len, VENUE_TRS.values())) * len(symbols) * 0.02 + 0.1

@@ -227,6 +227,21 @@ class _Tape:
         ]
 
 
+def subscribed(subs: list[tuple[str, str]], rng: random.Random) -> tuple[list[WsLine], float]:
+    """A tape's opening: the connection, then each subscription 20 ms apart and its ack 10 ms later with
+    an AES key and iv drawn from `rng`; returns the lines and the last subscription's time."""
+    lines: list[WsLine] = [WsLine(0.0, event="open")]
+    t = 0.0
+    for i, (tr_id, key) in enumerate(subs):
+        t = 0.05 + i * 0.02
+        lines.append(WsLine(t, "send", _subscribe_text(tr_id, key)))
+        iv = "".join(rng.choice("0123456789abcdef") for _ in range(16))
+        k = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(32))
+        ack = frames.control(tr_id, key, "0", "OPSP0000", "SUBSCRIBE SUCCESS", {"iv": iv, "key": k})
+        lines.append(WsLine(t + 0.01, "recv", ack))
+    return lines, t
+
+
 def _subscribe_text(tr_id: str, tr_key: str) -> str:
     return json.dumps(
         {
@@ -278,20 +293,7 @@ def generate(
     )
     tapes = {s.code: _Tape(s, random.Random(rng.getrandbits(64)), start) for s in symbols}
 
-    lines: list[WsLine] = [WsLine(0.0, event="open")]
-    t = 0.0
-    for i, (tr_id, key) in enumerate(subs):
-        t = 0.05 + i * 0.02
-        lines.append(WsLine(t, "send", _subscribe_text(tr_id, key)))
-        iv = "".join(rng.choice("0123456789abcdef") for _ in range(16))
-        k = "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(32))
-        lines.append(
-            WsLine(
-                t + 0.01,
-                "recv",
-                frames.control(tr_id, key, "0", "OPSP0000", "SUBSCRIBE SUCCESS", {"iv": iv, "key": k}),
-            )
-        )
+    lines, t = subscribed(subs, rng)
     first = t + 0.1
 
     events: list[tuple[float, int, str, str]] = []  # (t, order, kind, code)

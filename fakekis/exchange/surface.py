@@ -29,6 +29,8 @@ class Endpoint:
     test: str = ""  # the test that covers fakekis's behaviour ("" when there is none)
 
 
+PR = "tests/fakekis/test_paper_rest.py::"
+
 ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint(
         "POST",
@@ -51,7 +53,15 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "docs/kis/protocol.md §2.3",
         RT + "test_approval_wants_secretkey_not_appsecret",
     ),
-    Endpoint("POST", "/uapi/hashkey", "", "", "hashkey", "docs/kis/protocol.md §2.4"),
+    Endpoint(
+        "POST",
+        "/uapi/hashkey",
+        "",
+        "",
+        "hashkey",
+        "docs/kis/protocol.md §2.4",
+        PR + "test_hashkey_echoes_the_body_with_a_stable_hash_and_orders_take_it_or_not",
+    ),
     Endpoint(
         "GET",
         Q + "inquire-price",
@@ -137,15 +147,49 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         QT + "test_chk_holiday_pages_calendar_days_from_the_krx_calendar",
     ),
     Endpoint(
-        "POST", T + "order-cash", "TTTC0012U", "VTTC0012U", "현금주문 (매수)", "docs/kis/endpoints.md §B1"
+        "POST",
+        T + "order-cash",
+        "TTTC0012U",
+        "VTTC0012U",
+        "현금주문 (매수)",
+        "docs/kis/endpoints.md §B1",
+        PR + "test_buy_with_current_and_legacy_tr_ids_answers_as_kis",
     ),
     Endpoint(
-        "POST", T + "order-cash", "TTTC0011U", "VTTC0011U", "현금주문 (매도)", "docs/kis/endpoints.md §B1"
+        "POST",
+        T + "order-cash",
+        "TTTC0011U",
+        "VTTC0011U",
+        "현금주문 (매도)",
+        "docs/kis/endpoints.md §B1",
+        PR + "test_a_sell_without_shares_and_an_unknown_symbol_are_refused",
     ),
-    Endpoint("POST", T + "order-rvsecncl", "TTTC0013U", "VTTC0013U", "정정취소", "docs/kis/endpoints.md §B2"),
-    Endpoint("GET", T + "inquire-balance", "TTTC8434R", "VTTC8434R", "잔고", "docs/kis/endpoints.md §B3"),
     Endpoint(
-        "GET", T + "inquire-psbl-order", "TTTC8908R", "VTTC8908R", "매수가능", "docs/kis/endpoints.md §B4"
+        "POST",
+        T + "order-rvsecncl",
+        "TTTC0013U",
+        "VTTC0013U",
+        "정정취소",
+        "docs/kis/endpoints.md §B2",
+        PR + "test_modify_then_cancel_move_the_reservation_and_unknown_orders_are_refused",
+    ),
+    Endpoint(
+        "GET",
+        T + "inquire-balance",
+        "TTTC8434R",
+        "VTTC8434R",
+        "잔고",
+        "docs/kis/endpoints.md §B3",
+        PR + "test_balance_pages_twenty_holdings_on_mock_with_kis_continuation",
+    ),
+    Endpoint(
+        "GET",
+        T + "inquire-psbl-order",
+        "TTTC8908R",
+        "VTTC8908R",
+        "매수가능",
+        "docs/kis/endpoints.md §B4",
+        PR + "test_psbl_order_counts_at_the_price_or_at_the_upper_limit_for_market",
     ),
     Endpoint(
         "GET",
@@ -154,6 +198,7 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "VTTC0081R",
         "일별주문체결 (3개월 이내)",
         "docs/kis/endpoints.md §B5",
+        "tests/fakekis/test_paper_properties.py::test_random_order_streams_keep_the_books_straight",
     ),
     Endpoint(
         "GET",

@@ -66,13 +66,16 @@ def _width(frames: Sequence[tape.TapeFrame], tr_id: str) -> int:
 
 @functools.cache
 def bundled_eras() -> tuple[Era, ...]:
-    """Every bundled recording, with its layouts (the bundled set grows by era: today's and the
-    pre-September one)."""
+    """Every bundled recording of a layout era, with its layouts (the set grows by era: today's and the
+    pre-September one): those with trades and books. Bundled tapes made for other tests (the scale-out
+    harness's 100-symbol tape: trades only, other codes) are not eras."""
     folder = tape.bundled().parent
     eras = []
     for path in sorted(p for p in folder.iterdir() if (p / "session.json").is_file()):
         frames = frames_of(path.name)
-        eras.append(Era(path.name, _width(frames, "H0STCNT0"), _width(frames, "H0STASP0")))
+        era = Era(path.name, _width(frames, "H0STCNT0"), _width(frames, "H0STASP0"))
+        if era.trade_fields and era.book_fields:
+            eras.append(era)
     return tuple(eras)
 
 

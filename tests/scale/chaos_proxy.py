@@ -10,10 +10,24 @@ import contextlib
 class ChaosProxy:
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
-        self.mode = "forward"
+        self._flowing = asyncio.Event()  # set: forward; clear: blackhole
+        self._flowing.set()
         self.server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def mode(self) -> str:
+        return "forward" if self._flowing.is_set() else "blackhole"
+
+    @mode.setter
+    def mode(self, mode: str) -> None:
+        if mode not in ("forward", "blackhole"):
+            raise ValueError(f"mode {mode!r}: forward or blackhole")
+        if mode == "forward":
+            self._flowing.set()
+        else:
+            self._flowing.clear()
 
     @property
     def url(self) -> str:
@@ -43,8 +57,7 @@ class ChaosProxy:
 
     async def _pump(self, src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
         while data := await src.read(65536):
-            while self.mode == "blackhole":  # noqa: ASYNC110 - hold the bytes while partitioned
-                await asyncio.sleep(0.01)
+            await self._flowing.wait()  # held while partitioned, released the moment it heals
             dst.write(data)
             await dst.drain()
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import gateway.cli
-from fakekis.cli import _parser as fakekis_parser
+from fakekis.cli.parser import build as fakekis_parser
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 

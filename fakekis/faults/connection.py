@@ -11,16 +11,13 @@ from fakekis.faults.base import Counter, Fault
 from fakekis.faults.params import close_code, count, param, seconds
 
 
-@dataclass(frozen=True)
-class DropAfter(Fault[Counter]):
-    name, f = "drop", "F1"
-    summary = (
-        "the server drops the socket without a close frame (client sees 1006) `after_s` into each connection"
-    )
-    gateway = "reconnects with capped, jittered backoff and resubscribes the whole desired set"
-    after_s: float = param(5.0, seconds())
-    code: int | None = param(None, close_code())  # a close code (1000/1001) for a clean close instead
-    connections: int = param(1, count(0))  # how many connections it hits (then the server behaves)
+class ConnectionCut(Fault[Counter]):
+    """The timing shared by `DropAfter` and `TcpReset` (network.py): `after_s` into each of the first
+    `connections` connections, once each, the connection ends the way `cut` says. Not a dataclass, so each
+    fault keeps its own parameters in its own order."""
+
+    after_s: float
+    connections: int
 
     def state(self) -> Counter:
         return Counter()
@@ -34,6 +31,24 @@ class DropAfter(Fault[Counter]):
         if state.n >= self.connections:
             return []
         state.n += 1
+        return self.cut()
+
+    def cut(self) -> list[Action]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class DropAfter(ConnectionCut):
+    name, f = "drop", "F1"
+    summary = (
+        "the server drops the socket without a close frame (client sees 1006) `after_s` into each connection"
+    )
+    gateway = "reconnects with capped, jittered backoff and resubscribes the whole desired set"
+    after_s: float = param(5.0, seconds())
+    code: int | None = param(None, close_code())  # a close code (1000/1001) for a clean close instead
+    connections: int = param(1, count(0))  # how many connections it hits (then the server behaves)
+
+    def cut(self) -> list[Action]:
         return [Close(self.code)] if self.code else [Drop(self.name)]
 
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fakekis.exchange.actions import Action, Drop, Session, Silence
-from fakekis.faults.base import Counter, Fault, Wire
+from fakekis.faults.base import Fault, Wire
+from fakekis.faults.connection import ConnectionCut
 from fakekis.faults.params import count, one_of, param, seconds, text
 
 CHANNELS = ("both", "ws", "rest")
@@ -95,25 +96,14 @@ class SlowRest(Fault[None]):
 
 
 @dataclass(frozen=True)
-class TcpReset(Fault[Counter]):
+class TcpReset(ConnectionCut):
     name, f = "tcp-reset", "F1"
     summary = "`after_s` into each of the first `connections` WebSocket connections the server resets the TCP connection (RST; client sees 1006)"
     gateway = "reconnects with capped, jittered backoff and resubscribes the whole desired set"
     after_s: float = param(5.0, seconds())
     connections: int = param(1, count(0))
 
-    def state(self) -> Counter:
-        return Counter()
-
-    def deadline(self, state: Counter, session: Session) -> float | None:
-        if state.n >= self.connections or session.opened_at is None:
-            return None
-        return session.opened_at + self.after_s
-
-    def due(self, state: Counter, session: Session, now: float) -> list[Action]:
-        if state.n >= self.connections:
-            return []
-        state.n += 1
+    def cut(self) -> list[Action]:
         return [Drop(self.name, reset=True)]
 
 

@@ -24,7 +24,8 @@ from fakekis.wire import frames
 from gateway.config import Config, from_env
 from gateway.metrics import Metrics
 from gateway.redact import Redactor, StageLog
-from gateway.rest import Cached, RestClient, TokenStore
+from gateway.rest import RestClient
+from gateway.tokencache import Cached, TokenStore
 from kisclock import ManualClock
 
 T0 = kst(2026, 11, 25, 9, 0)

@@ -5,7 +5,7 @@ KIS refuses a second session for one appkey (OPSP8996, docs/kis/protocol.md); `u
 an `flock` on `<token_dir>/ws-<env>-<id>.lock` for its lifetime (the kernel frees it when the process dies,
 however it dies); any other process finds it taken, logs one line and serves REST only.
 
-The token file has its own lock around its read-check-write already (`gateway.rest.TokenStore.locked`).
+The token file has its own lock around its read-check-write already (`gateway.tokencache.TokenStore.locked`).
 """
 
 from __future__ import annotations

@@ -6,10 +6,10 @@ frames) and appended to ws.jsonl as they pass, each line flushed, so the folder 
 at every moment; session.json is written at start and completed at the end.
 
 Safety: only auth and quotation calls are forwarded unless `allow_trading`; everything is scrubbed of
-secrets before it is written; servers bind loopback.
+secrets before it is written, and so is every log line (`serve/quietlogs.py`); servers bind loopback.
 
 Why over 300 lines: one recorder's lifecycle (REST relay, WS relay, the files, progress) is one object whose
-parts share its scrubber and counters. What may be forwarded is decided in `serve/allowlist.py`.
+parts share its scrubber, clock and counters. What may be forwarded is decided in `serve/allowlist.py`.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from websockets.frames import Opcode
 import kisclock
 from fakekis.serve.allowlist import FORWARDED_HEADERS, check
 from fakekis.serve.listen import start_rest
+from fakekis.serve.quietlogs import QuietLogs
 from fakekis.tape import cassette
 from fakekis.tape.format import FORMAT, VERSION, WsLine
 from fakekis.tape.sink import TapeSink
@@ -53,28 +54,6 @@ UPSTREAMS = {
 }
 WS_MAX_MESSAGE = 2**20  # bytes per WebSocket message, both ways (KIS messages are a few KiB at most)
 log = logging.getLogger("fakekis.record")
-
-
-class _ScrubLogs(logging.Filter):
-    """On the root handlers while a recorder runs: whatever any logger emits passes the scrubber."""
-
-    def __init__(self, scrub: Scrubber) -> None:
-        super().__init__()
-        self.scrub = scrub
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg, record.args = self.scrub(record.getMessage()), None
-        if record.exc_info:
-            record.exc_text = self.scrub(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        if record.stack_info:
-            record.stack_info = self.scrub(record.stack_info)
-        return True
-
-
-# Libraries that log requests or responses at INFO/DEBUG (vcrpy logs each interaction before any
-# filter of ours runs): held at WARNING while recording.
-_QUIET = ("vcr", "httpx", "httpcore", "websockets", "uvicorn", "h11", "hpack")
 
 
 class _RelayConnection(ServerConnection):
@@ -135,8 +114,7 @@ class Recorder:
         self._cassette: Any = None
         self._rest_times: list[float] = []  # each recorded interaction's `t`, in vcrpy's order
         self._http: httpx.AsyncClient | None = None
-        self._log_filter = _ScrubLogs(self.scrub)
-        self._levels: dict[str, int] = {}
+        self._logs = QuietLogs(self.scrub)  # every log line scrubbed while we run (serve/quietlogs.py)
         self.rest_url = self.ws_url = ""
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -151,7 +129,7 @@ class Recorder:
         if self.out.exists() and any(self.out.iterdir()):
             raise FileExistsError(f"{self.out} is not empty; record into a new folder")
         self.out.mkdir(parents=True, exist_ok=True)
-        self._quiet_logs()
+        self._logs.install()
         self.started_at = self.clock.now()
         self._write_session()
         self._ws_file = TapeSink(self.out / self.ws_name, self.flush_every, self.rotate_bytes)
@@ -206,23 +184,7 @@ class Recorder:
             self._ws_file.close()
             self._ws_file = None
         self._write_session(final=True)
-        self._restore_logs()
-
-    def _quiet_logs(self) -> None:
-        for name in _QUIET:
-            logger = logging.getLogger(name)
-            if logger.getEffectiveLevel() < logging.WARNING:
-                self._levels[name] = logger.level
-                logger.setLevel(logging.WARNING)
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(self._log_filter)
-
-    def _restore_logs(self) -> None:
-        for name, level in self._levels.items():
-            logging.getLogger(name).setLevel(level)
-        self._levels.clear()
-        for handler in logging.getLogger().handlers:
-            handler.removeFilter(self._log_filter)
+        self._logs.restore()
 
     # -- recording ---------------------------------------------------------------------------
     def _t(self) -> float:

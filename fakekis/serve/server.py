@@ -1,10 +1,10 @@
-"""The asyncio shell: REST (uvicorn) and WebSocket (websockets) servers per environment, and the replay
-player's fan-out. Logic lives in the sans-I/O cores; this only moves data: the
-exchange decides (who gets a frame, what a fault does to it, what a request is answered) in typed actions;
-`connection.py` runs each WebSocket and encodes each action to text once, at the socket. The no-fault
-replay path sends the recorded text as it is: an action object per frame cost ~30% of replay throughput.
+"""The asyncio shell: REST (uvicorn) and WebSocket (websockets) servers per environment, wired together.
+Logic lives in the sans-I/O cores; this only moves data. `FakeKis` builds each environment's REST app
+(quotations, paper trading, admin, fault control), its WebSocket server, the player over the replay window
+(the market primed as of its start) and the scale-out ledger; where each replayed frame and fill notice goes
+is `fanout.py`, one WebSocket's shell is `connection.py`.
 Longer than our ~300-line mark because it is the one place the environments' REST apps, WebSocket servers,
-the player and paper trading (fill notices, their faults) are wired together; no rule lives here.
+the player and paper trading are wired together; no rule lives here.
 
 Usage (tests, the demo, the CLI)::
 
@@ -20,7 +20,6 @@ import functools
 import logging
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from http import HTTPStatus
 from typing import Any
@@ -28,20 +27,18 @@ from typing import Any
 import uvicorn
 from websockets.asyncio.server import Server, ServerConnection, serve
 
-from fakekis.exchange import notices
 from fakekis.exchange.accounts import DEFAULT_START_CASH, Accounts
-from fakekis.exchange.actions import Action, Data, Raw
 from fakekis.exchange.auth import Registry
 from fakekis.exchange.cassette import DEFAULT_MATCH_ON, Replay
 from fakekis.exchange.ledger import Ledger
 from fakekis.exchange.market import MarketState
 from fakekis.exchange.paper import Paper
 from fakekis.exchange.products import Catalogue
-from fakekis.exchange.sessions import PINGPONG_DEADLINE, Exchange, Session
+from fakekis.exchange.sessions import PINGPONG_DEADLINE, Exchange
 from fakekis.faults import Fault, Scenario
-from fakekis.faults.trading import notice_delay
 from fakekis.serve import admin, control
-from fakekis.serve.connection import KisConnection, Shell, send, send_text
+from fakekis.serve.connection import KisConnection, Shell
+from fakekis.serve.fanout import Environment, Fanout
 from fakekis.serve.listen import start_rest
 from fakekis.serve.player import Player
 from fakekis.serve.replay import CassetteReplay
@@ -49,7 +46,7 @@ from fakekis.serve.rest import create_app
 from fakekis.serve.toxics import NetShell, RestToxics
 from fakekis.serve.trading import trading_routes
 from fakekis.tape import cassette
-from fakekis.tape.format import Recording, TapeFrame
+from fakekis.tape.format import Recording
 from fakekis.tape.source import ListSource
 from fakekis.tape.stream import Tape, Window
 from fakekis.wire.frames import split_frame
@@ -57,17 +54,6 @@ from kisclock import KST, Clock, WallClock
 
 log = logging.getLogger("fakekis")
 DEFAULT_REST_RPS = {"live": 20, "mock": 2}
-
-
-@dataclass
-class Environment:
-    name: str
-    registry: Registry
-    exchange: Exchange
-    rest_url: str = ""
-    ws_url: str = ""
-    conns: dict[Session, Shell] = field(default_factory=dict)
-    ledger: Ledger | None = None
 
 
 class FakeKis:
@@ -153,6 +139,8 @@ class FakeKis:
         # paper trading (docs/paper-trading.md): one engine and ledger per environment, fed by the player
         self.accounts = Accounts(start_cash)
         self.paper = {n: Paper(n, self.accounts, self.market.prev_close, self._product_name) for n in envs}
+        self.fanout = Fanout(self.envs, self.market, self.paper, self.faults, self.clock, self.net)
+        self._emit = self.fanout.emit  # the player's callback (serve/fanout.py)
         w = self.window
         whole = w.start <= 0 and w.until == float("inf") and w.symbols is None
         self.player = Player(
@@ -169,7 +157,6 @@ class FakeKis:
         recorded = cassette.parse(recording.rest) if recording else []
         self.rest_replay = {name: Replay(recorded, rest_match_on) for name in envs}
         self._tasks: list[asyncio.Task[None]] = []
-        self._later: set[asyncio.Task[None]] = set()  # delayed fill notices (notice-delay fault)
         self._heartbeat_due: dict[ServerConnection, float] = {}
         self._rest: list[uvicorn.Server] = []
         self._ws: list[Server] = []
@@ -204,7 +191,7 @@ class FakeKis:
                     self.clock,
                     WallClock(),
                     self.player.market_now,
-                    functools.partial(self._notify, env),
+                    functools.partial(self.fanout.notify, env),
                     other_registries=others,
                     scenario=self.faults,
                 )
@@ -263,8 +250,7 @@ class FakeKis:
         return f"replay {done:,}{of}, market {market} KST, {sessions} sessions"
 
     async def stop(self) -> None:
-        for later in list(self._later):
-            later.cancel()
+        self.fanout.cancel()
         for ws in self._ws:
             ws.close()
         for server in self._rest:
@@ -407,63 +393,3 @@ class FakeKis:
     def _stamp(self) -> str:
         """The exchange's KST time for PINGPONG: where the replay is."""
         return datetime.fromtimestamp(self.player.market_now(), KST).strftime("%Y%m%d%H%M%S")
-
-    async def _emit(self, frame: TapeFrame) -> None:
-        """The player's callback: note the trade for REST, then carry out each environment's deliveries."""
-        self.market.apply(frame.tr_id, frame.text, frame.records, frame.tr_key)
-        for env in self.envs.values():
-            made = self.paper[env.name].on_frame(frame.tr_id, frame.text, frame.records, frame.tr_key)
-            if made:
-                await self._notify(env, made)
-            exchange = env.exchange
-            if exchange.faults is None:  # the hot path: the recorded text as it is, to whoever registered
-                for session in exchange.route(frame.tr_id, frame.tr_key):
-                    shell = env.conns.get(session)
-                    if shell is not None and await send_text(session, shell.conn, frame.text):
-                        exchange.sent(session, frame.records, frame.text, self.clock.now())
-            else:
-                data = Data(frame.tr_id, frame.records, frame.text)
-                await self._deliver(env, exchange.deliver(data, frame.tr_key, self.clock.now()))
-
-    async def _notify(self, env: Environment, made: list[notices.Notice]) -> None:
-        """Send fill notices to the sessions that registered for them, each encrypted with its own key;
-        the notice-delay and notice-lost faults hold some back (fakekis/faults/trading.py)."""
-        paper = self.paper[env.name]
-        for notice in made:
-            delay = notice_delay(self.faults, self.clock.now()) if self.faults else 0.0
-            if delay is None:
-                paper.notices_lost += 1
-            elif delay > 0:
-                task = asyncio.create_task(self._notify_later(env, notice, self.clock.now() + delay))
-                self._later.add(task)
-                task.add_done_callback(self._later.discard)
-            else:
-                await self._send_notice(env, notice)
-
-    async def _notify_later(self, env: Environment, notice: notices.Notice, due: float) -> None:
-        await self.clock.sleep_until(due)
-        await self._send_notice(env, notice)
-
-    async def _send_notice(self, env: Environment, notice: notices.Notice) -> None:
-        deliveries = notices.deliveries(env.exchange, notice)
-        self.paper[env.name].notices_sent += len(deliveries)
-        await self._deliver(env, list(deliveries))
-
-    async def _deliver(self, env: Environment, deliveries: list[tuple[Session, Action]]) -> None:
-        gone: set[Session] = set()  # a session whose socket went away gets nothing more of this frame
-        for session, action in deliveries:
-            shell = env.conns.get(session)
-            if shell is None or session in gone:
-                continue
-            if isinstance(action, (Data, Raw)):
-                if await send(session, shell.conn, action, self.net):
-                    env.exchange.sent(
-                        session,
-                        action.count,
-                        action.text if isinstance(action, Data) else None,
-                        self.clock.now(),
-                    )
-                elif not session.silenced:
-                    gone.add(session)
-            elif not await shell.do([action]):
-                gone.add(session)

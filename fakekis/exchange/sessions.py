@@ -7,8 +7,13 @@ to the sessions that registered it, through the running scenario's faults, and r
 (`actions.py`) that the asyncio shell (`serve/server.py`) encodes and carries out; the shell reports
 back what actually went out (`sent`, `heartbeat_sent`, `dropped`).
 
-Why over 300 lines: ownership (one session per appkey, release delay, holds), registration and delivery are
-one set of rules that read the same tables; the ledger it feeds lives apart (`ledger.py`).
+Which subscriptions KIS takes at all, and the reply to those it refuses, is a table of its own
+(`subscriptions.py`); the ledger the exchange feeds lives apart (`ledger.py`), and fill notices are built in
+`notices.py`.
+
+Why over 300 lines: ownership (one session per appkey, release delay, holds), registration, delivery and the
+PINGPONG deadline are one state machine over the same tables (`owners`, `routes`, `tombstones`, a session's
+registrations); the scale-out hooks (`appkey_by_id`, `hold`) only read or set those same tables.
 """
 
 from __future__ import annotations
@@ -34,18 +39,12 @@ from fakekis.exchange.actions import (
 )
 from fakekis.exchange.auth import Registry
 from fakekis.exchange.ledger import Ledger, appkey_id
-from fakekis.exchange.trs import TRS, Key, Status, status, stock_code
+from fakekis.exchange.subscriptions import ack_encrypt, refusal
 from fakekis.wire import frames
-
-# protocol.md §4.3: OBS, rt_cd 9, header ids "", the socket is kept.
-_INVALID_TR_KEY = parse_error("OPSP8993", "JSON PARSING ERROR : invalid tr_key")
 
 __all__ = ["MAX_REGISTRATIONS", "Action", "Close", "Data", "Drop", "Exchange", "Raw", "Reply", "Session"]
 
 MAX_REGISTRATIONS = 41
-# The ack header's `encrypt` on a fill-notice registration: a real mock ack (docs/kis/real-frames.md,
-# kisreal-088) says "N" although its frames are encrypted; live is "Y" as protocol.md §4.3 infers.
-NOTICE_ACK_ENCRYPT = {"live": "Y", "mock": "N"}
 # KIS ends a session whose PINGPONG goes unanswered for about 100 s (protocol.md §4.4, failure-modes.md F3).
 PINGPONG_DEADLINE = 100.0
 
@@ -249,39 +248,13 @@ class Exchange:
                 self.ledger.session_owner(session.number, appkey, now)
         sub = (req.tr_id, req.tr_key)
         if req.tr_type == "1":
-            refused = None if self.lenient else self._refusal(req.tr_id, req.tr_key)
+            refused = None if self.lenient else refusal(req.tr_id, req.tr_key, self.registry.env, self.hts_id)
             if refused is not None:
                 reply, drop = refused
                 self.stats.refusals[reply.msg_cd] += 1
                 return [reply, Drop(reply.msg_cd)] if drop else [reply]
             return [self._register(session, sub)]
         return [self._unregister(session, sub)]
-
-    def _refusal(self, tr_id: str, tr_key: str) -> tuple[Reply, bool] | None:
-        """How KIS refuses this subscription on this environment, or None when it would take it
-        (protocol.md §4.3 codes, §5.4 and endpoints.md §C0 for which TR each environment serves), and
-        whether the socket is dropped after the reply."""
-        tr = TRS.get(tr_id)
-        st = status(tr_id, self.registry.env)
-        if tr is None or st is Status.NOT_MODELLED:
-            # OPSP8991 is in KIS's code list with its msg1 but no observed reply (rt_cd "?"): its
-            # "SUBSCRIBE ERROR" prefix is the subscription-level family (OPSP0008 et al., rt_cd 1, header
-            # echoing the request), so that is the shape chosen here. A TR KIS serves but fakekis does
-            # not model gets the same answer: refused, never acked into silence (trs.py).
-            return ack(tr_id, tr_key, "1", "OPSP8991", "SUBSCRIBE ERROR : invalid tr_id"), False
-        if st is Status.NOT_ON_ENV:
-            # The WebSocket answer to a TR the environment does not serve is not documented (REST says
-            # 90000000). OPSP8993 is observed for "a TR the account may not use" (§4.3), so it is used here.
-            return _INVALID_TR_KEY, False
-        if tr.key is Key.HTS_ID:
-            if not tr_key or (self.hts_id is not None and tr_key != self.hts_id):
-                # Observed and in the official README: the error, then a drop without a close frame.
-                return session_error("OPSP0017", "ERROR : htsid가잘못되었습니다"), True
-        elif not tr_key or (tr.key is Key.STOCK and not stock_code(tr_key)):
-            # OPSP8993 (rt_cd 9, header ids "") is the observed reply to a malformed key; OPSP8992
-            # "SUBSCRIBE ERROR : invalid tr_key" is only in the code list, unobserved, so 8993 it is.
-            return _INVALID_TR_KEY, False
-        return None
 
     def _reply_and_maybe_drop(self, req: frames.Request, code: str, msg: str) -> list[Action]:
         actions: list[Action] = [ack(req.tr_id, req.tr_key, "1", code, msg)]
@@ -299,8 +272,7 @@ class Exchange:
         session.keys[tr_id] = (iv, key)
         session.registered[sub] = None
         self.routes.setdefault(sub, []).append(session)
-        tr = TRS.get(tr_id)
-        encrypt = NOTICE_ACK_ENCRYPT.get(self.registry.env, "N") if tr and tr.key is Key.HTS_ID else "N"
+        encrypt = ack_encrypt(tr_id, self.registry.env)
         return ack(tr_id, tr_key, "0", "OPSP0000", "SUBSCRIBE SUCCESS", {"iv": iv, "key": key}, encrypt)
 
     def _unregister(self, session: Session, sub: tuple[str, str]) -> Reply:

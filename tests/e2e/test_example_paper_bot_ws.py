@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fakekis.testing.pytest_plugin import FakeKisHandle
+from fakekis.testing.handle import FakeKisHandle
 
 BOT = Path(__file__).parents[2] / "examples" / "paper_bot.py"
 pytestmark = pytest.mark.ws

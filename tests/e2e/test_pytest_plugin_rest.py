@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from fakekis.testing.pytest_plugin import FakeKisHandle
+from fakekis.testing.handle import FakeKisHandle
 
 
 @pytest.mark.fake_kis(rest_match_on=("method", "path"))

@@ -9,7 +9,7 @@ import pytest
 from conftest import APPKEY, SECRET
 from fakekis import faults
 from fakekis.serve.server import FakeKis
-from fakekis.testing.pytest_plugin import FakeKisHandle
+from fakekis.testing.handle import FakeKisHandle
 
 pytestmark = pytest.mark.anyio
 TOKEN = {"grant_type": "client_credentials", "appkey": APPKEY, "appsecret": SECRET}

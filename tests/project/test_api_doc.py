@@ -11,7 +11,7 @@ import fakekis
 from fakekis.faults import FaultHooks, ScenarioRun
 from fakekis.serve.server import FakeKis
 from fakekis.testing import pytest_plugin
-from fakekis.testing.pytest_plugin import FakeKisHandle
+from fakekis.testing.handle import FakeKisHandle
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")

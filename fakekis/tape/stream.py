@@ -10,70 +10,32 @@ that tail is where the recording ends (`Tape.ended`), not an error.
 
 Pure: files in, values out; no sockets, no clock.
 
+Which lines take the player's fast path is `fastline` (the writers' line shape, recognised in bytes);
+this module walks the tape and checks what that recogniser refuses.
+
 Why over 300 lines: it is one reader. The walk over parts, chunks and lines, its two paths (the checked
-one, and the player's fast one that must accept and refuse exactly the same lines) and the one way damage
-ends a stream belong together; split, each piece would need the others' state.
+one, and the fast one that must accept and refuse exactly the same lines) and the one way damage ends a
+stream share the Tape's parts, index and end state; split further, each piece would need the others'.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
 from fakekis.tape import compress
+from fakekis.tape.fastline import fast_split
 from fakekis.tape.format import MAX_T, RecordingError, TapeFrame, WsLine, as_frame
 from fakekis.tape.index import INDEX_NAME, PLAIN_BLOCK_LINES, Index, IndexBuilder, from_json
 from fakekis.tape.reader import _load_rest, _load_session, _Problems, _ws_line
 from fakekis.wire import frames
 
 INF = math.inf
-# A data line exactly as the writers write it: {"t":N,"dir":"recv","text":"0|..."} with an optional
-# ,"conn":N, a plain JSON number, no escapes or control characters in the text. `_fast_split` recognises
-# it with a few C-speed byte operations (a regex scanning the whole line was slower than json.loads);
-# anything else is checked by the full parse.
-_HEAD = b'{"t":'
-_MID = b',"dir":"recv","text":"0|'
-_CONN = b'","conn":'
-_INT = re.compile(rb"0|[1-9][0-9]*")
-_CONTROL = bytes(range(32))
 _COUNTS = {f"{n:03d}": n for n in range(1, 100)}  # the record counts seen in practice, looked up
-
-
-def _fast_split(raw: bytes) -> tuple[bytes, bytes] | None:
-    """(t, text) of a line in the writers' exact shape, else None (the caller then parses it fully)."""
-    if not raw.startswith(_HEAD) or b"\\" in raw:
-        return None
-    j = raw.find(_MID, 5)
-    if j < 0:
-        return None
-    t = raw[5:j]  # a JSON number without sign or exponent: digits, at most one dot inside, no leading 0
-    if (
-        not t.replace(b".", b"", 1).isdigit()
-        or t[-1:] == b"."
-        or (t[:1] == b"0" and t[1:2] not in (b"", b"."))
-    ):
-        return None
-    if t[:1] == b".":
-        return None
-    start = j + len(_MID) - 2  # the text starts at its "0|"
-    if raw.endswith(b'"}'):
-        end, quotes = len(raw) - 2, 10
-    else:
-        end = raw.rfind(_CONN, start)
-        if end < 0 or not raw.endswith(b"}") or not _INT.fullmatch(raw, end + len(_CONN), len(raw) - 1):
-            return None
-        quotes = 12
-    if raw.count(b'"') != quotes:  # so the text holds no quote of its own
-        return None
-    text = raw[start:end]
-    if len(text.translate(None, _CONTROL)) != len(text):
-        return None
-    return t, text
 
 
 @dataclass(frozen=True)
@@ -239,12 +201,12 @@ class Tape:
 
     def lines(self, block: int = 0) -> Iterator[tuple[int, WsLine]]:
         """Checked lines, (line number, WsLine): a RecordingError at the first bad one. A writer-shaped
-        data line without `conn` is recognised by `_fast_split` (see `frames`); every other line is
+        data line without `conn` is recognised by `fast_split` (see `frames`); every other line is
         fully parsed."""
         last_t, last_no = -1.0, 0
         if block and self.index is not None:
             last_t = self.index.blocks[block][2]
-        fast = _fast_split
+        fast = fast_split
         for no, batch in self._batches(block):
             for raw in batch:
                 no += 1
@@ -293,12 +255,12 @@ class Tape:
     ) -> Iterator[TapeFrame]:
         """Replayable data frames with `start <= t <= until` (and, given `symbols`, only theirs). The
         player's hot path: a line in the shape the writers write (`{"t":..,"dir":"recv","text":"0|.."}`,
-        no escapes) is checked by `_fast_split` instead of a JSON parse; any other line takes the full
+        no escapes) is checked by `fast_split` instead of a JSON parse; any other line takes the full
         check (`_parse`), so what is accepted, and every error message, is the same."""
         if block is None:  # `block`: read from this index block instead of the one that holds `start`
             block = self.index.block_for(start) if (self.index is not None and start > 0) else 0
         last_t = self.index.blocks[block][2] if (block and self.index is not None) else -1.0
-        fast, parse, path = _fast_split, self._parse, self.ws_path
+        fast, parse, path = fast_split, self._parse, self.ws_path
         for no, batch in self._batches(block):
             for raw in batch:
                 no += 1

@@ -31,7 +31,7 @@ from gateway.coord.lease import (
 )
 from gateway.coord.redis_backend import Keys, RedisBackend, RedisError
 from gateway.coord.relay import Relay, RelayWorker, cancel
-from gateway.coord.stream import GAP_END, GAP_START, Mirror
+from gateway.coord.stream import GAP_END, GAP_START, Mirror, Reader
 from gateway.coord.tokengate import GATE_S
 from gateway.redact import StageLog
 from gateway.rest import REFRESH_MARGIN, Pacer, RestClient, RestError
@@ -160,40 +160,53 @@ class LeaseRunner:
 
 class Follower:
     """Feeds the replica's in-process mirror from the appkeys' Streams: a snapshot (latest quote per symbol
-    and the stream's last id, atomically), then `XREAD` from there. A different Redis run id (a restart), a
-    read error, or a follower that fell behind the stream's trimmed start means a resync, counted."""
+    and the stream's last id and entry number, atomically), then `XREAD` from there. A stream trimmed past
+    this reader (the numbers `n` jump) or started over, or a different Redis run id after a read error, means
+    a resync from the snapshot: counted in `resyncs`, declared as a gap (`mirror_holes`); what was read twice
+    counts once (`stream.Reader`)."""
 
     def __init__(
         self, backend: RedisBackend, keys: list[Keys], cache: QuoteCache, clock: Clock, stats: dict[str, Any]
     ) -> None:
         self.backend, self.keys, self.clock, self.stats = backend, keys, clock, stats
         self.mirror = Mirror(cache)
+        self.reader = Reader(self.mirror)
         self.last: dict[str, str] = {}
         self.run_id = ""
         stats.setdefault("resyncs", 0)
 
-    async def resync(self) -> None:
-        self.run_id = await bounded(self.backend.run_id())
-        for k in self.keys:
-            last, snap = await bounded(self.backend.snapshot(k))
-            for fields in snap.values():
-                self.mirror.apply(fields, self.clock.now())
+    async def resync(self, keys: list[Keys] | None = None, hole: bool = False) -> None:
+        run_id = await bounded(self.backend.run_id())
+        for k in keys or self.keys:
+            last, seq, snap = await bounded(self.backend.snapshot(k))
+            self.reader.resynced(k.ticks, seq, list(snap.values()), self.clock.now(), hole)
             self.last[k.ticks] = last
+        self.run_id = run_id  # only once every stream is loaded: a failed start is no hole
+        self.stats["resyncs"] = self.reader.resyncs
+
+    async def pull(self, block_ms: int = 500) -> None:
+        """One `XREAD` of every stream, applied; a stream the reader refuses is resynced at once."""
+        got = await self.backend.read(self.last, block_ms=block_ms)
+        now = self.clock.now()
+        behind = []
+        for stream, entries in got:
+            for entry_id, fields in entries:
+                if not self.reader.take(stream, fields, now):
+                    behind += [k for k in self.keys if k.ticks == stream]
+                    break
+                self.last[stream] = entry_id
+        if behind:
+            await self.resync(behind, hole=True)
+        self._publish()
 
     async def run(self) -> None:
         synced = False
         while True:
             try:
                 if not synced:
-                    await self.resync()
+                    await self.resync(hole=bool(self.run_id))
                     synced = True
-                got = await self.backend.read(self.last, block_ms=500)
-                now = self.clock.now()
-                for stream, entries in got:
-                    for entry_id, fields in entries:
-                        self.mirror.apply(fields, now)
-                        self.last[stream] = entry_id
-                self._publish()
+                await self.pull()
             except STORE_ERRORS:
                 self.stats["follower_errors"] = self.stats.get("follower_errors", 0) + 1
                 await asyncio.sleep(0.2)  # real time: the link is down, nothing to wait for on the clock
@@ -202,7 +215,6 @@ class Follower:
                 except STORE_ERRORS:
                     continue
                 if run_id != self.run_id:
-                    self.stats["resyncs"] += 1
                     synced = False
 
     def _publish(self) -> None:
@@ -213,6 +225,7 @@ class Follower:
             mirror_applied=m.applied,
             mirror_stale=m.stale,
             mirror_gaps=m.gaps,
+            mirror_holes=m.holes,
             mirror_malformed=m.malformed,
         )
 

@@ -74,6 +74,10 @@ class Keys:
     def events(self) -> str:
         return f"kis:{{{self.env}}}:events"
 
+    @property
+    def members(self) -> str:
+        return f"kis:{{{self.env}}}:members"
+
 
 def client(url: str, timeout: float = 1.0) -> aioredis.Redis:
     """A client for `redis://`, `rediss://` or `unix://` URLs, with bounded socket waits so a blackholed
@@ -101,6 +105,7 @@ class RedisBackend:
         self._gcra = self.r.register_script(scripts.GCRA)
         self._claim = self.r.register_script(scripts.TOKEN_CLAIM)
         self._drop = self.r.register_script(scripts.TOKEN_DROP)
+        self._beat = self.r.register_script(scripts.MEMBERS_BEAT)
 
     async def aclose(self) -> None:
         await self.r.aclose()
@@ -169,3 +174,11 @@ class RedisBackend:
 
     async def token_drop(self, k: Keys, rejected: str) -> bool:
         return bool(await self._drop(keys=[k.token], args=[rejected]))
+
+    # -- live members -------------------------------------------------------------------------
+    async def beat(self, k: Keys, now_ms: int, ttl_ms: int) -> int:
+        """Mark this replica alive at `now_ms`; the number of live replicas in `k.env`."""
+        return int(await self._beat(keys=[k.members], args=[self.owner, now_ms, ttl_ms, 10 * ttl_ms]))
+
+    async def leave(self, k: Keys) -> bool:
+        return bool(await self.r.zrem(k.members, self.owner))

@@ -3,6 +3,9 @@ session, the follower that feeds the in-process mirror on every replica, the sha
 shared token. The decisions are the pure cores' (`lease`, `gcra`, `tokengate`, `stream`); this module only
 waits, calls the store and starts or stops the worker.
 
+(Over 300 lines: four shells of one store that share `bounded`, `ms` and the error set; the member heartbeat
+went to its own module, `heartbeat`.)
+
 Waiting on the store is bounded in real time (`STORE_TIMEOUT`): a blackholed link must turn into an error,
 and so into a step-down at the renew deadline, not a hang. Everything else waits on the injected clock.
 """
@@ -29,6 +32,7 @@ from gateway.coord.lease import (
     StartSession,
     StopSession,
 )
+from gateway.coord.members import LiveCount
 from gateway.coord.redis_backend import Keys, RedisBackend, RedisError
 from gateway.coord.relay import Relay, RelayWorker, cancel
 from gateway.coord.stream import GAP_END, GAP_START, Mirror, Reader
@@ -232,7 +236,8 @@ class Follower:
 
 class SharedLimiter:
     """The REST budget shared by all replicas for one appkey: the GCRA script. If Redis cannot be reached
-    the local `Pacer` at `budget / replicas` takes over, so the sum stays within the budget."""
+    the local `Pacer` at `budget / R` takes over, so the sum stays within the budget: R is the live-member
+    count this replica last saw (`members`, kept by `heartbeat.Heartbeat`), or `replicas` without one."""
 
     def __init__(
         self,
@@ -242,10 +247,22 @@ class SharedLimiter:
         rps: float,
         replicas: int = 2,
         max_wait: float = 2.0,
+        members: LiveCount | None = None,
     ) -> None:
-        self.backend, self.keys, self.clock = backend, keys, clock
+        self.backend, self.keys, self.clock, self.rps = backend, keys, clock, rps
         self.interval, self.max_wait_us = gcra.interval_us(rps), round(max_wait * gcra.US)
-        self.fallback = Pacer(rps / max(1, replicas), clock, max_wait)
+        self.members = members or LiveCount(guess=max(1, replicas))
+        self.share = self.members.divisor()
+        self.fallback = Pacer(rps / self.share, clock, max_wait)
+
+    def pacer(self) -> Pacer:
+        """The fallback at today's share; a new count keeps the slots already granted."""
+        share = self.members.divisor()
+        if share != self.share:
+            old, self.share = self.fallback, share
+            self.fallback = Pacer(self.rps / share, self.clock, old.max_wait)
+            self.fallback._times = old._times
+        return self.fallback
 
     async def acquire(self) -> None:
         now = self.clock.now()
@@ -254,7 +271,7 @@ class SharedLimiter:
                 self.backend.gcra(self.keys, round(now * gcra.US), self.interval, self.max_wait_us)
             )
         except STORE_ERRORS:
-            await self.fallback.acquire()
+            await self.pacer().acquire()
             return
         if wait < 0:
             raise RestError("budget", "shared REST budget exhausted for this appkey")

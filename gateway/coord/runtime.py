@@ -60,6 +60,7 @@ async def run_local(gw: Parts) -> None:
 
 
 def _redis(gw: Parts, url: str) -> Any:
+    from gateway.coord.heartbeat import Heartbeat
     from gateway.coord.redis_backend import Keys, RedisBackend
     from gateway.coord.relay import Relay, RelayWorker, cancel
     from gateway.coord.replica import Follower, LeaseRunner, SharedLimiter, SharedToken, replica_id
@@ -72,7 +73,8 @@ def _redis(gw: Parts, url: str) -> Any:
     relay = Relay(backend, keys, gw.clock, stats)
     worker = RelayWorker.like(gw.worker, relay)
     gw.worker = worker
-    gw.rest.pacer = SharedLimiter(backend, keys, gw.clock, gw.cfg.rest_rps)
+    beat = Heartbeat(backend, keys, gw.clock, stats)
+    gw.rest.pacer = SharedLimiter(backend, keys, gw.clock, gw.cfg.rest_rps, members=beat.count)
     gw.rest.shared = SharedToken(gw.rest, backend, keys)
     lease = LeaseRunner(backend, keys, worker, relay, gw.clock, gw.log, stats)
     worker.lease = lease
@@ -81,11 +83,13 @@ def _redis(gw: Parts, url: str) -> Any:
     async def run() -> None:
         writer = asyncio.create_task(relay.run(), name="relay-writer")
         reader = asyncio.create_task(follower.run(), name="relay-follower")
+        beating = asyncio.create_task(beat.run(), name="members-heartbeat")
         try:
             await lease.run()
         finally:
             await cancel(writer)
             await cancel(reader)
+            await cancel(beating)
             await backend.aclose()
 
     return run()

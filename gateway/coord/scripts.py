@@ -1,5 +1,5 @@
 """The Lua scripts the Redis shell runs, one atomic call each. They repeat the pure cores' rules
-(`lease.LeaseTable`, `gcra.reserve`, `tokengate.decide`); tests/gateway/test_coord_redis.py runs both on the
+(`lease.LeaseTable`, `gcra.reserve`, `tokengate.decide`, `members.MemberTable`); tests/gateway/test_coord_redis.py runs both on the
 same inputs against a real redis-server.
 
 Times are integers passed in by the caller from the injected clock (milliseconds; microseconds for GCRA),
@@ -154,4 +154,14 @@ local v = string.match(t, '^%d+:(.*)$')
 if v ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 return 1
+"""
+
+MEMBERS_BEAT = r"""
+-- KEYS: members (sorted set)   ARGV: owner, now_ms, ttl_ms, gc_ms   Returns the live count, this one included.
+-- A member whose last beat is ttl_ms old or older is gone (`members.MemberTable`).
+local now = tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[3]))
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return redis.call('ZCARD', KEYS[1])
 """

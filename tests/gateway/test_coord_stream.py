@@ -87,7 +87,7 @@ def test_a_new_day_starts_over_even_with_a_smaller_volume() -> None:
 
 
 @given(last=st.none() | st.integers(0, 100), n=st.none() | st.integers(1, 100))
-def test_an_entry_follows_only_the_one_numbered_before_it(last: int | None, n: int | None) -> None:
+def test_an_entry_is_next_only_after_the_one_numbered_before_it(last: int | None, n: int | None) -> None:
     step = follow(last, n)
     if last is None or n is None:
         assert step is Step.NEXT  # nothing to judge by: an old writer, or no snapshot yet

@@ -61,6 +61,7 @@ class World:
         self.gateways: dict[str, tuple[asyncio.subprocess.Process, str, ChaosProxy]] = {}
         self.log: list[dict[str, Any]] = []
         self.events: list[str] = []
+        self.failovers: list[tuple[str, float]] = []  # (op, fakekis clock time), for the handshake checker
         self.http = httpx.AsyncClient(timeout=10)
         self._n = 0
 
@@ -219,6 +220,7 @@ class World:
         proc, _, proxy = self.gateways[name]
         t0 = await self.now()
         self.events.append(f"{op} {name} epoch {epoch} at {t0:.2f}")
+        self.failovers.append((op, t0))
         if op in ("kill", "term"):
             proc.send_signal(signal.SIGKILL if op == "kill" else signal.SIGTERM)
             await asyncio.wait_for(proc.wait(), 30)
@@ -318,12 +320,14 @@ async def test_a_seeded_schedule_keeps_every_promise(
                 await consumer
         await world.close()
     lost, counts = checkers.no_lost_ticks(ledger, world.log, until)
+    storms, per_failover = checkers.handshakes_per_failover(ledger, world.failovers)
     report = {
         "seed": seed,
         "events": world.events,
         "failover_clock_s": failovers,
         "ticks": counts,
         "sessions": checkers.handshakes(ledger),
+        "handshakes_per_failover": dict(zip([op for op, _ in world.failovers], per_failover, strict=True)),
         "mirrors": {
             n: {k: m.get(k) for k in ("role", "epoch", "relay_lag_ms", "resyncs", "mirror_stale")}
             for n, m in mirrors.items()
@@ -342,6 +346,7 @@ async def test_a_seeded_schedule_keeps_every_promise(
         + lost
         + checkers.token_rate(ledger)
         + checkers.rest_budget(ledger, budget=2)  # fakekis's mock budget per appkey
+        + storms  # <= 2 WebSocket handshakes per failover (design §6, check 7)
         + mirror_problems
     )
     assert not problems, json.dumps({"problems": problems, **report}, indent=1)

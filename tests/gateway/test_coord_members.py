@@ -1,0 +1,137 @@
+"""Live members for the fallback REST budget: the pure model of the beat script, the count a limiter falls
+back on, the script against the model on a real redis-server, and the whole path: three replicas beat,
+one crashes (gone after the TTL), one leaves, and with Redis gone the survivor's limiter allows the budget
+over the count it last saw, not a fixed guess."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from redis_server import RedisServer
+
+from gateway.coord.heartbeat import Heartbeat
+from gateway.coord.members import LiveCount, MemberParams, MemberTable
+from gateway.coord.redis_backend import Keys, RedisBackend
+from gateway.coord.replica import SharedLimiter
+from gateway.rest import RestError
+from kisclock import ManualClock
+
+_envs = itertools.count()
+GAPS = [0, 1, 999, 1000, 1500, 2999, 3000, 4999, 5000]  # ms: on and either side of every TTL tried
+beats = st.lists(st.tuples(st.sampled_from("abcd"), st.sampled_from(GAPS)), min_size=1, max_size=40)
+
+
+@settings(max_examples=100, deadline=None)
+@given(ops=beats, ttl=st.sampled_from([1000, 3000, 5000]))
+def test_a_member_counts_while_its_last_beat_is_younger_than_the_ttl(
+    ops: list[tuple[str, int]], ttl: int
+) -> None:
+    table, last, now = MemberTable(), {}, 0
+    for who, gap in ops:
+        now += gap
+        last[who] = now
+        got = table.beat(who, now, ttl)
+        assert got == sum(1 for t in last.values() if now - t < ttl) >= 1
+
+
+@given(guess=st.integers(-3, 5), counts=st.lists(st.integers(0, 9), max_size=10))
+def test_the_fallback_divides_by_the_last_count_seen_never_below_one(guess: int, counts: list[int]) -> None:
+    live = LiveCount(guess=guess)
+    assert live.divisor() == max(1, guess)  # nothing seen yet: the configured guess
+    for c in counts:
+        live.seen(c)
+        assert live.divisor() == max(1, c)
+
+
+def test_member_params_are_checked() -> None:
+    with pytest.raises(ValueError, match="every < ttl"):
+        MemberParams(ttl=1.0, every=1.0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(ops=beats)
+def test_the_beat_script_agrees_with_the_pure_table(
+    shared_redis: RedisServer, ops: list[tuple[str, int]]
+) -> None:
+    async def main() -> None:
+        k = Keys(f"env{next(_envs)}", "0" * 16)
+        backends = {o: RedisBackend(shared_redis.url, o) for o in "abcd"}
+        table, now = MemberTable(), 1_700_000_000_000
+        try:
+            for who, gap in ops:
+                now += gap
+                assert await backends[who].beat(k, now, 3000) == table.beat(who, now, 3000), (who, now)
+                if gap % 7 == 0:  # now and then a graceful stop
+                    assert await backends[who].leave(k) == table.leave(who)
+        finally:
+            for b in backends.values():
+                await b.aclose()
+
+    asyncio.run(main())
+
+
+def test_the_survivors_fall_back_to_budget_over_the_live_count(redis_server: RedisServer) -> None:
+    async def main() -> None:
+        clock = ManualClock(1_767_000_000.0)
+        k = Keys("mock", "00000000000000aa")
+        backends = [RedisBackend(redis_server.url, o) for o in ("a", "b", "c")]
+        stats: list[dict[str, object]] = [{}, {}, {}]
+        hbs = [Heartbeat(b, k, clock, s) for b, s in zip(backends, stats, strict=True)]
+        try:
+            for hb in hbs:
+                await hb.beat()
+            await hbs[0].beat()
+            assert [s["members"] for s in stats] == [3, 2, 3]  # b beat before c joined
+            clock.advance(4.9)  # c stops beating (a crash: it never leaves)
+            await hbs[1].beat()
+            await hbs[0].beat()
+            assert stats[0]["members"] == 3  # c's last beat is younger than the 5 s TTL
+            clock.advance(0.1)
+            await hbs[0].beat()
+            assert stats[0]["members"] == 2
+
+            task = asyncio.create_task(hbs[1].run())  # b stops gracefully: it leaves at once
+            await asyncio.sleep(0)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            limiter = SharedLimiter(backends[0], k, clock, rps=6.0, max_wait=0.0, members=hbs[0].count)
+            assert limiter.pacer().burst == 3  # 6 / 2 while a and b live
+            await hbs[0].beat()
+            assert stats[0]["members"] == 1
+
+            redis_server.stop()
+            await hbs[0].beat()  # Redis is gone: the count it last saw stays
+            assert stats[0]["member_errors"] == 1 and hbs[0].count.divisor() == 1
+            for _ in range(6):  # the whole budget: a is the only replica left
+                await limiter.acquire()
+            with pytest.raises(RestError):
+                await limiter.acquire()
+        finally:
+            for b in backends:
+                await b.aclose()
+
+    asyncio.run(main())
+
+
+def test_without_a_count_the_limiter_falls_back_on_the_configured_replicas(redis_server: RedisServer) -> None:
+    async def main() -> None:
+        clock = ManualClock(1_767_000_000.0)
+        backend = RedisBackend(redis_server.url, "a")
+        redis_server.stop()
+        try:
+            limiter = SharedLimiter(
+                backend, Keys("mock", "00000000000000ab"), clock, rps=6.0, replicas=3, max_wait=0
+            )
+            for _ in range(2):
+                await limiter.acquire()
+            with pytest.raises(RestError):
+                await limiter.acquire()
+        finally:
+            await backend.aclose()
+
+    asyncio.run(main())

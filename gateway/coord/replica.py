@@ -237,7 +237,12 @@ class Follower:
 class SharedLimiter:
     """The REST budget shared by all replicas for one appkey: the GCRA script. If Redis cannot be reached
     the local `Pacer` at `budget / R` takes over, so the sum stays within the budget: R is the live-member
-    count this replica last saw (`members`, kept by `heartbeat.Heartbeat`), or `replicas` without one."""
+    count this replica last saw (`members`, kept by `heartbeat.Heartbeat`), or `replicas` without one.
+
+    The switch to the fallback counts as a full window already spent: the budget of the second before may
+    have gone through Redis (a store call that timed out may even have taken a slot), so a fallback that
+    started with a full bucket would add `R` calls at once on top of it (tox -e scale seed 4: one store
+    timeout under load, three calls in one second against a budget of two)."""
 
     def __init__(
         self,
@@ -248,20 +253,27 @@ class SharedLimiter:
         replicas: int = 2,
         max_wait: float = 2.0,
         members: LiveCount | None = None,
+        stats: dict[str, Any] | None = None,
     ) -> None:
         self.backend, self.keys, self.clock, self.rps = backend, keys, clock, rps
         self.interval, self.max_wait_us = gcra.interval_us(rps), round(max_wait * gcra.US)
         self.members = members or LiveCount(guess=max(1, replicas))
         self.share = self.members.divisor()
         self.fallback = Pacer(rps / self.share, clock, max_wait)
+        self.degraded = False  # the last call could not reach the store
+        self.stats = stats if stats is not None else {}
+        self.stats.setdefault("limiter_fallbacks", 0)
 
-    def pacer(self) -> Pacer:
+    def pacer(self, now: float) -> Pacer:
         """The fallback at today's share; a new count keeps the slots already granted."""
         share = self.members.divisor()
         if share != self.share:
             old, self.share = self.fallback, share
             self.fallback = Pacer(self.rps / share, self.clock, old.max_wait)
             self.fallback._times = old._times
+        if not self.degraded:
+            self.degraded = True
+            self.fallback._times.extend([now] * self.fallback.burst)
         return self.fallback
 
     async def acquire(self) -> None:
@@ -271,8 +283,10 @@ class SharedLimiter:
                 self.backend.gcra(self.keys, round(now * gcra.US), self.interval, self.max_wait_us)
             )
         except STORE_ERRORS:
-            await self.pacer().acquire()
+            self.stats["limiter_fallbacks"] += 1
+            await self.pacer(now).acquire()
             return
+        self.degraded = False
         if wait < 0:
             raise RestError("budget", "shared REST budget exhausted for this appkey")
         if wait > 0:

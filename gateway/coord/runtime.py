@@ -74,7 +74,7 @@ def _redis(gw: Parts, url: str) -> Any:
     worker = RelayWorker.like(gw.worker, relay)
     gw.worker = worker
     beat = Heartbeat(backend, keys, gw.clock, stats)
-    gw.rest.pacer = SharedLimiter(backend, keys, gw.clock, gw.cfg.rest_rps, members=beat.count)
+    gw.rest.pacer = SharedLimiter(backend, keys, gw.clock, gw.cfg.rest_rps, members=beat.count, stats=stats)
     gw.rest.shared = SharedToken(gw.rest, backend, keys)
     lease = LeaseRunner(backend, keys, worker, relay, gw.clock, gw.log, stats)
     worker.lease = lease

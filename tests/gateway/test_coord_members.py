@@ -100,17 +100,21 @@ def test_the_survivors_fall_back_to_budget_over_the_live_count(redis_server: Red
             with pytest.raises(asyncio.CancelledError):
                 await task
             limiter = SharedLimiter(backends[0], k, clock, rps=6.0, max_wait=0.0, members=hbs[0].count)
-            assert limiter.pacer().burst == 3  # 6 / 2 while a and b live
+            assert limiter.share == 2 and limiter.fallback.burst == 3  # 6 / 2 while a and b live
             await hbs[0].beat()
             assert stats[0]["members"] == 1
 
             redis_server.stop()
             await hbs[0].beat()  # Redis is gone: the count it last saw stays
             assert stats[0]["member_errors"] == 1 and hbs[0].count.divisor() == 1
-            for _ in range(6):  # the whole budget: a is the only replica left
+            with pytest.raises(RestError):  # the switch counts as a window spent through Redis
+                await limiter.acquire()
+            clock.advance(1.0)
+            for _ in range(6):  # then the whole budget: a is the only replica left
                 await limiter.acquire()
             with pytest.raises(RestError):
                 await limiter.acquire()
+            assert limiter.stats["limiter_fallbacks"] == 8
         finally:
             for b in backends:
                 await b.aclose()
@@ -118,19 +122,33 @@ def test_the_survivors_fall_back_to_budget_over_the_live_count(redis_server: Red
     asyncio.run(main())
 
 
-def test_without_a_count_the_limiter_falls_back_on_the_configured_replicas(redis_server: RedisServer) -> None:
+def test_a_fallback_never_adds_to_what_went_through_redis_in_the_same_window(
+    redis_server: RedisServer,
+) -> None:
+    """One call granted by the shared GCRA, then Redis goes: the fallback (3 replicas guessed, 6/s: 2 each)
+    waits out one window before its own first call, instead of adding calls at once on top of the shared
+    budget already spent; without a count it divides by the configured `replicas`."""
+
     async def main() -> None:
         clock = ManualClock(1_767_000_000.0)
         backend = RedisBackend(redis_server.url, "a")
-        redis_server.stop()
         try:
             limiter = SharedLimiter(
                 backend, Keys("mock", "00000000000000ab"), clock, rps=6.0, replicas=3, max_wait=0
             )
+            await limiter.acquire()  # through Redis
+            redis_server.stop()
+            with pytest.raises(RestError):
+                await limiter.acquire()
+            clock.advance(0.999)
+            with pytest.raises(RestError):
+                await limiter.acquire()
+            clock.advance(0.001)
             for _ in range(2):
                 await limiter.acquire()
             with pytest.raises(RestError):
                 await limiter.acquire()
+            assert limiter.stats["limiter_fallbacks"] == 5
         finally:
             await backend.aclose()
 

@@ -329,7 +329,20 @@ async def test_a_seeded_schedule_keeps_every_promise(
         "sessions": checkers.handshakes(ledger),
         "handshakes_per_failover": dict(zip([op for op, _ in world.failovers], per_failover, strict=True)),
         "mirrors": {
-            n: {k: m.get(k) for k in ("role", "epoch", "relay_lag_ms", "resyncs", "mirror_stale")}
+            n: {
+                k: m.get(k)
+                for k in (
+                    "role",
+                    "epoch",
+                    "relay_lag_ms",
+                    "resyncs",
+                    "mirror_stale",
+                    "mirror_holes",
+                    "members",
+                    "store_errors",
+                    "limiter_fallbacks",
+                )
+            }
             for n, m in mirrors.items()
         },
     }

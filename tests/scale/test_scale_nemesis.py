@@ -63,6 +63,7 @@ class World:
         self.events: list[str] = []
         self.failovers: list[tuple[str, float]] = []  # (op, fakekis clock time), for the handshake checker
         self.http = httpx.AsyncClient(timeout=10)
+        self.stopping = False  # ends the consumer even if a cancellation is lost (below)
         self._n = 0
 
     async def now(self) -> float:
@@ -142,7 +143,7 @@ class World:
         r = aioredis.Redis.from_url(self.redis.url, decode_responses=True, socket_timeout=2)
         key = f"kis:{{mock:{appkey_id('mock', APPKEY)}}}:ticks"
         last, run, run_id = "0-0", 0, ""
-        while True:
+        while not self.stopping:
             try:
                 info = await r.info("server")
                 if info["run_id"] != run_id:
@@ -315,9 +316,12 @@ async def test_a_seeded_schedule_keeps_every_promise(
         mirrors = {n: ((await world.metrics(n)) or {}).get("coord", {}) for n in world.gateways}
     finally:
         if consumer is not None:
+            # Python 3.11's wait_for can return a result that raced with a cancel and drop the cancel, and
+            # the consumer retries on errors: a plain `await consumer` after cancel() hung a run for 10 min.
+            world.stopping = True
             consumer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await consumer
+            done, _ = await asyncio.wait({consumer}, timeout=10)
+            assert done, "the stream consumer did not stop within 10 s"
         await world.close()
     lost, counts = checkers.no_lost_ticks(ledger, world.log, until)
     storms, per_failover = checkers.handshakes_per_failover(ledger, world.failovers)

@@ -25,16 +25,17 @@ class Heartbeat:
     ) -> None:
         self.backend, self.keys, self.clock, self.stats = backend, keys, clock, stats
         self.params = params or MemberParams()
-        self.count = count or LiveCount()
+        self.count = count or LiveCount(hold=self.params.ttl)
         stats.setdefault("members", None)
 
     async def beat(self) -> None:
+        now = self.clock.now()
         try:
-            n = await bounded(self.backend.beat(self.keys, ms(self.clock.now()), ms(self.params.ttl)))
+            n = await bounded(self.backend.beat(self.keys, ms(now), ms(self.params.ttl)))
         except STORE_ERRORS:
             self.stats["member_errors"] = self.stats.get("member_errors", 0) + 1
             return
-        self.count.seen(n)
+        self.count.seen(n, now)
         self.stats["members"] = self.count.last
 
     async def run(self) -> None:

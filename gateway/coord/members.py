@@ -4,8 +4,9 @@ Every replica beats into one sorted set per environment (`kis:{E}:members`, memb
 beat's time in ms on the injected clock); a member whose last beat is `ttl` old or older is gone, and the
 beat script removes it. `MemberTable` is the pure model of that script (tests run both on the same inputs).
 
-`LiveCount` is what a replica's `SharedLimiter` divides the budget by while it cannot reach Redis: the last
-count it saw, or a configured guess before it has seen one; never below 1. Each replica falls back to
+`LiveCount` is what a replica's `SharedLimiter` divides the budget by while it cannot reach Redis: the
+largest count it saw in the TTL before its last successful beat, or a configured guess before it has seen
+one; never below 1. Each replica falls back to
 `budget / R`, so the sum stays within the appkey's budget while the replicas are those it last counted.
 """
 
@@ -41,16 +42,22 @@ class MemberTable:
 
 @dataclass
 class LiveCount:
-    guess: int = 2  # before any count was seen (Redis unreachable from the start)
-    last: int | None = None
-    changes: int = 0
+    """The divisor: the largest count seen over `hold` seconds up to the last successful beat, so a count
+    that dipped just before Redis went away (a Redis restart empties the set; the others re-register
+    within one beat) does not hand every replica a larger share. Counted from the last beat, not from now:
+    while Redis is away nothing ages out."""
 
-    def seen(self, count: int) -> None:
-        """A count from a successful beat (it includes this replica, so it is >= 1)."""
-        count = max(1, count)
-        if count != self.last:
-            self.changes += 1
-        self.last = count
+    guess: int = 2  # before any count was seen (Redis unreachable from the start)
+    hold: float = 5.0  # the member TTL: a replica seen this recently may still be calling
+    last: int | None = None
+    seen_at: list[tuple[float, int]] = field(default_factory=list)
+
+    def seen(self, count: int, now: float) -> None:
+        """A count from a successful beat at `now` (it includes this replica, so it is >= 1)."""
+        self.last = max(1, count)
+        self.seen_at = [(t, c) for t, c in self.seen_at if now - t < self.hold] + [(now, self.last)]
 
     def divisor(self) -> int:
-        return max(1, self.last if self.last is not None else self.guess)
+        if not self.seen_at:
+            return max(1, self.guess)
+        return max(c for _, c in self.seen_at)

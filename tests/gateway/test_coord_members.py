@@ -38,13 +38,31 @@ def test_a_member_counts_while_its_last_beat_is_younger_than_the_ttl(
         assert got == sum(1 for t in last.values() if now - t < ttl) >= 1
 
 
-@given(guess=st.integers(-3, 5), counts=st.lists(st.integers(0, 9), max_size=10))
-def test_the_fallback_divides_by_the_last_count_seen_never_below_one(guess: int, counts: list[int]) -> None:
-    live = LiveCount(guess=guess)
+@given(
+    guess=st.integers(-3, 5),
+    counts=st.lists(
+        st.tuples(st.sampled_from([0.0, 0.5, 2.0, 4.99, 5.0, 7.0]), st.integers(0, 9)), max_size=12
+    ),
+)
+def test_the_fallback_divides_by_the_largest_count_of_the_last_ttl_never_below_one(
+    guess: int, counts: list[tuple[float, int]]
+) -> None:
+    live, now, seen = LiveCount(guess=guess, hold=5.0), 0.0, []
     assert live.divisor() == max(1, guess)  # nothing seen yet: the configured guess
-    for c in counts:
-        live.seen(c)
-        assert live.divisor() == max(1, c)
+    for gap, c in counts:
+        now += gap
+        live.seen(c, now)
+        seen.append((now, max(1, c)))
+        assert live.divisor() == max(n for t, n in seen if now - t < 5.0) >= 1
+
+
+def test_a_count_that_dips_as_redis_restarts_does_not_raise_the_share() -> None:
+    live = LiveCount(hold=5.0)
+    live.seen(3, 100.0)
+    live.seen(1, 101.5)  # Redis restarted: the set is empty, this replica beat first
+    assert live.divisor() == 3 and live.last == 1  # and Redis goes away: nothing ages out while it is
+    live.seen(2, 106.4)
+    assert live.divisor() == 2  # the 3 is more than a TTL before the last beat
 
 
 def test_member_params_are_checked() -> None:
@@ -100,9 +118,12 @@ def test_the_survivors_fall_back_to_budget_over_the_live_count(redis_server: Red
             with pytest.raises(asyncio.CancelledError):
                 await task
             limiter = SharedLimiter(backends[0], k, clock, rps=6.0, max_wait=0.0, members=hbs[0].count)
-            assert limiter.share == 2 and limiter.fallback.burst == 3  # 6 / 2 while a and b live
+            assert limiter.share == 3 and limiter.fallback.burst == 2  # a counted 3 less than 5 s ago
             await hbs[0].beat()
-            assert stats[0]["members"] == 1
+            assert stats[0]["members"] == 1 and limiter.members.divisor() == 3  # c may still call for 5 s
+            clock.advance(5.0)
+            await hbs[0].beat()
+            assert stats[0]["members"] == 1 and limiter.members.divisor() == 1
 
             redis_server.stop()
             await hbs[0].beat()  # Redis is gone: the count it last saw stays

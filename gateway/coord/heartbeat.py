@@ -9,7 +9,7 @@ from typing import Any
 
 from gateway.coord.members import LiveCount, MemberParams
 from gateway.coord.redis_backend import Keys, RedisBackend
-from gateway.coord.replica import STORE_ERRORS, bounded, ms
+from gateway.coord.replica import STORE_ERRORS, bounded, ms, stop_if_cancelled
 from kisclock import Clock
 
 
@@ -41,6 +41,7 @@ class Heartbeat:
     async def run(self) -> None:
         try:
             while True:
+                stop_if_cancelled()
                 due = self.clock.now() + self.params.every
                 await self.beat()
                 await self.clock.sleep_until(due)

@@ -55,6 +55,16 @@ async def bounded(call: Awaitable[T]) -> T:
     return await asyncio.wait_for(call, STORE_TIMEOUT)
 
 
+def stop_if_cancelled() -> None:
+    """Re-raise a cancellation a wait swallowed: up to Python 3.11, `wait_for` may return a result (or a
+    timeout) that raced with `cancel()` and drop the cancel, and a loop that retries on store errors would
+    then run on while its owner awaits it forever (a hung shutdown). `Task.cancelling` exists from 3.11."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    if cancelling is not None and cancelling():
+        raise asyncio.CancelledError
+
+
 def ms(t: float) -> int:
     return round(t * 1000)
 
@@ -206,6 +216,7 @@ class Follower:
     async def run(self) -> None:
         synced = False
         while True:
+            stop_if_cancelled()
             try:
                 if not synced:
                     await self.resync(hole=bool(self.run_id))

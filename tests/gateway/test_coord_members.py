@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import sys
 
 import pytest
 from hypothesis import given, settings
@@ -16,7 +17,7 @@ from redis_server import RedisServer
 from gateway.coord.heartbeat import Heartbeat
 from gateway.coord.members import LiveCount, MemberParams, MemberTable
 from gateway.coord.redis_backend import Keys, RedisBackend
-from gateway.coord.replica import SharedLimiter
+from gateway.coord.replica import SharedLimiter, stop_if_cancelled
 from gateway.rest import RestError
 from kisclock import ManualClock
 
@@ -172,5 +173,32 @@ def test_a_fallback_never_adds_to_what_went_through_redis_in_the_same_window(
             assert limiter.stats["limiter_fallbacks"] == 5
         finally:
             await backend.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_loop_whose_cancel_a_wait_swallowed_still_stops() -> None:
+    """The store loops (Follower, Heartbeat) retry on errors; a cancel lost inside a wait must not keep them
+    running, or the shutdown that awaits them hangs. Here the swallow is explicit; on Python 3.10 there is
+    no `Task.cancelling` to read, so only the cancel that arrives is honoured."""
+    held = [True]
+
+    async def loop() -> None:
+        while held[0]:
+            stop_if_cancelled()
+            try:
+                await asyncio.sleep(0.001)
+            except asyncio.CancelledError:
+                pass  # what a racing wait_for does to a cancel
+
+    async def main() -> None:
+        task = asyncio.create_task(loop())
+        await asyncio.sleep(0.01)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=2)
+        held[0] = False  # ends the loop either way, so a failure cannot hang the run
+        await asyncio.wait({task}, timeout=2)
+        if sys.version_info >= (3, 11):
+            assert done and task.cancelled(), "a swallowed cancel kept the loop running"
 
     asyncio.run(main())

@@ -111,7 +111,7 @@ def test_without_the_file_42_symbols_are_still_refused_and_the_file_is_suggested
     assert cfg.appkeys == () and cfg.app_key == APPKEY
 
 
-def test_the_file_names_the_appkeys_and_allows_more_than_41_symbols(tmp_path: Path) -> None:
+def test_the_file_names_the_appkeys_and_permits_more_than_41_symbols(tmp_path: Path) -> None:
     path = _file(
         tmp_path, [*_entries(2), {"env": "live", "appkey": "PSlive" + "k" * 30, "appsecret": "x" * 40}]
     )

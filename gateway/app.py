@@ -105,8 +105,7 @@ class Gateway:
     rest: RestClient
     worker: QuoteWorker
     task: asyncio.Task[None] | None = None
-    # KIS_CREDENTIALS_FILE: one session per appkey (gateway/coord/shards.py); rest/worker are the primary's
-    shards: coord_shards.Shards | None = None
+    shards: coord_shards.Shards | None = None  # KIS_CREDENTIALS_FILE; rest and worker are then the primary's
 
     def rest_for(self, symbol: str) -> RestClient:
         return self.rest if self.shards is None else self.shards.rest_for(symbol)
@@ -173,8 +172,7 @@ def create_app(
             if follower:
                 follower.cancel()
             await gw.rest.aclose()
-            if gw.shards is not None:
-                await coord_shards.aclose(gw.shards)
+            await coord_shards.aclose(gw.shards)
             gw.log.event("ws_worker_stop")
 
     async def quote(request: Request) -> JSONResponse:
@@ -191,9 +189,8 @@ def create_app(
         now = gw.clock.now()
         q = gw.cache.get(symbol)
         source, why = select(now, q, gw.calendar, gw.cfg.freshness_s)
-        tier = None if gw.shards is None else gw.shards.why(symbol)
-        if tier is not None and source == "kis-rest":
-            why = tier if why is None or why.startswith("no WebSocket tick") else f"{why}; {tier}"
+        if gw.shards is not None and source == "kis-rest":
+            why = gw.shards.reason(symbol, why)  # a REST-tier symbol says so
         # Which venue a quote is from: the trade TR of the cached tick, or the venue REST was asked for.
         # Shown in the body only off the default venue, so a krx gateway answers as it always did.
         shown = gw.cfg.venue != "krx"
@@ -239,8 +236,8 @@ def create_app(
                 404,
             )
         gw.metrics.count_served("kis-rest", gw.cfg.venue)
-        if tier is not None and gw.shards is not None:
-            gw.shards.served_rest_tier += 1
+        if gw.shards is not None:
+            gw.shards.served(symbol)
         try:
             body = {
                 "symbol": symbol,

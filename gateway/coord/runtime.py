@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Iterable
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 from gateway.cache import QuoteCache
@@ -50,8 +51,15 @@ class Sharded(Parts, Protocol):
 def start(gw: Sharded) -> asyncio.Task[None]:
     if gw.shards is not None:
         parts: list[Parts] = list(gw.shards.live())
+        tier = gw.shards.rest_tier
+        gw.log.event(
+            "appkey_plan",
+            appkeys={s.ident: len(s.cfg.symbols) for s in gw.shards.shards.values()},
+            rest_tier=len(tier),
+            level=logging.WARNING if tier else logging.INFO,
+        )
         if gw.cfg.redis_url is None:
-            return asyncio.create_task(_all(run_local, parts), name="kis-ws-worker")
+            return asyncio.create_task(_all(partial(run_local, report=True), parts), name="kis-ws-worker")
         return asyncio.create_task(_redis(gw, gw.cfg.redis_url, parts), name="kis-ws-worker")
     if gw.cfg.redis_url is None:
         return asyncio.create_task(run_local(gw), name="kis-ws-worker")
@@ -75,11 +83,16 @@ async def _all(run: Callable[[T], Coroutine[Any, Any, None]], items: Iterable[T]
             await asyncio.wait(pending)
 
 
-async def run_local(gw: Parts) -> None:
+async def run_local(gw: Parts, report: bool = False) -> None:
+    """`report`: show the role even when the lock is taken at once (one of several appkeys; a single appkey
+    keeps today's metrics, with no `coord` block for a plain owner)."""
     lock = HostLock(gw.cfg.token_dir, gw.cfg.env, gw.cfg.app_key)
-    if not lock.acquire():
+    if lock.acquire():
+        if report:
+            gw.metrics.coord.update(mode="local", role="owner", appkey=lock.ident)
+    else:
         msg = lock.message()
-        gw.metrics.coord.update(mode="local", role="rest-only")
+        gw.metrics.coord.update(mode="local", role="rest-only", **({"appkey": lock.ident} if report else {}))
         gw.metrics.last_error = msg
         gw.log.event("ws_owned_elsewhere", detail=msg, level=logging.WARNING)
         while not lock.acquire():

@@ -87,6 +87,19 @@ class Shards:
             )
         return None
 
+    def reason(self, symbol: str, why: str | None) -> str | None:
+        """A REST answer's `fallback_reason`: for a REST-tier symbol, that first (what select says when
+        there is no tick is then no news), else select's reason unchanged."""
+        tier = self.why(symbol)
+        if tier is None:
+            return why
+        return tier if why is None or why.startswith("no WebSocket tick") else f"{why}; {tier}"
+
+    def served(self, symbol: str) -> None:
+        """A REST answer went out: count it if the symbol is in the REST tier."""
+        if symbol in self._tier:
+            self.served_rest_tier += 1
+
     def describe(self) -> dict[str, Any]:
         """The plan as /v1/metrics/quote shows it (appkey ids only)."""
         return {
@@ -123,6 +136,6 @@ def build(
     return Shards(shards, placed, tier)
 
 
-async def aclose(shards: Shards) -> None:
-    for s in shards.shards.values():
+async def aclose(shards: Shards | None) -> None:
+    for s in shards.shards.values() if shards is not None else ():
         await s.rest.aclose()  # a client shared between them (tests) closes once: httpx ignores the rest

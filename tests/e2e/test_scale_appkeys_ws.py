@@ -118,8 +118,10 @@ async def test_100_symbols_over_3_appkeys_are_all_served_from_the_websocket(tmp_
                 sources[q.get("source") or q.get("error")] += 1
             assert sources == {"kis-ws": 100}, sources
             m = (await http.get("/v1/metrics/quote")).json()
+            logs = "\n".join(gw.log.lines)
             history = kis.history("mock")
 
+    assert '"event": "appkey_plan"' in logs and not any(k in logs for k in KEYS)
     codes, owners, per_session = _registrations(history)
     assert codes["OPSP0008"] == 0 and codes["OPSP8996"] == 0, codes
     assert codes["OPSP0000"] == 100, codes
@@ -156,6 +158,28 @@ async def test_symbols_past_every_appkeys_cap_go_to_the_rest_tier_and_say_why(tm
     assert codes["OPSP0008"] == 0 and sorted(per_session.values()) == [41, 41], (codes, per_session)
     rest = [e for e in history if e["kind"] == "rest"]
     assert len(rest) == 1 and rest[0]["appkey"] in set(owners.values())
+
+
+async def test_a_second_gateway_with_the_same_file_stands_aside_on_every_appkey(tmp_path: Path) -> None:
+    clock = ManualClock(START)
+    rec = tape.load(bundled("synthetic-100-symbols"))
+    symbols = sorted({key for _, key in rec.subscriptions})
+    async with FakeKis(rec, clock=clock, speed=1.0, ledger=True) as kis:
+        cfg = from_env(_env(kis, tmp_path, symbols, KEYS))
+        async with _gateway(cfg, clock) as (first, _), _gateway(cfg, clock) as (second, http):
+            await eventually(lambda: _acked(first), what="the first gateway's sessions answered")
+            await eventually(
+                lambda: all(s.metrics.coord.get("role") == "rest-only" for s in second.shards.live()),
+                what="the second gateway to stand aside on each appkey",
+                state=lambda: [s.metrics.coord for s in second.shards.live()],
+            )
+            assert all(s.metrics.coord["role"] == "owner" for s in first.shards.live())
+            assert second.metrics.total().ws_connects == 0
+            m = (await http.get("/v1/metrics/quote")).json()
+            assert {b["coord"]["role"] for b in m["appkeys"].values()} == {"rest-only"}
+            history = kis.history("mock")
+    codes, owners, _ = _registrations(history)
+    assert codes["OPSP8996"] == 0 and len(owners) == 3, (codes, owners)
 
 
 async def test_two_redis_replicas_mirror_every_appkeys_stream(

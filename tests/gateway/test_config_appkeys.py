@@ -178,3 +178,17 @@ def test_the_metrics_fold_every_session() -> None:
     b.ws_connected = True
     assert api.total().ws_connected is True
     assert Metrics().total().as_dict() == Metrics().as_dict()  # one appkey: the same object, as before
+
+
+def test_diagnose_names_the_rest_tier_and_counts_only_placed_symbols(tmp_path: Path) -> None:
+    from gateway.diagnose import diagnose
+
+    symbols = [f"{100_000 + i}" for i in range(45)]  # 41 on the one appkey, 4 on REST
+    cfg = from_env(_env(tmp_path, _file(tmp_path, _entries(1)), KIS_SYMBOLS=",".join(symbols)))
+    gw = build(cfg, ManualClock(0.0))
+    gw.shards.primary.metrics.ws_subscriptions = 41
+    d = diagnose(gw)
+    subscribed = next(f for f in d.findings if f.boundary == "subscribed")
+    assert subscribed.evidence.startswith("acked 41/41;"), subscribed
+    tier = [n for n in d.notes if "rest-tier" in n]
+    assert len(tier) == 1 and "4 symbol(s)" in tier[0] and symbols[-1] in tier[0], d.notes

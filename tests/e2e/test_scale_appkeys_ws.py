@@ -30,6 +30,7 @@ from fakekis.serve.server import FakeKis
 from fakekis.tape.format import bundled
 from gateway.app import create_app
 from gateway.config import from_env
+from gateway.coord.redis_backend import client
 from kisclock import ManualClock
 
 pytestmark = [pytest.mark.anyio, pytest.mark.ws]
@@ -231,8 +232,23 @@ async def test_two_redis_replicas_mirror_every_appkeys_stream(
                     q = (await http.get(f"/v1/quotes/{s}")).json()
                     sources[q.get("source") or q.get("error")] += 1
                 assert sources == {"kis-ws": 100}, sources
+            views = [(await h.get("/v1/metrics/quote")).json() for h in (http_a, http_b)]
             history = kis.history("mock")
     codes, owners, per_session = _registrations(history)
+    ids = {appkey_id("mock", k) for k in KEYS}
     assert codes["OPSP0008"] == 0 and codes["OPSP8996"] == 0, codes
-    assert set(owners.values()) == {appkey_id("mock", k) for k in KEYS} and len(owners) == 3
+    assert set(owners.values()) == ids and len(owners) == 3
     assert max(per_session.values()) <= 41
+    # Role and epoch per appkey id on each replica; one leader per appkey across them; no appkey in sight.
+    for ident in ids:
+        blocks = [v["appkeys"][ident]["coord"] for v in views]
+        assert sorted(b["role"] for b in blocks) == ["follower", "leader"], blocks
+        assert all(b["appkey"] == ident for b in blocks) and max(b["epoch"] for b in blocks) >= 1
+    assert all(v["coord"]["mode"] == "redis" for v in views)
+    assert not any(k in json.dumps(views) for k in KEYS)
+    r = client(redis_server.url)
+    try:  # the store names appkeys by id only
+        stored = [*await r.keys("*"), *[v for k in await r.keys("*:quotes") for v in await r.hvals(k)]]
+    finally:
+        await r.aclose()
+    assert any(ident in str(stored) for ident in ids) and not any(k in str(stored) for k in KEYS)

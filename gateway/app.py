@@ -26,6 +26,7 @@ from gateway import ops
 from gateway.cache import QuoteCache
 from gateway.config import SYMBOL, Config, ConfigError
 from gateway.coord import runtime as coord_runtime
+from gateway.coord import shards as coord_shards
 from gateway.market import KrxCalendar
 from gateway.metrics import Metrics
 from gateway.quotes import select
@@ -104,6 +105,10 @@ class Gateway:
     rest: RestClient
     worker: QuoteWorker
     task: asyncio.Task[None] | None = None
+    shards: coord_shards.Shards | None = None  # KIS_CREDENTIALS_FILE; rest and worker are then the primary's
+
+    def rest_for(self, symbol: str) -> RestClient:
+        return self.rest if self.shards is None else self.shards.rest_for(symbol)
 
 
 def _remote_now(url: str) -> float:
@@ -130,10 +135,15 @@ def build(
             clock = ShiftedClock(cfg.clock_start) if cfg.clock_start is not None else WallClock()
     metrics = Metrics()
     log = StageLog(Redactor(cfg.secrets))
-    rest = RestClient(cfg, clock, metrics, log, http)
     cache = QuoteCache()
-    worker = QuoteWorker(cfg, rest, cache, metrics, log, clock, connect)
     calendar = KrxCalendar.for_venue(cfg.venue, cfg.session_hours)
+    if cfg.appkeys:  # several appkeys: the API's metrics fold in one Metrics per session
+        shards = coord_shards.build(cfg, clock, cache, log, connect, http)
+        metrics.parts = {s.ident: s.metrics for s in shards.live()}
+        p = shards.primary
+        return Gateway(cfg, clock, calendar, cache, metrics, log, p.rest, p.worker, shards=shards)
+    rest = RestClient(cfg, clock, metrics, log, http)
+    worker = QuoteWorker(cfg, rest, cache, metrics, log, clock, connect)
     return Gateway(cfg, clock, calendar, cache, metrics, log, rest, worker)
 
 
@@ -162,6 +172,7 @@ def create_app(
             if follower:
                 follower.cancel()
             await gw.rest.aclose()
+            await coord_shards.aclose(gw.shards)
             gw.log.event("ws_worker_stop")
 
     async def quote(request: Request) -> JSONResponse:
@@ -178,6 +189,8 @@ def create_app(
         now = gw.clock.now()
         q = gw.cache.get(symbol)
         source, why = select(now, q, gw.calendar, gw.cfg.freshness_s)
+        if gw.shards is not None and source == "kis-rest":
+            why = gw.shards.reason(symbol, why)  # a REST-tier symbol says so
         # Which venue a quote is from: the trade TR of the cached tick, or the venue REST was asked for.
         # Shown in the body only off the default venue, so a krx gateway answers as it always did.
         shown = gw.cfg.venue != "krx"
@@ -197,7 +210,7 @@ def create_app(
             }
             return JSONResponse(body | {"venue": q.venue} if shown else body)
         try:
-            out = await gw.rest.inquire_price(symbol)
+            out = await gw.rest_for(symbol).inquire_price(symbol)
         except RestError as e:
             return JSONResponse(
                 {
@@ -223,6 +236,8 @@ def create_app(
                 404,
             )
         gw.metrics.count_served("kis-rest", gw.cfg.venue)
+        if gw.shards is not None:
+            gw.shards.served(symbol)
         try:
             body = {
                 "symbol": symbol,
@@ -262,6 +277,7 @@ def create_app(
                 "market_closed_reason": gw.calendar.why_closed(now),
                 "cached_symbols": len(gw.cache),
                 "symbols": list(gw.cfg.symbols),
+                **({} if gw.shards is None else {"plan": gw.shards.describe()}),
             }
         )
 

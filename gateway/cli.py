@@ -157,6 +157,7 @@ def _compare(args: argparse.Namespace) -> int:
             "KIS_APP_SECRET": creds[mode].secret,
             "KIS_REST_URL": rest,
             "KIS_WS_URL": ws,
+            "KIS_CREDENTIALS_FILE": "",  # compare runs one appkey per environment, the one named above
         }
         configs[mode] = from_env(env)
     _writable_folder(configs["mock"].token_dir, "GATEWAY_TOKEN_DIR")

@@ -13,6 +13,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from gateway.coord import settings as coord_settings
+from gateway.coord.credentials import AppKey, CredentialsError
+from gateway.coord.credentials import load as load_credentials
 from gateway.market import VENUES, KrxCalendar
 from gateway.session import VENUE_TRADE_TR
 from kisclock import parse_instant
@@ -25,6 +27,7 @@ DEFAULT_URLS = {
 DEFAULT_REST_RPS = {"live": 18.0, "mock": 1.0}
 # ASCII digits: \d would also take "٠٠٥٩٣٠" and send it to KIS.
 SYMBOL = re.compile(r"(?:[0-9]{6}|Q[0-9]{6})")
+MAX_SYMBOLS = 2_000  # with KIS_CREDENTIALS_FILE: 41 per appkey, the rest on REST; a typo's guard, not KIS's
 
 
 class ConfigError(ValueError):
@@ -34,12 +37,12 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class Config:
     env: str
-    app_key: str
-    app_secret: str
+    app_key: str = field(repr=False)  # a repr (an assertion, a traceback) never shows a secret
+    app_secret: str = field(repr=False)
     symbols: tuple[str, ...]
     rest_url: str
     ws_url: str
-    account_no: str | None = None
+    account_no: str | None = field(default=None, repr=False)
     clock_start: float | None = None
     clock_url: str | None = None
     freshness_s: float = 10.0
@@ -52,6 +55,9 @@ class Config:
     backoff_cap_s: float = 30.0
     venue: str = "krx"  # KIS_VENUE: krx, nxt or unified (gateway/market.py, gateway/session.py)
     redis_url: str | None = None  # GATEWAY_REDIS_URL: scale-out mode (gateway/coord, docs/scaling.md)
+    # KIS_CREDENTIALS_FILE: every appkey of KIS_ENV this gateway may use, the primary (app_key) first; empty
+    # without the file (one appkey, as before). gateway/coord/shards.py places the symbols over them.
+    appkeys: tuple[AppKey, ...] = ()
 
     @property
     def trade_trs(self) -> tuple[str, ...]:
@@ -60,7 +66,14 @@ class Config:
 
     @property
     def secrets(self) -> tuple[str | None, ...]:
-        return (self.app_key, self.app_secret, self.account_no, self.account_no and self.account_no[:8])
+        more = tuple(s for k in self.appkeys for s in (k.appkey, k.appsecret))
+        return (
+            self.app_key,
+            self.app_secret,
+            self.account_no,
+            self.account_no and self.account_no[:8],
+            *more,
+        )
 
 
 # Allowed ranges of the numeric variables: (lowest excluded, highest included, unit). Finite only: a NaN
@@ -153,8 +166,12 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
     if kis_env not in DEFAULT_URLS:
         raise ConfigError(f"KIS_ENV={env.get('KIS_ENV', '')[:40]!r} must be 'mock' or 'live'")
     venue = _venue(env, kis_env)
-    app_key = _credential(env, "KIS_APP_KEY", "the app key issued for the KIS_ENV environment")
-    secret = _credential(env, "KIS_APP_SECRET", "the app secret that goes with KIS_APP_KEY")
+    appkeys = _appkeys(env, kis_env)
+    if appkeys:
+        app_key, secret = appkeys[0].appkey, appkeys[0].appsecret
+    else:
+        app_key = _credential(env, "KIS_APP_KEY", "the app key issued for the KIS_ENV environment")
+        secret = _credential(env, "KIS_APP_SECRET", "the app secret that goes with KIS_APP_KEY")
     symbols = tuple(s.strip() for s in env.get("KIS_SYMBOLS", "005930").split(",") if s.strip())
     if not symbols:
         raise ConfigError("KIS_SYMBOLS is empty (comma list of 6-digit codes, e.g. 005930,000660)")
@@ -163,8 +180,13 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
             raise ConfigError(
                 f"KIS_SYMBOLS: {s[:20]!r} is not a 6-digit stock code (allowed: 005930 or Q500001)"
             )
-    if len(symbols) > 41:
-        raise ConfigError(f"KIS_SYMBOLS has {len(symbols)} codes; KIS allows 41 registrations per session")
+    if len(symbols) > 41 and not appkeys:
+        raise ConfigError(
+            f"KIS_SYMBOLS has {len(symbols)} codes; KIS allows 41 registrations per session "
+            "(set KIS_CREDENTIALS_FILE to spread more symbols over several appkeys, docs/scaling.md)"
+        )
+    if len(symbols) > MAX_SYMBOLS:
+        raise ConfigError(f"KIS_SYMBOLS has {len(symbols)} codes (allowed: at most {MAX_SYMBOLS})")
     account = _account(env)
     clock_start = None
     raw_start = env.get("GATEWAY_CLOCK_START", "").strip()
@@ -220,7 +242,34 @@ def from_env(env: Mapping[str, str] | None = None) -> Config:
         session_hours=hours,
         venue=venue,
         redis_url=redis_url,
+        appkeys=appkeys,
     )
+
+
+def _appkeys(env: Mapping[str, str], kis_env: str) -> tuple[AppKey, ...]:
+    """KIS_CREDENTIALS_FILE's entries for KIS_ENV; KIS_APP_KEY/SECRET, when set too, come first (the
+    primary: diagnose's probe and symbols outside KIS_SYMBOLS use it). Entries of the other environment are
+    skipped, so one file can hold both."""
+    raw = env.get("KIS_CREDENTIALS_FILE", "").strip()
+    if not raw:
+        return ()
+    if "\0" in raw:
+        raise ConfigError("KIS_CREDENTIALS_FILE contains a NUL character (allowed: a file path)")
+    try:
+        entries = load_credentials(Path(raw))
+    except CredentialsError as e:
+        raise ConfigError(str(e)) from None
+    mine = [k for k in entries if k.env == kis_env]
+    if env.get("KIS_APP_KEY", "").strip() or env.get("KIS_APP_SECRET", "").strip():
+        key = _credential(env, "KIS_APP_KEY", "the app key issued for the KIS_ENV environment")
+        secret = _credential(env, "KIS_APP_SECRET", "the app secret that goes with KIS_APP_KEY")
+        mine = [AppKey(kis_env, key, secret), *(k for k in mine if k.appkey != key)]
+    if not mine:
+        raise ConfigError(
+            f"KIS_CREDENTIALS_FILE={raw[:120]!r} has no entry with env={kis_env!r} "
+            "(allowed: at least one {env, appkey, appsecret} entry for KIS_ENV)"
+        )
+    return tuple(mine)
 
 
 def _venue(env: Mapping[str, str], kis_env: str) -> str:

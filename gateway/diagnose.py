@@ -92,13 +92,16 @@ def diagnose(gw: Any, rest_probe: dict[str, Any] | None = None) -> Diagnosis:
     acks = sorted({str(c) for e in _events(lines, "ws_subscribe") if (c := e.get("msg_cd")) is not None})
     refusals: dict[str, int] = m["ws_refusals"]
     closed_reason = gw.calendar.why_closed(gw.clock.now())
+    shards = getattr(gw, "shards", None)  # KIS_CREDENTIALS_FILE: several appkey sessions, maybe a REST tier
+    tier: tuple[str, ...] = shards.rest_tier if shards is not None else ()
+    on_ws = len(gw.cfg.symbols) - len(tier)
 
     evidence = {
         "worker_started": f"restarts {m['worker_restarts']}"
         + (f"; {m['last_error']}" if m["worker_restarts"] else ""),
         "connected": f"connects {m['ws_connects']}, reconnects {m['ws_reconnects']}, close codes {closes or '-'}"
         + (f"; connect errors: {errors[-1]}" if any("connect " in e for e in errors) else ""),
-        "subscribed": f"acked {m['ws_subscriptions']}/{len(gw.cfg.symbols)}; ack codes {acks or '-'}; "
+        "subscribed": f"acked {m['ws_subscriptions']}/{on_ws * len(gw.cfg.trade_trs)}; ack codes {acks or '-'}; "
         f"refusals {refusals or '-'}",
         "first_message": f"data frames {m['ws_messages']}, PINGPONG {m['ws_pingpongs']}, malformed {m['ws_malformed']}",
         "cached": f"symbols cached {len(gw.cache)}/{len(gw.cfg.symbols)}",
@@ -192,6 +195,15 @@ def diagnose(gw: Any, rest_probe: dict[str, Any] | None = None) -> Diagnosis:
     for code, n in refusals.items():
         if ok or first_failed != "subscribed":
             notes.append(f"{n} x {code}: {REFUSAL_CAUSES.get(code, code)}")
+    if shards is not None:
+        sessions = {i: b["ws_subscriptions"] for i, b in m["appkeys"].items()}
+        notes.append(f"{len(shards.shards)} appkeys (KIS_CREDENTIALS_FILE); acked per appkey id: {sessions}")
+    if tier:
+        notes.append(
+            f"{len(tier)} symbol(s) in the REST tier (rest-tier), never on a WebSocket: every appkey's 41 "
+            f"registrations are taken by symbols listed earlier in KIS_SYMBOLS ({', '.join(tier[:5])}"
+            f"{', ...' if len(tier) > 5 else ''}); add an appkey to carry them"
+        )
     rest = _rest_finding(rest_probe) if rest_probe is not None else {}
     if rest and not rest["ok"]:
         notes.append(f"REST fallback broken ({rest['code']}): {rest['cause']}")

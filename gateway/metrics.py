@@ -44,6 +44,53 @@ class Metrics:
     last: dict[str, float] = field(default_factory=dict)
     # scale-out (gateway/coord): mode, role, epoch, relay lag, resyncs...; shown only when not empty
     coord: dict[str, Any] = field(default_factory=dict)
+    # KIS_CREDENTIALS_FILE: one Metrics per appkey session, by appkey id (gateway/coord/shards.py); this one
+    # then keeps what the API itself counts (sources served), and `total()` folds the sessions in
+    parts: dict[str, Metrics] = field(default_factory=dict)
+
+    _SUMMED = (
+        "ws_messages",
+        "ws_records",
+        "ws_subscriptions",
+        "ws_reconnects",
+        "ws_connects",
+        "ws_pingpongs",
+        "ws_malformed",
+        "worker_restarts",
+        "rest_calls",
+        "token_issuances",
+    )
+
+    def total(self) -> Metrics:
+        """Every appkey session folded into one view: counters summed; connected and running only when
+        every session is; the oldest last message (a silent session must show, F10); each stage's first
+        time the earliest and last time the latest. Without parts, this object itself."""
+        if not self.parts:
+            return self
+        parts = list(self.parts.values())
+        out = Metrics(
+            ws_connected=all(p.ws_connected for p in parts),
+            worker_running=all(p.worker_running for p in parts),
+            last_error=self.last_error or next((p.last_error for p in reversed(parts) if p.last_error), None),
+            coord=self.coord,
+        )
+        for name in self._SUMMED:
+            setattr(out, name, getattr(self, name) + sum(getattr(p, name) for p in parts))
+        for m in (self, *parts):
+            out.ws_refusals.update(m.ws_refusals)
+            out.rest_errors.update(m.rest_errors)
+            out.source_counts.update(m.source_counts)
+            for src, venues in m.source_venues.items():
+                out.source_venues.setdefault(src, Counter()).update(venues)
+            for stage, at in m.first.items():
+                out.first[stage] = min(at, out.first.get(stage, at))
+            for stage, at in m.last.items():
+                out.last[stage] = max(at, out.last.get(stage, at))
+        waits = [p.ws_next_attempt_at for p in parts if p.ws_next_attempt_at is not None]
+        out.ws_next_attempt_at = min(waits) if waits else None
+        seen = [p.ws_last_message_at for p in parts]
+        out.ws_last_message_at = None if None in seen else min(x for x in seen if x is not None)
+        return out
 
     def count_served(self, source: str, venue: str) -> None:
         """A quote answered from `source` (kis-ws / kis-rest), its data from `venue` (krx / nxt / unified)."""
@@ -65,7 +112,30 @@ class Metrics:
         return None if at is None else round(max(0.0, now - at), 3)
 
     def as_dict(self, now: float | None = None) -> dict[str, object]:
-        """`now` (the gateway clock) adds `ws_last_message_age_s`."""
+        """`now` (the gateway clock) adds `ws_last_message_age_s`. With parts: the folded view, plus one
+        block per appkey id (`appkeys`)."""
+        if self.parts:
+            out = self.total()._fields(now)
+            out["appkeys"] = {ident: p._session(now) for ident, p in self.parts.items()}
+            return out
+        return self._fields(now)
+
+    def _session(self, now: float | None) -> dict[str, object]:
+        """One appkey session's block: its connection, acks, refusals and coordination role."""
+        return {
+            "ws_connected": self.ws_connected,
+            "ws_subscriptions": self.ws_subscriptions,
+            "ws_connects": self.ws_connects,
+            "ws_messages": self.ws_messages,
+            "ws_refusals": dict(self.ws_refusals),
+            "ws_last_message_age_s": None if now is None else self.last_message_age(now),
+            "worker_running": self.worker_running,
+            "rest_calls": self.rest_calls,
+            "last_error": self.last_error,
+            **({"coord": dict(self.coord)} if self.coord else {}),
+        }
+
+    def _fields(self, now: float | None) -> dict[str, object]:
         out: dict[str, object] = {
             "ws_connected": self.ws_connected,
             "ws_messages": self.ws_messages,

@@ -42,7 +42,7 @@ class GatewayCollector(Collector):
         self.gw = gw
 
     def collect(self) -> Iterator[Metric]:
-        m, now = self.gw.metrics, self.gw.clock.now()
+        m, now = self.gw.metrics.total(), self.gw.clock.now()  # every appkey session folded in
         gauges = {
             "ws_connected": ("1 while the KIS WebSocket is connected", float(m.ws_connected)),
             "ws_subscriptions": ("subscriptions acked on the current connection", m.ws_subscriptions),
@@ -92,7 +92,7 @@ class GatewayCollector(Collector):
 
 
 def readiness(gw: Gateway) -> dict[str, Any]:
-    m, now = gw.metrics, gw.clock.now()
+    m, now = gw.metrics.total(), gw.clock.now()
     ws_ok = m.ws_connected and m.ws_subscriptions > 0
     rest_ok = gw.rest.token_valid(now)
     if not m.worker_running:

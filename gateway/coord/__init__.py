@@ -7,7 +7,9 @@ Sans-I/O cores (no asyncio, sockets or time; `now` comes in):
 - `tokengate`: the shared token and its 61 s issuance gate;
 - `plan`: which appkey carries which symbol, and which symbols overflow to REST;
 - `credentials`: `KIS_CREDENTIALS_FILE` parsing;
-- `stream`: the public Stream entry format (docs/stream-format.md).
+- `stream`: the public Stream entry format (docs/stream-format.md) and the reader's trim check;
+- `members`: the live-replica count the REST fallback divides by.
 
-Shells: `hostlock` (the local-mode flock per env and appkey) and `redis_backend` (bytes and Lua only).
+Shells: `hostlock` (the local-mode flock per env and appkey), `redis_backend` (bytes and Lua only), `replica`,
+`relay` and `heartbeat` (the loops that wait on the store).
 """

@@ -47,6 +47,10 @@ class Keys:
         return self._k("ticks")
 
     @property
+    def seq(self) -> str:
+        return self._k("ticks:seq")
+
+    @property
     def quotes(self) -> str:
         return self._k("quotes")
 
@@ -70,6 +74,10 @@ class Keys:
     def events(self) -> str:
         return f"kis:{{{self.env}}}:events"
 
+    @property
+    def members(self) -> str:
+        return f"kis:{{{self.env}}}:members"
+
 
 def client(url: str, timeout: float = 1.0) -> aioredis.Redis:
     """A client for `redis://`, `rediss://` or `unix://` URLs, with bounded socket waits so a blackholed
@@ -84,10 +92,10 @@ def client(url: str, timeout: float = 1.0) -> aioredis.Redis:
 
 
 class RedisBackend:
-    def __init__(self, url: str, owner: str, timeout: float = 1.0) -> None:
+    def __init__(self, url: str, owner: str, timeout: float = 1.0, maxlen: int = STREAM_MAXLEN) -> None:
         if ":" in owner:
             raise ValueError("owner ids may not contain ':' (it separates the lease value's fields)")
-        self.url, self.owner = url, owner
+        self.url, self.owner, self.maxlen = url, owner, maxlen
         self.r = client(url, timeout)
         self._acquire = self.r.register_script(scripts.ACQUIRE)
         self._renew = self.r.register_script(scripts.RENEW)
@@ -97,6 +105,7 @@ class RedisBackend:
         self._gcra = self.r.register_script(scripts.GCRA)
         self._claim = self.r.register_script(scripts.TOKEN_CLAIM)
         self._drop = self.r.register_script(scripts.TOKEN_DROP)
+        self._beat = self.r.register_script(scripts.MEMBERS_BEAT)
 
     async def aclose(self) -> None:
         await self.r.aclose()
@@ -128,31 +137,27 @@ class RedisBackend:
         self, k: Keys, epoch: int, now_ms: int, entries: list[tuple[str, str, str, str]]
     ) -> int:
         """Append `(kind, r, payload, symbol)` entries in one fenced call; the count, or -1 when fenced."""
-        args: list[Any] = [self.owner, epoch, now_ms, STREAM_MAXLEN]
+        args: list[Any] = [self.owner, epoch, now_ms, self.maxlen]
         for kind, r, payload, symbol in entries:
             args += [kind, r, payload, symbol if kind == DATA else ""]
-        return int(await self._publish(keys=[k.lease, k.ticks, k.quotes], args=args))
+        return int(await self._publish(keys=[k.lease, k.ticks, k.quotes, k.seq], args=args))
 
-    async def snapshot(self, k: Keys) -> tuple[str, dict[str, dict[str, str]]]:
-        """The stream's last id and the latest data entry per symbol, as stream-format fields."""
-        last, flat = await self._snapshot(keys=[k.quotes, k.ticks])
+    async def snapshot(self, k: Keys) -> tuple[str, int, dict[str, dict[str, str]]]:
+        """The stream's last id, the number of its last entry (`n`, 0 when none), and the latest data entry
+        per symbol as stream-format fields."""
+        last, seq, flat = await self._snapshot(keys=[k.quotes, k.ticks, k.seq])
         out: dict[str, dict[str, str]] = {}
         for symbol, value in zip(flat[::2], flat[1::2], strict=True):
             parts = str(value).split("|", 3)
             if len(parts) == 4:
                 out[str(symbol)] = {"k": DATA, "e": parts[1], "r": parts[2], "f": parts[3], "id": parts[0]}
-        return str(last), out
+        return str(last), int(seq), out
 
     async def read(
         self, last_ids: dict[str, str], block_ms: int = 1000, count: int = 500
     ) -> list[tuple[str, list[tuple[str, dict[str, str]]]]]:
         got: Any = await self.r.xread(last_ids, count=count, block=block_ms)  # type: ignore[arg-type]
         return [(str(s), [(str(i), dict(f)) for i, f in entries]) for s, entries in (got or [])]
-
-    async def first_id(self, k: Keys) -> str | None:
-        """The oldest id still in the stream (a follower behind it lost entries to MAXLEN)."""
-        got = await self.r.xrange(k.ticks, "-", "+", count=1)
-        return str(got[0][0]) if got else None
 
     # -- REST limiter and token ----------------------------------------------------------------
     async def gcra(self, k: Keys, now_us: int, interval_us: int, max_wait_us: int) -> int:
@@ -169,3 +174,11 @@ class RedisBackend:
 
     async def token_drop(self, k: Keys, rejected: str) -> bool:
         return bool(await self._drop(keys=[k.token], args=[rejected]))
+
+    # -- live members -------------------------------------------------------------------------
+    async def beat(self, k: Keys, now_ms: int, ttl_ms: int) -> int:
+        """Mark this replica alive at `now_ms`; the number of live replicas in `k.env`."""
+        return int(await self._beat(keys=[k.members], args=[self.owner, now_ms, ttl_ms, 10 * ttl_ms]))
+
+    async def leave(self, k: Keys) -> bool:
+        return bool(await self.r.zrem(k.members, self.owner))

@@ -3,6 +3,9 @@ session, the follower that feeds the in-process mirror on every replica, the sha
 shared token. The decisions are the pure cores' (`lease`, `gcra`, `tokengate`, `stream`); this module only
 waits, calls the store and starts or stops the worker.
 
+(Over 300 lines: four shells of one store that share `bounded`, `ms` and the error set; the member heartbeat
+went to its own module, `heartbeat`.)
+
 Waiting on the store is bounded in real time (`STORE_TIMEOUT`): a blackholed link must turn into an error,
 and so into a step-down at the renew deadline, not a hang. Everything else waits on the injected clock.
 """
@@ -29,9 +32,10 @@ from gateway.coord.lease import (
     StartSession,
     StopSession,
 )
+from gateway.coord.members import LiveCount
 from gateway.coord.redis_backend import Keys, RedisBackend, RedisError
 from gateway.coord.relay import Relay, RelayWorker, cancel
-from gateway.coord.stream import GAP_END, GAP_START, Mirror
+from gateway.coord.stream import GAP_END, GAP_START, Mirror, Reader
 from gateway.coord.tokengate import GATE_S
 from gateway.redact import StageLog
 from gateway.rest import REFRESH_MARGIN, Pacer, RestClient, RestError
@@ -49,6 +53,16 @@ def replica_id() -> str:
 
 async def bounded(call: Awaitable[T]) -> T:
     return await asyncio.wait_for(call, STORE_TIMEOUT)
+
+
+def stop_if_cancelled() -> None:
+    """Re-raise a cancellation a wait swallowed: up to Python 3.11, `wait_for` may return a result (or a
+    timeout) that raced with `cancel()` and drop the cancel, and a loop that retries on store errors would
+    then run on while its owner awaits it forever (a hung shutdown). `Task.cancelling` exists from 3.11."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    if cancelling is not None and cancelling():
+        raise asyncio.CancelledError
 
 
 def ms(t: float) -> int:
@@ -160,40 +174,54 @@ class LeaseRunner:
 
 class Follower:
     """Feeds the replica's in-process mirror from the appkeys' Streams: a snapshot (latest quote per symbol
-    and the stream's last id, atomically), then `XREAD` from there. A different Redis run id (a restart), a
-    read error, or a follower that fell behind the stream's trimmed start means a resync, counted."""
+    and the stream's last id and entry number, atomically), then `XREAD` from there. A stream trimmed past
+    this reader (the numbers `n` jump) or started over, or a different Redis run id after a read error, means
+    a resync from the snapshot: counted in `resyncs`, declared as a gap (`mirror_holes`); what was read twice
+    counts once (`stream.Reader`)."""
 
     def __init__(
         self, backend: RedisBackend, keys: list[Keys], cache: QuoteCache, clock: Clock, stats: dict[str, Any]
     ) -> None:
         self.backend, self.keys, self.clock, self.stats = backend, keys, clock, stats
         self.mirror = Mirror(cache)
+        self.reader = Reader(self.mirror)
         self.last: dict[str, str] = {}
         self.run_id = ""
         stats.setdefault("resyncs", 0)
 
-    async def resync(self) -> None:
-        self.run_id = await bounded(self.backend.run_id())
-        for k in self.keys:
-            last, snap = await bounded(self.backend.snapshot(k))
-            for fields in snap.values():
-                self.mirror.apply(fields, self.clock.now())
+    async def resync(self, keys: list[Keys] | None = None, hole: bool = False) -> None:
+        run_id = await bounded(self.backend.run_id())
+        for k in keys or self.keys:
+            last, seq, snap = await bounded(self.backend.snapshot(k))
+            self.reader.resynced(k.ticks, seq, list(snap.values()), self.clock.now(), hole)
             self.last[k.ticks] = last
+        self.run_id = run_id  # only once every stream is loaded: a failed start is no hole
+        self.stats["resyncs"] = self.reader.resyncs
+
+    async def pull(self, block_ms: int = 500) -> None:
+        """One `XREAD` of every stream, applied; a stream the reader refuses is resynced at once."""
+        got = await self.backend.read(self.last, block_ms=block_ms)
+        now = self.clock.now()
+        behind = []
+        for stream, entries in got:
+            for entry_id, fields in entries:
+                if not self.reader.take(stream, fields, now):
+                    behind += [k for k in self.keys if k.ticks == stream]
+                    break
+                self.last[stream] = entry_id
+        if behind:
+            await self.resync(behind, hole=True)
+        self._publish()
 
     async def run(self) -> None:
         synced = False
         while True:
+            stop_if_cancelled()
             try:
                 if not synced:
-                    await self.resync()
+                    await self.resync(hole=bool(self.run_id))
                     synced = True
-                got = await self.backend.read(self.last, block_ms=500)
-                now = self.clock.now()
-                for stream, entries in got:
-                    for entry_id, fields in entries:
-                        self.mirror.apply(fields, now)
-                        self.last[stream] = entry_id
-                self._publish()
+                await self.pull()
             except STORE_ERRORS:
                 self.stats["follower_errors"] = self.stats.get("follower_errors", 0) + 1
                 await asyncio.sleep(0.2)  # real time: the link is down, nothing to wait for on the clock
@@ -202,7 +230,6 @@ class Follower:
                 except STORE_ERRORS:
                     continue
                 if run_id != self.run_id:
-                    self.stats["resyncs"] += 1
                     synced = False
 
     def _publish(self) -> None:
@@ -213,13 +240,20 @@ class Follower:
             mirror_applied=m.applied,
             mirror_stale=m.stale,
             mirror_gaps=m.gaps,
+            mirror_holes=m.holes,
             mirror_malformed=m.malformed,
         )
 
 
 class SharedLimiter:
     """The REST budget shared by all replicas for one appkey: the GCRA script. If Redis cannot be reached
-    the local `Pacer` at `budget / replicas` takes over, so the sum stays within the budget."""
+    the local `Pacer` at `budget / R` takes over, so the sum stays within the budget: R is the live-member
+    count this replica last saw (`members`, kept by `heartbeat.Heartbeat`), or `replicas` without one.
+
+    The switch to the fallback counts as a full window already spent: the budget of the second before may
+    have gone through Redis (a store call that timed out may even have taken a slot), so a fallback that
+    started with a full bucket would add `R` calls at once on top of it (tox -e scale seed 4: one store
+    timeout under load, three calls in one second against a budget of two)."""
 
     def __init__(
         self,
@@ -229,10 +263,29 @@ class SharedLimiter:
         rps: float,
         replicas: int = 2,
         max_wait: float = 2.0,
+        members: LiveCount | None = None,
+        stats: dict[str, Any] | None = None,
     ) -> None:
-        self.backend, self.keys, self.clock = backend, keys, clock
+        self.backend, self.keys, self.clock, self.rps = backend, keys, clock, rps
         self.interval, self.max_wait_us = gcra.interval_us(rps), round(max_wait * gcra.US)
-        self.fallback = Pacer(rps / max(1, replicas), clock, max_wait)
+        self.members = members or LiveCount(guess=max(1, replicas))
+        self.share = self.members.divisor()
+        self.fallback = Pacer(rps / self.share, clock, max_wait)
+        self.degraded = False  # the last call could not reach the store
+        self.stats = stats if stats is not None else {}
+        self.stats.setdefault("limiter_fallbacks", 0)
+
+    def pacer(self, now: float) -> Pacer:
+        """The fallback at today's share; a new count keeps the slots already granted."""
+        share = self.members.divisor()
+        if share != self.share:
+            old, self.share = self.fallback, share
+            self.fallback = Pacer(self.rps / share, self.clock, old.max_wait)
+            self.fallback._times = old._times
+        if not self.degraded:
+            self.degraded = True
+            self.fallback._times.extend([now] * self.fallback.burst)
+        return self.fallback
 
     async def acquire(self) -> None:
         now = self.clock.now()
@@ -241,8 +294,10 @@ class SharedLimiter:
                 self.backend.gcra(self.keys, round(now * gcra.US), self.interval, self.max_wait_us)
             )
         except STORE_ERRORS:
-            await self.fallback.acquire()
+            self.stats["limiter_fallbacks"] += 1
+            await self.pacer(now).acquire()
             return
+        self.degraded = False
         if wait < 0:
             raise RestError("budget", "shared REST budget exhausted for this appkey")
         if wait > 0:

@@ -108,6 +108,7 @@ async def run_local(gw: Parts, report: bool = False) -> None:
 def _redis(gw: Parts, url: str, parts: list[Parts] | None = None) -> Any:
     """One appkey (`parts` None: `gw` itself, its role and epoch in `gw.metrics.coord` as before), or each
     of `parts` with its own lease and relay, and one follower over all their Streams."""
+    from gateway.coord.heartbeat import Heartbeat
     from gateway.coord.redis_backend import Keys, RedisBackend
     from gateway.coord.relay import Relay, RelayWorker, cancel
     from gateway.coord.replica import Follower, LeaseRunner, SharedLimiter, SharedToken, replica_id
@@ -115,6 +116,9 @@ def _redis(gw: Parts, url: str, parts: list[Parts] | None = None) -> Any:
     owner = replica_id()
     backend = RedisBackend(url, owner)
     gw.metrics.coord.update(mode="redis", replica=owner)
+    beat = Heartbeat(
+        backend, Keys(gw.cfg.env, appkey_id(gw.cfg.env, gw.cfg.app_key)), gw.clock, gw.metrics.coord
+    )
     leases: list[tuple[LeaseRunner, Relay]] = []
     for p in parts if parts is not None else [gw]:
         keys = Keys(p.cfg.env, appkey_id(p.cfg.env, p.cfg.app_key))
@@ -125,7 +129,7 @@ def _redis(gw: Parts, url: str, parts: list[Parts] | None = None) -> Any:
         if gw.worker is p.worker:  # the primary appkey's session is also the gateway's own
             gw.worker = worker
         p.worker = worker
-        p.rest.pacer = SharedLimiter(backend, keys, p.clock, p.cfg.rest_rps)
+        p.rest.pacer = SharedLimiter(backend, keys, p.clock, p.cfg.rest_rps, members=beat.count, stats=stats)
         p.rest.shared = SharedToken(p.rest, backend, keys)
         lease = LeaseRunner(backend, keys, worker, relay, p.clock, p.log, stats)
         worker.lease = lease
@@ -135,12 +139,14 @@ def _redis(gw: Parts, url: str, parts: list[Parts] | None = None) -> Any:
     async def run() -> None:
         writers = [asyncio.create_task(relay.run(), name="relay-writer") for _, relay in leases]
         reader = asyncio.create_task(follower.run(), name="relay-follower")
+        beating = asyncio.create_task(beat.run(), name="members-heartbeat")
         try:
             await _all(LeaseRunner.run, [lease for lease, _ in leases])
         finally:
             for w in writers:
                 await cancel(w)
             await cancel(reader)
+            await cancel(beating)
             await backend.aclose()
 
     return run()

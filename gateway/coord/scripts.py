@@ -1,5 +1,5 @@
 """The Lua scripts the Redis shell runs, one atomic call each. They repeat the pure cores' rules
-(`lease.LeaseTable`, `gcra.reserve`, `tokengate.decide`); tests/gateway/test_coord_redis.py runs both on the
+(`lease.LeaseTable`, `gcra.reserve`, `tokengate.decide`, `members.MemberTable`); tests/gateway/test_coord_redis.py runs both on the
 same inputs against a real redis-server.
 
 Times are integers passed in by the caller from the injected clock (milliseconds; microseconds for GCRA),
@@ -82,18 +82,22 @@ return 1
 PUBLISH = (
     _LEASE
     + r"""
--- KEYS: lease, ticks, quotes   ARGV: owner, epoch, now_ms, maxlen, then per entry: kind, r, payload, symbol
+-- KEYS: lease, ticks, quotes, seq   ARGV: owner, epoch, now_ms, maxlen, then per entry: kind, r, payload, symbol
 -- Fenced: only the lease's current owner with its epoch, before expiry, may write; else -1.
+-- Each entry gets the next number `n` from `seq` (across leaders), so readers can see a trimmed hole.
 local v = redis.call('GET', KEYS[1])
 if not v then return -1 end
 local o, e, x = parse(v)
 if o ~= ARGV[1] or e ~= ARGV[2] or x <= tonumber(ARGV[3]) then return -1 end
+local count = (#ARGV - 4) / 4
+local seq = redis.call('INCRBY', KEYS[4], count) - count
 local n = 0
 for i = 5, #ARGV, 4 do
   local kind = ARGV[i]
   local field = 'w'
   if kind == 'data' then field = 'f' end
-  local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'k', kind, 'e', e, 'r', ARGV[i + 1], field, ARGV[i + 2])
+  seq = seq + 1
+  local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'k', kind, 'e', e, 'r', ARGV[i + 1], field, ARGV[i + 2], 'n', seq)
   if ARGV[i + 3] ~= '' then
     redis.call('HSET', KEYS[3], ARGV[i + 3], id .. '|' .. e .. '|' .. ARGV[i + 1] .. '|' .. ARGV[i + 2])
   end
@@ -104,12 +108,14 @@ return n
 )
 
 SNAPSHOT = r"""
--- KEYS: quotes, ticks   Returns the latest data entry per symbol and the stream's last id, atomically,
--- so a follower loads the snapshot and then reads the stream from exactly where the snapshot ends.
+-- KEYS: quotes, ticks, seq   Returns the stream's last id, the number of the last entry written (`seq`), and
+-- the latest data entry per symbol, atomically, so a follower loads the snapshot and then reads the stream
+-- from exactly where the snapshot ends.
 local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
 local id = '0-0'
 if last[1] then id = last[1][1] end
-return {id, redis.call('HGETALL', KEYS[1])}
+local seq = redis.call('GET', KEYS[3]) or '0'
+return {id, seq, redis.call('HGETALL', KEYS[1])}
 """
 
 GCRA = r"""
@@ -148,4 +154,14 @@ local v = string.match(t, '^%d+:(.*)$')
 if v ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 return 1
+"""
+
+MEMBERS_BEAT = r"""
+-- KEYS: members (sorted set)   ARGV: owner, now_ms, ttl_ms, gc_ms   Returns the live count, this one included.
+-- A member whose last beat is ttl_ms old or older is gone (`members.MemberTable`).
+local now = tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[3]))
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return redis.call('ZCARD', KEYS[1])
 """

@@ -7,13 +7,16 @@ One Stream per appkey, `kis:{<env>:<id>}:ticks`. Every entry has
 - `e`: the writer's lease epoch (decimal), the fencing token; non-decreasing along the stream;
 - `r`: the leader's receive time, milliseconds since the Unix epoch, decimal with up to 3 decimals;
 - `f` (data only): the frame text exactly as KIS sent it (`0|H0STCNT0|001|...`);
-- `w` (gap and session entries): why, free text.
+- `w` (gap and session entries): why, free text;
+- `n`: the entry's number in the stream (1, 2, 3, ... across leaders), so a reader can tell that entries were
+  trimmed (`MAXLEN`) between the last one it read and the next one it got (`follow`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import Enum
 
 from gateway.cache import QuoteCache
 from gateway.codec import TRADE_VENUES, Frame, decode
@@ -21,6 +24,7 @@ from gateway.codec import TRADE_VENUES, Frame, decode
 DATA, GAP_START, GAP_END, SESSION = "data", "gap-start", "gap-end", "session"
 KINDS = (DATA, GAP_START, GAP_END, SESSION)
 ACML_VOL, BSOP_DATE = 13, 33  # trade record field offsets (H0STCNT0 and its NXT/unified twins)
+SEQ = "n"
 
 
 def entry(kind: str, epoch: int, received_at: float, frame: str = "", why: str = "") -> dict[str, str]:
@@ -67,7 +71,8 @@ class Mirror:
     applied: int = 0  # records that updated the cache
     stale: int = 0  # records skipped as not newer (duplicates)
     malformed: int = 0
-    gaps: int = 0
+    gaps: int = 0  # gap-start entries seen, plus holes
+    holes: int = 0  # entries this mirror never saw because the stream was trimmed past it (`Reader`)
     last_lag: float | None = None  # seconds from the leader's receive to our apply
 
     def apply(self, fields: Mapping[str, str], now: float) -> Entry | None:
@@ -112,3 +117,57 @@ class Mirror:
             return True  # update_from_h0stcnt0 refuses it
         date = f[off + BSOP_DATE] if len(f) > off + BSOP_DATE else ""
         return (date, vol) > (q.exchange_date, q.volume)
+
+
+class Step(Enum):
+    NEXT = "next"  # the entry follows the last one read (or cannot be checked: a writer without `n`)
+    TRIMMED = "trimmed"  # entries between were trimmed away before this reader got them
+    RESTARTED = "restarted"  # the numbering went back: a new stream (Redis lost its data)
+
+
+def seq_of(fields: Mapping[str, str]) -> int | None:
+    try:
+        return int(fields[SEQ])
+    except (KeyError, ValueError):
+        return None
+
+
+def follow(last: int | None, n: int | None) -> Step:
+    """Whether entry number `n` follows the last one read (`last`; 0 = none yet). Unknown on either side
+    (no snapshot yet, or an entry from a writer that does not number) cannot be judged: NEXT."""
+    if last is None or n is None or n == last + 1:
+        return Step.NEXT
+    return Step.TRIMMED if n > last + 1 else Step.RESTARTED
+
+
+@dataclass
+class Reader:
+    """One replica's reading of the streams, the pure half of `replica.Follower`: per stream the number of
+    the last entry applied. `take` applies one read entry, or refuses it (False) when the stream was trimmed
+    past this reader or started over: the caller then loads the snapshot (`resynced`) instead, and a gap is
+    declared, since records in the hole may never have reached this mirror. A record applied from the stream
+    and again from the snapshot counts once (`Mirror` skips what is not newer)."""
+
+    mirror: Mirror
+    last: dict[str, int | None] = field(default_factory=dict)
+    resyncs: int = 0
+
+    def take(self, stream: str, fields: Mapping[str, str], now: float) -> bool:
+        n = seq_of(fields)
+        if follow(self.last.get(stream), n) is not Step.NEXT:
+            return False
+        self.mirror.apply(fields, now)
+        self.last[stream] = n if n is not None else self.last.get(stream)
+        return True
+
+    def resynced(
+        self, stream: str, seq: int | None, snapshot: list[Mapping[str, str]], now: float, hole: bool
+    ) -> None:
+        """The snapshot of `stream` (its latest entry per symbol) taken when its newest entry was `seq`."""
+        if hole:
+            self.resyncs += 1
+            self.mirror.gaps += 1
+            self.mirror.holes += 1
+        for fields in snapshot:
+            self.mirror.apply(fields, now)
+        self.last[stream] = seq

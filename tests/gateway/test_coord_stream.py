@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.cache import QuoteCache
-from gateway.coord.stream import DATA, GAP_START, Mirror, entry, parse_entry
+from gateway.coord.stream import DATA, GAP_START, SEQ, Mirror, Reader, Step, entry, follow, parse_entry
 
 
 def trade(symbol: str, vol: int, price: int = 70000, date: str = "20260105", n: int = 1) -> str:
@@ -84,3 +84,92 @@ def test_a_new_day_starts_over_even_with_a_smaller_volume() -> None:
     m.apply(entry(DATA, 1, 2.0, trade("005930", 3, date="20260106")), 2.0)
     q = cache.get("005930")
     assert q is not None and q.volume == 3 and q.exchange_date == "20260106"
+
+
+@given(last=st.none() | st.integers(0, 100), n=st.none() | st.integers(1, 100))
+def test_an_entry_is_next_only_after_the_one_numbered_before_it(last: int | None, n: int | None) -> None:
+    step = follow(last, n)
+    if last is None or n is None:
+        assert step is Step.NEXT  # nothing to judge by: an old writer, or no snapshot yet
+    else:
+        assert step is {True: Step.NEXT, False: Step.TRIMMED if n > last else Step.RESTARTED}[n == last + 1]
+
+
+class ModelStream:
+    """A Redis stream as the gateway writes it: numbered entries, a prefix trimmed away (MAXLEN), and a
+    `quotes` hash holding each symbol's latest entry."""
+
+    def __init__(self) -> None:
+        self.entries: list[dict[str, str]] = []  # entry i has n = i + 1
+        self.trimmed = 0  # entries[:trimmed] are gone
+        self.quotes: dict[str, dict[str, str]] = {}
+        self.vol: dict[str, int] = {}
+
+    def publish(self, symbol: str, k: int) -> None:
+        for _ in range(k):
+            self.vol[symbol] = self.vol.get(symbol, 0) + 1
+            fields = {**entry(DATA, 1, float(len(self.entries)), trade(symbol, self.vol[symbol]))}
+            fields[SEQ] = str(len(self.entries) + 1)
+            self.entries.append(fields)
+            self.quotes[symbol] = fields
+
+    def read(self, after: int, count: int) -> list[dict[str, str]]:
+        return self.entries[max(after, self.trimmed) :][:count]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ops=st.lists(
+        st.tuples(
+            st.sampled_from(["publish", "trim", "read"]),
+            st.sampled_from(["005930", "000660", "035720"]),
+            st.integers(1, 30),
+        ),
+        max_size=60,
+    )
+)
+def test_a_reader_never_loses_a_record_silently_nor_counts_one_twice(
+    ops: list[tuple[str, str, int]],
+) -> None:
+    """Whatever is trimmed while a reader is behind, every entry is either read once or inside a declared
+    hole, and after the last read the mirror holds exactly the newest quote of every symbol."""
+    s, cache = ModelStream(), QuoteCache()
+    r = Reader(Mirror(cache))
+    r.resynced("t", 0, [], 0.0, hole=False)  # the follower's start: an empty stream
+    pos = 0  # entries this reader has accounted for (its stream cursor), as a count
+    seen: list[int] = []
+    covered: set[int] = set()  # entry numbers inside declared holes
+    applied_before = 0
+
+    def read(count: int) -> None:
+        nonlocal pos
+        for fields in s.read(pos, count):
+            n = int(fields[SEQ])
+            if not r.take("t", fields, 0.0):
+                top = len(s.entries)  # the resync: snapshot and last number, atomically
+                covered.update(range(pos + 1, top + 1))
+                r.resynced("t", top, list(s.quotes.values()), 0.0, hole=True)
+                pos = top
+                return
+            seen.append(n)
+            pos = n
+
+    for op, symbol, k in ops:
+        if op == "publish":
+            s.publish(symbol, k)
+        elif op == "trim":
+            s.trimmed = max(s.trimmed, len(s.entries) - k)
+        else:
+            read(k)
+        assert r.mirror.applied >= applied_before
+        applied_before = r.mirror.applied
+    read(10**6)
+    assert len(seen) == len(set(seen))
+    assert set(seen) | covered == set(range(1, len(s.entries) + 1))
+    assert r.resyncs == r.mirror.holes and (r.resyncs > 0) == bool(covered)
+    lost = [n for n in range(1, len(s.entries) + 1) if n <= s.trimmed and n not in seen]
+    assert set(lost) <= covered  # a record the reader never got is always declared
+    for symbol, vol in s.vol.items():
+        q = cache.get(symbol)
+        assert q is not None and q.volume == vol
+    assert r.mirror.applied <= len(s.entries)  # each record updates the cache at most once

@@ -46,6 +46,7 @@ CORES = {
         "coord/plan.py",
         "coord/credentials.py",
         "coord/stream.py",
+        "coord/members.py",
     ],
 }
 

@@ -137,3 +137,21 @@ def handshakes(ledger: list[Entry]) -> dict[str, int]:
     owners = sum(1 for e in ledger if e["kind"] == "session-owner")
     refused = sum(1 for e in ledger if e["kind"] == "ack" and e["code"] == "OPSP8996")
     return {"session_opens": opens, "owners": owners, "opsp8996": refused}
+
+
+def handshakes_per_failover(
+    ledger: list[Entry], failovers: list[tuple[str, float]], limit: int = 2
+) -> tuple[list[str], list[int]]:
+    """WebSocket handshakes at fakekis (`session-open`) after each nemesis op, `(op, clock time)` in order, up
+    to the next op (the last one: to the end of the ledger) are <= `limit`: a failover may cost a refused
+    attempt and a good one, never a storm (F13). The harness runs one appkey, so every handshake is its.
+    Returns the problems and the count per failover."""
+    opens = sorted(e["t"] for e in ledger if e["kind"] == "session-open")
+    counts, problems = [], []
+    for i, (op, t0) in enumerate(failovers):
+        t1 = failovers[i + 1][1] if i + 1 < len(failovers) else float("inf")
+        n = sum(1 for t in opens if t0 <= t < t1)
+        counts.append(n)
+        if n > limit:
+            problems.append(f"{op} at {t0}: {n} handshakes before the next op (limit {limit})")
+    return problems, counts

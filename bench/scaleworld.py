@@ -29,6 +29,7 @@ from gateway.coord.credentials import appkey_id
 
 sys.path.insert(0, str(ROOT / "tests"))  # the scale harness's redis-server and chaos proxy, unchanged
 from redis_server import RedisServer  # noqa: E402
+from redis_server import binary as redis_binary  # noqa: E402, F401 (re-exported for bench.scale)
 from scale.chaos_proxy import ChaosProxy  # noqa: E402
 
 PY = sys.executable
@@ -151,9 +152,10 @@ class World:
 
     async def spawn(self, name: str, env: dict[str, str], module: list[str] | None = None) -> Replica:
         args = module or ["-m", "gateway", "serve", "--port", "0"]
-        proc = await asyncio.create_subprocess_exec(
-            PY, *args, env=env, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
-        )
+        with (self.tmp / f"{name}.log").open("ab") as log:  # its stderr, for a failed run's message
+            proc = await asyncio.create_subprocess_exec(
+                PY, *args, env=env, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=log
+            )
         return Replica(name, proc, (await _ready(proc, name))["url"], None)
 
     async def metrics(self, url: str) -> dict[str, Any]:

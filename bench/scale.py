@@ -332,7 +332,8 @@ def render(data: dict[str, Any]) -> str:
             f"p50 {fl['p50_ms']:.2f} ms, p99 {fl['p99_ms']:.2f} ms, max {fl['max_ms']:.1f} ms "
             f"({fl['frames']:,} frames) | the floor, a plain XADD -> XREAD pair at the same rate: p50 "
             f"{bare['p50_ms']:.2f} ms, p99 {bare['p99_ms']:.2f} ms, max {bare['max_ms']:.1f} ms; leader receive "
-            f"-> in the Stream (1 ms ids): p50 {max(0, st['p50_ms']):.0f} ms, p99 {max(0, st['p99_ms']):.0f} ms; the leader's own mirror: "
+            f"-> in the Stream (1 ms ids): p50 {max(0, st['p50_ms']):.0f} ms, p99 {max(0, st['p99_ms']):.0f} ms; "
+            "the leader's own mirror: "
             f"p99 {ld['p99_ms']:.2f} ms | p99 {fl['p99_ms'] / bare['p99_ms']:.1f}x the floor | p99 <= 5 ms at "
             f"2k frames/s | {_ok(fl['p99_ms'] <= FANOUT_TARGET_MS) if fo.get('rate', FANOUT_RATE) >= FANOUT_RATE else 'info'} |"
         )

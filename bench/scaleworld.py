@@ -156,7 +156,14 @@ class World:
             proc = await asyncio.create_subprocess_exec(
                 PY, *args, env=env, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=log
             )
-        return Replica(name, proc, (await _ready(proc, name))["url"], None)
+        try:
+            return Replica(name, proc, (await _ready(proc, name))["url"], None)
+        except (RuntimeError, asyncio.TimeoutError) as e:
+            await end(proc)
+            tail = (self.tmp / f"{name}.log").read_text(errors="replace")[-300:].replace("\n", " | ")
+            raise RuntimeError(
+                f"bench.scale: replica {name} did not start ({e or 'no ready line'}): {tail}"
+            ) from None
 
     async def metrics(self, url: str) -> dict[str, Any]:
         try:

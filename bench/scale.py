@@ -164,6 +164,11 @@ async def fanout(seconds: float, rate: float = FANOUT_RATE) -> dict[str, Any]:
             role: sorted((done - r) * 1000 for r, done in json.loads(f.read_text()) if t0 <= r < t1)
             for role, f in files.items()
         }
+        if not all(lags.values()):
+            raise RuntimeError(
+                "bench.scale: a mirror probe saw no frames in the window (did Mirror.apply change?): "
+                + ", ".join(f"{k} {len(v)}" for k, v in lags.items())
+            )
     landed = sorted(
         e.landed_ms - e.r_ms for e in world.entries if e.kind == "data" and t0 * 1000 <= e.r_ms < t1 * 1000
     )
@@ -236,9 +241,9 @@ async def api(runs: int, requests: int) -> dict[str, Any]:
         sides: dict[str, list[dict[str, Any]]] = {"local": [], "follower": []}
         try:
             await world.start(tape)
-            await world.add(proxied=False, **OPEN)
+            await world.add(proxied=False, extra=OPEN)
             await world.leader(60)
-            follower = await world.add(proxied=False, **OPEN)
+            follower = await world.add(proxied=False, extra=OPEN)
             local = await world.spawn("local", world.env(appkey=LOCAL_APPKEY, **OPEN))
             try:
                 servers = {"local": local, "follower": follower}

@@ -13,6 +13,7 @@ import asyncio
 import json
 import sys
 import time
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -44,7 +45,8 @@ async def read(url: str, key: str, seconds: float) -> list[float]:
     last, end = "$", time.time() + seconds
     try:
         while time.time() < end:
-            for _, got in await r.xread({key: last}, count=500, block=500) or []:
+            reply: Any = await r.xread({key: last}, count=500, block=500)
+            for _, got in reply or []:
                 now = time.time()
                 lags += [now * 1000 - float(f["r"]) for _, f in got]
                 last = got[-1][0]

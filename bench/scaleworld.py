@@ -28,9 +28,10 @@ from bench.common import ROOT
 from gateway.coord.credentials import appkey_id
 
 sys.path.insert(0, str(ROOT / "tests"))  # the scale harness's redis-server and chaos proxy, unchanged
-from redis_server import RedisServer  # noqa: E402
-from redis_server import binary as redis_binary  # noqa: E402, F401 (re-exported for bench.scale)
+from redis_server import RedisServer, binary  # noqa: E402
 from scale.chaos_proxy import ChaosProxy  # noqa: E402
+
+redis_binary = binary  # for bench.scale: is there a redis-server to start
 
 PY = sys.executable
 APPKEY, SECRET = "PSscale" + "0" * 29, "s" * 180
@@ -136,8 +137,11 @@ class World:
             env["GATEWAY_REDIS_URL"] = redis
         return env
 
-    async def add(self, module: list[str] | None = None, proxied: bool = True, **env: str) -> Replica:
-        """A replica in Redis mode (through its own chaos proxy unless `proxied` is False)."""
+    async def add(
+        self, module: list[str] | None = None, proxied: bool = True, extra: dict[str, str] | None = None
+    ) -> Replica:
+        """A replica in Redis mode (through its own chaos proxy unless `proxied` is False), `extra` added to
+        its environment."""
         assert self.redis is not None
         self._n += 1
         name = f"g{self._n}"
@@ -145,7 +149,7 @@ class World:
         if proxy is not None:
             await proxy.start()
         url = proxy.url if proxy is not None else self.redis.tcp_url
-        rep = await self.spawn(name, self.env(redis=url, **env), module)
+        rep = await self.spawn(name, self.env(redis=url, **(extra or {})), module)
         rep.proxy = proxy
         self.replicas[name] = rep
         return rep
@@ -200,7 +204,8 @@ class World:
         last = "$"
         try:
             while True:
-                for _, got in await r.xread({key: last}, count=1000, block=100) or []:
+                reply: Any = await r.xread({key: last}, count=1000, block=100)
+                for _, got in reply or []:
                     for last, f in got:
                         self.entries.append(
                             Entry(int(last.split("-")[0]), f["k"], int(f["e"]), float(f["r"]))

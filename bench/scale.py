@@ -292,8 +292,12 @@ def _ok(flag: bool) -> str:
 
 def render(data: dict[str, Any]) -> str:
     """The BENCHMARKS.md rows of a saved run."""
+    runs = sorted({(p["run"]["measured"], p["run"]["args"]) for p in data["results"].values() if "run" in p})
+    runs = runs or [(data["measured"], data["args"])]
     lines = [
-        f"Measured {data['measured']} KST by `python -m bench.scale {data['args']}` ({data['took']:.0f} s).",
+        "Measured by "
+        + "; ".join(f"`{('python -m bench.scale ' + a).strip()}` ({m} KST)" for m, a in runs)
+        + ".",
         "",
         "| Figure | Ours | Compared against | Ratio | Target | |",
         "|---|---|---|---|---|---|",
@@ -322,8 +326,8 @@ def render(data: dict[str, Any]) -> str:
             f"{ours} | {lease_txt} | - | <= {r['target_s']:g} s, all trials | "
             f"{_ok(r['within'] == trials)} |"
         )
-    fo = data["results"].get("fanout")
-    if fo:
+    for key in sorted(k for k in data["results"] if k.startswith("fanout")):
+        fo = data["results"][key]
         fl, ld = fo["follower"], fo["leader"]
         st, bare = fo["leader receive -> in the Stream (id ms)"], fo["floor: plain XADD -> XREAD"]
         lines.append(
@@ -405,7 +409,8 @@ def main() -> int:
     results: dict[str, Any] = {}
     try:
         if "fanout" in wanted:
-            results["fanout"] = asyncio.run(fanout(args.fanout_seconds, args.fanout_rate))
+            key = "fanout" if args.fanout_rate == FANOUT_RATE else f"fanout-{args.fanout_rate:g}"
+            results[key] = asyncio.run(fanout(args.fanout_seconds, args.fanout_rate))
         if "api" in wanted:
             results["api"] = asyncio.run(api(args.api_runs, args.api_requests))
         if "failover" in wanted:
@@ -413,13 +418,18 @@ def main() -> int:
     except RuntimeError as e:  # a process did not come up or no leader emerged: say which, save nothing
         print(str(e), file=sys.stderr)
         return 1
-    data = {
-        "measured": f"{datetime.now(KST):%Y-%m-%d %H:%M}",
-        "took": round(time.perf_counter() - start),
-        "args": " ".join(sys.argv[1:]),
-        "machine": machine(),
-        "results": results,
-    }
+    run = {"measured": f"{datetime.now(KST):%Y-%m-%d %H:%M}", "args": " ".join(sys.argv[1:])}
+    for part in results.values():
+        part["run"] = run
+    try:  # parts measured before (another --only, another --fanout-rate) are kept, with their run
+        before = json.loads(out.read_text(encoding="utf-8"))
+        kept = dict(before["results"])
+        for part in kept.values():
+            part.setdefault("run", {"measured": before["measured"], "args": before["args"]})
+    except (OSError, ValueError, KeyError):
+        kept = {}
+    data = {**run, "took": round(time.perf_counter() - start), "machine": machine()}
+    data["results"] = {**kept, **results}
     out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     print(render(data))
     return 0

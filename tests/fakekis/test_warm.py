@@ -219,3 +219,57 @@ def test_an_index_without_market_state_warms_from_the_top(indexed: Path, tmp_pat
     warm = warm_start(Tape.open(old), 600.0)
     assert warm.from_top and not warm.indexed_state and warm.states == []
     assert all(f.t < 600.0 for f in warm.frames)
+
+
+@pytest.mark.parametrize("minute", [9.5, 21.9])
+def test_fakekis_window_start_warms_rest_as_a_replay_from_the_top(indexed: Path, minute: float) -> None:
+    """The server's wiring: restore, then prime, then fold (priming first would leave a restored symbol
+    that had only books without its previous close; folding from the checkpoint twice would double bars)."""
+    from fakekis.serve.server import FakeKis
+    from fakekis.tape.stream import Window
+
+    at = minute * 60
+    rec = Tape.open(indexed)
+    kis = FakeKis(rec, window=Window(start=at))
+    now = rec.start + at
+    kis.market.now_fn = lambda: now
+    frames = list(Tape.open(indexed).frames())
+    symbols = sorted({f.tr_key for f in frames})
+    assert _answers(kis.market, symbols) == _answers(_from_top(frames, at, now), symbols)
+
+
+def test_fakekis_on_an_older_index_warms_from_the_top_and_says_so(
+    indexed: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import json
+    import logging
+    import shutil
+
+    from fakekis.serve.server import FakeKis
+    from fakekis.tape.stream import Window
+
+    old = tmp_path / "old"
+    shutil.copytree(indexed, old)
+    doc = json.loads((old / "ws.index.json").read_text())
+    del doc["market"]
+    (old / "ws.index.json").write_text(json.dumps(doc))
+    at = 15.25 * 60
+    with caplog.at_level(logging.INFO, logger="fakekis"):
+        kis = FakeKis(Tape.open(old), window=Window(start=at))
+    assert any(
+        "no market state" in r.getMessage() and "fakekis index" in r.getMessage() for r in caplog.records
+    )
+    now = kis.recording.start + at  # type: ignore[union-attr]
+    kis.market.now_fn = lambda: now
+    frames = list(Tape.open(old).frames())
+    symbols = sorted({f.tr_key for f in frames})
+    assert _answers(kis.market, symbols) == _answers(_from_top(frames, at, now), symbols)
+
+
+def test_rebuilding_the_index_gives_the_market_checkpoints_the_writer_wrote(indexed: Path) -> None:
+    """`fakekis index` (Tape.build_index with the fold) gives the state `generate` wrote, checkpoint for
+    checkpoint: the writer's and the reader's block boundaries and folds agree."""
+    rec = Tape.open(indexed)
+    assert rec.index is not None and rec.index.market is not None and len(rec.index.market) >= 2
+    rebuilt = Tape.open(indexed, use_index=False).build_index(fold=IndexFold(1500))
+    assert rebuilt.market == rec.index.market

@@ -2,18 +2,19 @@
 from the top would be at T (docs/recordings.md "The index").
 
 `IndexFold` is what the index builder (tape/index.py) folds every data frame into: a `MarketState`, the
-same fold the player feeds. At each market checkpoint it gives a blob: for each (venue, symbol) whose state
-changed since the last checkpoint, its small state (previous close, last trade record, the last book and
-the one before it, the last expected trade, the inquire-ccnl ring) and only the minute bars that changed.
-So a checkpoint is per-symbol state, never frames, and the bars of a day are written about once over all
-checkpoints.
+same fold the player feeds. At each market checkpoint it gives a text of two parts: every symbol's small
+state per venue (previous close, last trade record, the last book and the one before it, the last expected
+trade, the inquire-ccnl ring, the days it keeps), and only the minute bars that changed since the last
+checkpoint. So a checkpoint is per-symbol state, never frames, and a day's bars are written about once
+over all checkpoints.
 
-`restore` replays the blobs up to a checkpoint into an empty `MarketState` (later blobs win per symbol,
-bars per minute); the caller then primes the symbols and folds the frames from that checkpoint to T, which
-gives the state a fold from the top gives (tests/fakekis/test_warm.py checks it for generated tapes).
+`restore` reads into an empty `MarketState` the bars of every checkpoint up to the one wanted (later ones
+win per minute) and the small state of that one; the caller then primes the symbols and folds the frames
+from that checkpoint to T, which gives the state a fold from the top gives (tests/fakekis/test_warm.py
+checks it for generated tapes and random T).
 
-A blob is JSON, zlib-compressed, base64 text: an index is read whole at start, so a checkpoint should
-cost little to carry when it is not the one asked for.
+Each part is JSON, zlib-compressed, base64: an index is read whole at start, so a checkpoint should cost
+little to carry when it is not the one asked for, and zlib's checksum refuses a damaged one.
 
 Pure: frames in, text out; text in, state out.
 """
@@ -24,7 +25,6 @@ import base64
 import binascii
 import json
 import zlib
-from collections.abc import Iterable
 from typing import Any
 
 from fakekis.exchange.candles import Bar, MinuteBars
@@ -49,17 +49,30 @@ class IndexFold:
         self._touched.add((feed[0], symbol))
 
     def checkpoint(self) -> str:
-        """The blob of the state changed since the last checkpoint."""
+        """The checkpoint's text: the small state of every symbol, then (after a space) the minute bars
+        changed since the last checkpoint. Restoring reads the bars of every checkpoint up to T but the
+        small state of the last one only."""
         m = self.market
-        out: list[list[Any]] = []
+        for key in self._touched:
+            m._settle(m.symbols[key])
+        bars = []
         for key in sorted(self._touched):
-            st = m.symbols[key]
-            m._settle(st)
-            out.append([key[0], key[1], _dump(st)])
+            changed = {
+                day: [_bar(b) for b in mb.take_touched()] for day, mb in m.symbols[key].minutes.items()
+            }
+            if any(changed.values()):
+                bars.append([key[0], key[1], {day: rows for day, rows in changed.items() if rows}])
         self._touched = set()
-        doc = {"latest": m._latest, "symbols": out}
-        raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
-        return base64.b64encode(zlib.compress(raw, 6)).decode("ascii")
+        state = {
+            "latest": m._latest,
+            "symbols": [[v, c, _dump(st)] for (v, c), st in sorted(m.symbols.items())],
+        }
+        return f"{_pack(state)} {_pack(bars)}"
+
+
+def _pack(doc: object) -> str:
+    raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+    return base64.b64encode(zlib.compress(raw, 6)).decode("ascii")
 
 
 def _rec(rec: list[str] | None) -> str | None:
@@ -75,7 +88,6 @@ def _unrec(text: object) -> list[str] | None:
 
 
 def _dump(st: SymbolState) -> dict[str, Any]:
-    bars = {day: [_bar(b) for b in mb.take_touched()] for day, mb in st.minutes.items()}
     return {
         "prev_close": st.prev_close,
         "last": _rec(st.last),
@@ -86,7 +98,6 @@ def _dump(st: SymbolState) -> dict[str, Any]:
         "prev_volume": st.prev_volume,
         "recent": [[t.hhmmss, t.price, t.vrss, t.sign, t.ctrt, t.qty, t.strength] for t in st.recent],
         "days": sorted(st.minutes),
-        "bars": {day: rows for day, rows in bars.items() if rows},
     }
 
 
@@ -94,32 +105,34 @@ def _bar(b: Bar) -> list[int]:
     return [b.minute, b.open, b.high, b.low, b.close, b.volume, b.amount, b.acml_amount]
 
 
-def decode(blob: str) -> dict[str, Any]:
-    """One checkpoint's document; ValueError when it is not one."""
+def _unpack(text: str) -> Any:
     try:
-        doc = json.loads(zlib.decompress(base64.b64decode(blob, validate=True)))
+        return json.loads(zlib.decompress(base64.b64decode(text, validate=True)))
     except (binascii.Error, zlib.error, ValueError) as e:
         raise ValueError(f"unreadable market checkpoint ({e})") from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("symbols"), list):
-        raise ValueError('a market checkpoint must hold "symbols"')
-    return doc
 
 
-def restore(market: MarketState, blobs: Iterable[str]) -> None:
-    """Set an empty `market` to the state the blobs (in index order) record; ValueError for a bad blob."""
-    days: dict[tuple[str, str], list[str]] = {}
-    for blob in blobs:
-        doc = decode(blob)
-        market._latest = max(market._latest, str(doc.get("latest", "")))
-        for venue, code, d in doc["symbols"]:
-            try:
-                _load(market._state(str(venue), str(code)), d)
-            except (KeyError, TypeError, IndexError) as e:
-                raise ValueError(f"malformed market checkpoint for {venue} {code} ({e!r})") from None
-            days[(venue, code)] = [str(x) for x in d["days"]]
-    for key, kept in days.items():  # the days a symbol keeps (`DAYS_KEPT`), as its last checkpoint says
-        st = market.symbols[key]
-        st.minutes = {day: st.minutes.get(day) or MinuteBars(day) for day in kept[-DAYS_KEPT:]}
+def restore(market: MarketState, texts: list[str]) -> None:
+    """Set an empty `market` to the state the checkpoints' texts (in index order, up to the one wanted)
+    record: the minute bars of each, then the small state of the last; ValueError for a bad text."""
+    if not texts:
+        return
+    try:
+        for text in texts:
+            for venue, code, days in _unpack(text.partition(" ")[2]):
+                st = market._state(str(venue), str(code))
+                for day, rows in days.items():
+                    mb = st.minutes.get(day)
+                    if mb is None:
+                        mb = st.minutes[day] = MinuteBars(day)
+                    for minute, o, h, lo, c, v, amount, acml in rows:  # ints as written (zlib checks)
+                        mb.put(Bar(day, o, h, lo, c, v, amount, minute, acml))
+        state = _unpack(texts[-1].partition(" ")[0])
+        market._latest = str(state["latest"])
+        for venue, code, d in state["symbols"]:
+            _load(market._state(str(venue), str(code)), d)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f"malformed market checkpoint ({e!r})") from None
 
 
 def _load(st: SymbolState, d: dict[str, Any]) -> None:
@@ -134,11 +147,7 @@ def _load(st: SymbolState, d: dict[str, Any]) -> None:
     if st.last is not None:
         price = int(st.last[2])
         st.candle = candle_of(st.last, price)
-    for day, rows in d["bars"].items():
-        mb = st.minutes.get(day)
-        if mb is None:
-            mb = st.minutes[day] = MinuteBars(day)
-        for r in rows:
-            minute, o, h, lo, c, v, amount, acml = (int(x) for x in r)
-            mb.put(Bar(day, o, h, lo, c, v, amount, minute, acml))
+    kept = [str(x) for x in d["days"]][-DAYS_KEPT:]  # as the fold keeps them (`DAYS_KEPT`)
+    st.minutes = {day: st.minutes.get(day) or MinuteBars(day) for day in kept}
+    for mb in st.minutes.values():
         mb.touched = set()

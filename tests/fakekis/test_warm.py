@@ -273,3 +273,22 @@ def test_rebuilding_the_index_gives_the_market_checkpoints_the_writer_wrote(inde
     assert rec.index is not None and rec.index.market is not None and len(rec.index.market) >= 2
     rebuilt = Tape.open(indexed, use_index=False).build_index(fold=IndexFold(1500))
     assert rebuilt.market == rec.index.market
+
+
+def test_a_damaged_market_checkpoint_is_one_line_naming_the_index(indexed: Path, tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    from fakekis.serve.server import FakeKis
+    from fakekis.tape.stream import Window
+
+    bad = tmp_path / "bad"
+    shutil.copytree(indexed, bad)
+    doc = json.loads((bad / "ws.index.json").read_text())
+    block, text = doc["market"][-1]
+    doc["market"][-1] = [block, text[:40] + ("A" if text[40] != "A" else "B") + text[41:]]
+    (bad / "ws.index.json").write_text(json.dumps(doc))
+    with pytest.raises(tape.RecordingError) as e:
+        FakeKis(Tape.open(bad), window=Window(start=21.9 * 60))
+    assert "ws.index.json" in str(e.value) and "fakekis index" in str(e.value)
+    assert "\n" not in str(e.value)

@@ -87,6 +87,7 @@ async def _serve(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    from fakekis.exchange.warm import IndexFold
     from fakekis.tape import synth
     from fakekis.wire import layouts
 
@@ -133,7 +134,7 @@ def _generate(args: argparse.Namespace) -> int:
         phase[0] = f"generating and writing to {args.out}"
         out = args.out.absolute()  # now: replacing the recording in "." replaces the current directory
         try:
-            tape.write(out, session, lines, rest=[], ws_name=names[args.compress])
+            tape.write(out, session, lines, rest=[], ws_name=names[args.compress], fold=IndexFold())
         except OSError as e:
             _say("generate", f"OUT: cannot write {args.out}: {e.strerror or e}")
             return 2

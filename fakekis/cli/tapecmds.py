@@ -156,8 +156,10 @@ def scan(command: str, path: Path, progress: bool, as_json: bool) -> tuple[Tape,
 
 
 def index(args: argparse.Namespace) -> int:
+    from fakekis.exchange.warm import IndexFold  # the market state for `serve --from`
+
     rec = Tape.open(args.recording, use_index=False)
-    idx = rec.build_index()
+    idx = rec.build_index(fold=IndexFold())
     if rec.ended is not None:  # an unfinished recording: indexed up to where it is valid
         _say("index", f"note: {rec.ws_path} ends after line {rec.ended.line}: {rec.ended.reason}")
     out = rec.path / INDEX_NAME
@@ -212,6 +214,8 @@ def _is_ack(text: str) -> bool:
 
 
 def slice_(args: argparse.Namespace) -> int:
+    from fakekis.exchange.warm import IndexFold  # the market state for `serve --from`
+
     rec = Tape.open(args.recording)
     w = window(args, rec)
     end = rec.index.end_t if rec.index else None
@@ -239,7 +243,7 @@ def slice_(args: argparse.Namespace) -> int:
         path = str(it["request"]["uri"])  # type: ignore[index]
         if w.start <= t <= w.until or (t < w.start and any(p in path for p in _AUTH_PATHS)):
             rest.append({**it, "t": round(max(0.0, t - w.start), 6)})
-    tape.write(args.out, session, _lines_of_slice(rec, w), rest, ws_name=_ws_name(args))
+    tape.write(args.out, session, _lines_of_slice(rec, w), rest, ws_name=_ws_name(args), fold=IndexFold())
     print(json.dumps({"out": str(args.out), "from_s": w.start, "until_s": min(w.until, end)}))
     return 0
 
@@ -249,6 +253,8 @@ def _ws_name(args: argparse.Namespace) -> str:
 
 
 def merge(args: argparse.Namespace) -> int:
+    from fakekis.exchange.warm import IndexFold  # the market state for `serve --from`
+
     tapes = [Tape.open(p) for p in args.recordings]
     envs = {t.env for t in tapes}
     if len(envs) > 1:
@@ -279,7 +285,7 @@ def merge(args: argparse.Namespace) -> int:
     if products:
         session["products"] = products
     merged = (ln for _, _, ln in heapq.merge(*streams, key=lambda x: (x[0], x[1])))
-    tape.write(args.out, session, merged, rest, ws_name=_ws_name(args))
+    tape.write(args.out, session, merged, rest, ws_name=_ws_name(args), fold=IndexFold())
     print(json.dumps({"out": str(args.out), "inputs": len(tapes)}))
     return 0
 

@@ -47,12 +47,25 @@ def minute_of(hhmmss: str) -> int:
 class MinuteBars:
     """The one-minute bars of one business day, from its trades in time order."""
 
-    __slots__ = ("_bars", "_keys", "day")
+    __slots__ = ("_bars", "_keys", "day", "touched")
 
     def __init__(self, day: str) -> None:
         self.day = day
         self._keys: list[int] = []
         self._bars: dict[int, Bar] = {}
+        self.touched: set[int] = set()  # minutes changed since the last `take_touched` (index checkpoints)
+
+    def take_touched(self) -> list[Bar]:
+        """The bars changed since the last call, oldest first (what a warm-up checkpoint must carry)."""
+        out = [self._bars[m] for m in sorted(self.touched)]
+        self.touched = set()
+        return out
+
+    def put(self, bar: Bar) -> None:
+        """Set the bar of `bar.minute` as a checkpoint recorded it (warm-up: exchange/warm.py)."""
+        if bar.minute not in self._bars:
+            self._keys.insert(bisect_right(self._keys, bar.minute), bar.minute)
+        self._bars[bar.minute] = bar
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -61,6 +74,7 @@ class MinuteBars:
         m = minute_of(hhmmss)
         if m < 0:
             return
+        self.touched.add(m)
         bar = self._bars.get(m)
         if bar is None:
             self._bars[m] = Bar(self.day, price, price, price, price, qty, qty * price, m, acml_amount)
@@ -103,6 +117,7 @@ class MinuteBars:
             bar = Bar(self.day, prev, high, low, p, vol, 0, m, amount * acml // volume if volume else 0)
             self._bars[m] = bar
             self._keys.append(m)
+            self.touched.add(m)
             prev = p
 
     def upto(self, minute: int, limit: int, fill_until: int = -1) -> list[Bar]:

@@ -108,8 +108,7 @@ class SymbolState:
         acml_amount = _int(rec[14]) or 0
         bars.add(rec[1], price, qty or 0, acml_amount)
         self.recent.append(Tick(rec[1], rec[2], rec[4], rec[3], rec[5], rec[12], rec[18]))
-        self.last = rec
-        self.candle = candle_of(rec, price)
+        self.last = rec  # the day candle is this record's (`candle_of`), made once per `settle`
 
     def _prelude(self, bars: MinuteBars, rec: list[str], price: int, qty: int) -> None:
         """A tape that starts mid-session: the first record's open, high and low (and their times) and
@@ -127,20 +126,36 @@ class SymbolState:
             bars.prelude(first, anchors + [(first, price)], volume, amount)
 
     def settle(self) -> None:
+        """Fold the waiting frames. Every trade counts (bars, ring); of books only the last two and of
+        expected trades only the last one are kept, so only those are split (newest first)."""
         pending, self.pending = self.pending, []
+        last = self.last
+        books: list[list[str]] = []
+        expected: list[str] | None = None
+        for kind, text, count in reversed(pending):
+            if kind == "book" and len(books) < 2:
+                rec = _last_record(text, count, BOOK_WIDTH)
+                if rec is not None:
+                    books.append(rec)
+            elif kind == "expected" and expected is None:
+                expected = _last_record(text, count, TRADE_WIDTH - 1)
         for kind, text, count in pending:
+            if kind != "trade":
+                continue
             parts = frames.split_frame(text)
             if parts is None or not count:
                 continue
             fields = parts[3].split("^")
             width = len(fields) // count
-            if kind == "trade" and width >= TRADE_WIDTH:
+            if width >= TRADE_WIDTH:
                 for i in range(count):
                     self.fold_trade(fields[i * width : (i + 1) * width])
-            elif kind == "book" and width >= BOOK_WIDTH:
-                self.prev_book, self.book = self.book, fields[(count - 1) * width : count * width]
-            elif kind == "expected" and width >= TRADE_WIDTH - 1:
-                self.expected = fields[(count - 1) * width : count * width]
+        for rec in reversed(books):
+            self.prev_book, self.book = self.book, rec
+        if expected is not None:
+            self.expected = expected
+        if self.last is not last and self.last is not None:
+            self.candle = candle_of(self.last, int(self.last[2]))
 
 
 class MarketState:
@@ -229,6 +244,16 @@ class MarketState:
 
     def inquire_price(self, symbol: str, venue: str = "J") -> dict[str, str]:
         return price_output(symbol, self.state(venue, symbol))
+
+
+def _last_record(text: str, count: int, min_width: int) -> list[str] | None:
+    """The last record of a data frame, if the frame is well formed and its records that wide."""
+    parts = frames.split_frame(text)
+    if parts is None or not count:
+        return None
+    fields = parts[3].split("^")
+    width = len(fields) // count
+    return fields[(count - 1) * width : count * width] if width >= min_width else None
 
 
 def candle_of(rec: list[str], price: int) -> Bar:

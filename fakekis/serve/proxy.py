@@ -38,6 +38,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Opcode
 
 import kisclock
+from fakekis.exchange.warm import IndexFold
 from fakekis.serve.allowlist import FORWARDED_HEADERS, check
 from fakekis.serve.listen import start_rest
 from fakekis.serve.quietlogs import QuietLogs
@@ -132,7 +133,9 @@ class Recorder:
         self._logs.install()
         self.started_at = self.clock.now()
         self._write_session()
-        self._ws_file = TapeSink(self.out / self.ws_name, self.flush_every, self.rotate_bytes)
+        self._ws_file = TapeSink(
+            self.out / self.ws_name, self.flush_every, self.rotate_bytes, fold=IndexFold()
+        )
         self._tasks.append(asyncio.create_task(self._flusher(), name="flusher"))
         recorder = vcr.VCR(
             record_mode="all",

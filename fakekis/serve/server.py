@@ -35,6 +35,7 @@ from fakekis.exchange.market import MarketState
 from fakekis.exchange.paper import Paper
 from fakekis.exchange.products import Catalogue
 from fakekis.exchange.sessions import PINGPONG_DEADLINE, Exchange
+from fakekis.exchange.warm import IndexFold, restore
 from fakekis.faults import Fault, Scenario
 from fakekis.serve import admin, control
 from fakekis.serve.connection import KisConnection, Shell
@@ -46,9 +47,11 @@ from fakekis.serve.rest import create_app
 from fakekis.serve.toxics import NetShell, RestToxics
 from fakekis.serve.trading import trading_routes
 from fakekis.tape import cassette
-from fakekis.tape.format import Recording
+from fakekis.tape.format import Recording, RecordingError, TapeFrame
+from fakekis.tape.index import INDEX_NAME
 from fakekis.tape.source import ListSource
 from fakekis.tape.stream import Tape, Window
+from fakekis.tape.warmup import warm_start
 from fakekis.wire.frames import split_frame
 from kisclock import KST, Clock, WallClock
 
@@ -118,22 +121,16 @@ class FakeKis:
             self.envs[name] = Environment(name, reg, exch, ledger=book)
         self.market = MarketState(seed=seed)
         if isinstance(recording, Tape) and recording.index is None:
-            # No ws.index.json: one checking pass in constant memory gives the first trades, the totals
-            # and the seek points (`fakekis index` writes them once instead of at every start).
+            # No ws.index.json: one checking pass in constant memory gives the first trades, the totals,
+            # the seek points and the market checkpoints (`fakekis index` writes them once instead).
             log.debug("%s has no index; reading it once (`fakekis index` saves this)", recording.path)
-            recording.index = recording.build_index()
+            recording.index = recording.build_index(fold=IndexFold())
         source = (
             None if recording is None else recording if isinstance(recording, Tape) else ListSource(recording)
         )
         self.window = window or Window()
         first = source.first_trades() if source else {}
-        for f in first.values():  # each symbol's first trade tells REST its previous close
-            parts = split_frame(f.text)
-            if parts and not self.market.primed(f.tr_key):
-                self.market.prime(parts[3].split("^", 46)[:46])
-        if source is not None:  # REST as of the window's start: each symbol's last trade before it
-            for f in source.warmup(self.window.start):
-                self.market.apply(f.tr_id, f.text, f.records, f.tr_key)
+        self._warm_up(recording, source, first)
         traded = set(first) | {key for _, key in (recording.subscriptions if recording else [])}
         self.products = Catalogue(sorted(traded), recording.products if recording else None)
         # paper trading (docs/paper-trading.md): one engine and ledger per environment, fed by the player
@@ -161,6 +158,37 @@ class FakeKis:
         self._rest: list[uvicorn.Server] = []
         self._ws: list[Server] = []
         self.replay_finished_at: float | None = None  # the clock's now when the last frame went out
+
+    def _warm_up(
+        self,
+        recording: Recording | Tape | None,
+        source: Tape | ListSource | None,
+        first: dict[str, TapeFrame],
+    ) -> None:
+        """REST as of the window's start, as a replay from the top would have it there: the index's market
+        checkpoint before the start restored (exchange/warm.py), every symbol's first trade primed (its
+        previous close), then the frames from the checkpoint to the start folded (tape/warmup.py)."""
+        warm = warm_start(source, self.window.start) if source and self.window.start > 0 else None
+        if warm is not None and warm.states:
+            try:
+                restore(self.market, warm.states)
+            except ValueError as e:
+                path = recording.path / INDEX_NAME if isinstance(recording, Tape) else INDEX_NAME
+                raise RecordingError(path, None, f"{e}; rebuild it with `fakekis index`") from None
+        if warm is not None and not warm.indexed_state and isinstance(recording, Tape):
+            log.info(
+                "%s: its index has no market state (an older index); REST is warmed from the top of the "
+                "tape (`fakekis index %s` adds it)",
+                recording.path,
+                recording.path,
+            )
+        for f in first.values():  # each symbol's first trade tells REST its previous close
+            parts = split_frame(f.text)
+            if parts:
+                self.market.prime(parts[3].split("^", 46)[:46])
+        if warm is not None:
+            for f in warm.frames:
+                self.market.apply(f.tr_id, f.text, f.records, f.tr_key)
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def __aenter__(self) -> FakeKis:

@@ -24,11 +24,14 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import NamedTuple, cast
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 import yaml
 
 from fakekis.wire import frames
+
+if TYPE_CHECKING:
+    from fakekis.tape.index import StateFold
 
 FORMAT = "kis-harness/recording"
 VERSION = 1
@@ -174,6 +177,7 @@ def write(
     lines: Iterable[WsLine],
     rest: list[dict[str, object]] | None = None,
     ws_name: str = "ws.jsonl",
+    fold: StateFold | None = None,
 ) -> Path:
     """Write a recording all at once: into a temporary folder beside `path`, moved into place at the end,
     so a failure (a full disk, an exception in `lines`) leaves nothing behind and a retry is not blocked.
@@ -181,7 +185,8 @@ def write(
     stays, so `path` may be the current directory); any other non-empty folder is refused.
 
     `lines` is consumed once, as it comes (a generator of a whole day takes no more memory than a minute);
-    `ws_name` (ws.jsonl, ws.jsonl.zst or ws.jsonl.gz) picks the compression; the index is written beside it."""
+    `ws_name` (ws.jsonl, ws.jsonl.zst or ws.jsonl.gz) picks the compression; the index is written beside it, with the market state `fold` keeps
+    (exchange/warm.IndexFold; without one the index carries none and `serve --from` reads from the top)."""
     given = Path(path)
     root = given.absolute()  # "." has no name to put a temporary folder beside
     if root.exists() and not _replaceable(root):
@@ -190,7 +195,7 @@ def write(
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".partial", dir=root.parent))
         try:
-            _write_files(tmp, session, lines, rest, ws_name)
+            _write_files(tmp, session, lines, rest, ws_name, fold)
             os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a recording is an ordinary folder
             if not root.exists():
                 tmp.rename(root)
@@ -248,6 +253,7 @@ def _write_files(
     lines: Iterable[WsLine],
     rest: list[dict[str, object]] | None,
     ws_name: str = "ws.jsonl",
+    fold: StateFold | None = None,
 ) -> None:
     from fakekis.tape.compress import WS_NAMES, BlockWriter, kind_of
     from fakekis.tape.index import INDEX_NAME, PLAIN_BLOCK_LINES, IndexBuilder
@@ -258,7 +264,7 @@ def _write_files(
         json.dumps(session, ensure_ascii=False, indent=2, allow_nan=False) + "\n", encoding="utf-8"
     )
     kind = kind_of(ws_name)
-    index = IndexBuilder()
+    index = IndexBuilder(fold=fold)
     with (root / ws_name).open("wb") as fh:
         out = BlockWriter(fh, kind, block_lines=PLAIN_BLOCK_LINES)
         blocks = 0

@@ -1,7 +1,11 @@
 """The tape index, `ws.index.json` beside the ws file (docs/recordings.md): where decoding may start
 (blocks: byte offset, first line, first `t`), what REST needs from before a point (the first trade of each
-symbol, and at checkpoints the last trade frame of each symbol), and totals. Written at record and
-generate time; `fakekis index` rebuilds it for a hand-made tape.
+symbol, at checkpoints the last trade frame of each symbol, and, given a `StateFold`, the market state at
+market checkpoints), and totals. Written at record and generate time; `fakekis index` rebuilds it for a
+hand-made tape.
+
+The market state is the exchange's (exchange/warm.py folds it and reads it back); this floor only carries
+it: a text per market checkpoint, taken at the first block boundary after `fold.every` data frames.
 
 `IndexBuilder` is a fold: fed blocks and frames in tape order, it keeps only per-symbol state and the
 block list, so indexing a day takes the same memory as indexing a minute.
@@ -14,7 +18,7 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from fakekis.tape.format import TapeFrame
@@ -24,6 +28,16 @@ INDEX_VERSION = 1
 INDEX_NAME = "ws.index.json"
 CHECKPOINT_EVERY = 16  # blocks between checkpoints: a seek reads back at most this many blocks
 PLAIN_BLOCK_LINES = 4096  # a plain ws.jsonl gets a seek point every this many lines
+
+
+class StateFold(Protocol):
+    """What the market state is folded by while a tape is indexed (exchange/warm.IndexFold)."""
+
+    every: int  # data frames between market checkpoints
+
+    def apply(self, tr_id: str, text: str, count: int, symbol: str) -> None: ...
+
+    def checkpoint(self) -> str: ...
 
 
 @dataclass
@@ -38,6 +52,7 @@ class Index:
     first_trades: dict[str, tuple[int, str]]  # symbol -> (records, frame text)
     checkpoints: list[tuple[int, dict[str, tuple[int, str]]]]  # (block, symbol -> last trade before it)
     parts: int = 1  # files the tape is rotated over
+    market: list[tuple[int, str]] | None = None  # (block, state text); None: indexed without market state
     _ts: list[float] = field(default_factory=list, repr=False)
 
     def block_for(self, start: float) -> int:
@@ -53,8 +68,13 @@ class Index:
                 best = cp
         return best
 
+    def market_for(self, block: int) -> tuple[int, list[str]]:
+        """The last market checkpoint at or before `block` and the state texts up to it (0, [] if none)."""
+        texts = [text for b, text in self.market or () if b <= block]
+        return (self.market or [])[len(texts) - 1][0] if texts else 0, texts
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc = {
             "format": INDEX_FORMAT,
             "version": INDEX_VERSION,
             "tape": self.tape,
@@ -68,6 +88,9 @@ class Index:
             "first_trades": {k: list(v) for k, v in self.first_trades.items()},
             "checkpoints": [[b, {k: list(v) for k, v in snap.items()}] for b, snap in self.checkpoints],
         }
+        if self.market is not None:
+            doc["market"] = [[b, text] for b, text in self.market]
+        return doc
 
 
 def from_json(doc: object) -> Index | str:
@@ -97,16 +120,33 @@ def from_json(doc: object) -> Index | str:
                 for b, snap in doc["checkpoints"]
             ],
             parts=int(doc.get("parts", 1)),
+            market=_market(doc.get("market"), len(blocks)),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         return f"missing or malformed field ({type(e).__name__}: {e})"
 
 
-class IndexBuilder:
-    """Fed `block` at each seek point and `frame`/`line` in tape order; `finish` gives the Index."""
+def _market(doc: object, blocks: int) -> list[tuple[int, str]] | None:
+    """The market checkpoints of an index (None: an older index, written without them)."""
+    if doc is None:
+        return None
+    if not isinstance(doc, list):
+        raise TypeError('"market" must be a list of [block, state]')
+    out = [(int(b), str(text)) for b, text in doc]
+    if not all(0 < b < blocks for b, _ in out) or not all(a[0] < b[0] for a, b in pairwise(out)):
+        raise ValueError('"market" blocks must grow and name blocks of the index')
+    return out
 
-    def __init__(self, every: int | None = None) -> None:
+
+class IndexBuilder:
+    """Fed `block` at each seek point and `frame`/`line` in tape order; `finish` gives the Index. With a
+    `fold`, every data frame is folded into it too, and its state is kept at market checkpoints."""
+
+    def __init__(self, every: int | None = None, fold: StateFold | None = None) -> None:
         self.every = every or CHECKPOINT_EVERY
+        self.fold = fold
+        self.market: list[tuple[int, str]] | None = None if fold is None else []
+        self._since = 0  # data frames folded since the last market checkpoint
         self.blocks: list[tuple[int, int, float, int]] = []
         self.parts = 1
         self.checkpoints: list[tuple[int, dict[str, tuple[int, str]]]] = []
@@ -123,6 +163,9 @@ class IndexBuilder:
         self.parts = max(self.parts, part + 1)
         if n % self.every == 0:
             self.checkpoints.append((n, dict(self.last)))
+        if self.fold is not None and self.market is not None and n and self._since >= self.fold.every:
+            self.market.append((n, self.fold.checkpoint()))  # the state before this block's first line
+            self._since = 0
 
     def line(self, t: float) -> None:
         self.lines += 1
@@ -131,6 +174,9 @@ class IndexBuilder:
     def frame(self, f: TapeFrame) -> None:
         self.frames += 1
         self.by_tr[f.tr_id] = self.by_tr.get(f.tr_id, 0) + 1
+        if self.fold is not None:
+            self.fold.apply(f.tr_id, f.text, f.records, f.tr_key)
+            self._since += 1
         if f.tr_id == "H0STCNT0":
             rec = (f.records, f.text)
             self.first.setdefault(f.tr_key, rec)
@@ -148,4 +194,5 @@ class IndexBuilder:
             self.first,
             self.checkpoints,
             self.parts,
+            self.market,
         )

@@ -23,17 +23,24 @@ from pathlib import Path
 
 from fakekis.tape.compress import BlockWriter, kind_of, part_name
 from fakekis.tape.format import WsLine, as_frame
-from fakekis.tape.index import INDEX_NAME, PLAIN_BLOCK_LINES, IndexBuilder
+from fakekis.tape.index import INDEX_NAME, PLAIN_BLOCK_LINES, IndexBuilder, StateFold
 
 
 class TapeSink:
-    def __init__(self, path: Path, flush_every: float = 0.5, rotate_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        flush_every: float = 0.5,
+        rotate_bytes: int | None = None,
+        fold: StateFold | None = None,
+    ) -> None:
+        """`fold` keeps the market state for the index's market checkpoints (exchange/warm.IndexFold)."""
         self.path, self.kind, self.flush_every = path, kind_of(path), flush_every
         self.rotate_bytes = rotate_bytes
         self.parts = [path]
         self._fh = path.open("xb")
         self._out = BlockWriter(self._fh, self.kind, block_lines=PLAIN_BLOCK_LINES)
-        self._index = IndexBuilder()
+        self._index = IndexBuilder(fold=fold)
         self._blocks = 0
         self._last_flush = float("-inf")
         self.lines = 0

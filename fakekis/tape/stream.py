@@ -30,7 +30,7 @@ from typing import cast
 from fakekis.tape import compress
 from fakekis.tape.fastline import fast_split
 from fakekis.tape.format import MAX_T, RecordingError, TapeFrame, WsLine, as_frame
-from fakekis.tape.index import INDEX_NAME, PLAIN_BLOCK_LINES, Index, IndexBuilder, from_json
+from fakekis.tape.index import INDEX_NAME, PLAIN_BLOCK_LINES, Index, IndexBuilder, StateFold, from_json
 from fakekis.tape.reader import _load_rest, _load_session, _Problems, _ws_line
 from fakekis.wire import frames
 
@@ -376,10 +376,10 @@ class Tape:
                 out.setdefault(f.tr_key, f)
         return out
 
-    def build_index(self) -> Index:
+    def build_index(self, fold: StateFold | None = None) -> Index:
         """Scan the whole tape (checking every line) into a fresh Index, with the seek points the writer
-        would have recorded (`compress.BlockWriter`)."""
-        b = IndexBuilder()
+        would have recorded (`compress.BlockWriter`), and the market state `fold` keeps (tape/index.py)."""
+        b = IndexBuilder(fold=fold)
         last_t = -1.0
         gap = 1 if compress.kind_of(self.ws_path) == "plain" else compress.SEEK_MIN_LINES
         for no, at, raw in _uncut(self.raw_lines(0)):

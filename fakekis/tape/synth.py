@@ -17,10 +17,8 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from fakekis.rules.prices import limit_prices, tick_size
-from fakekis.tape.eras import EraWriter
-from fakekis.tape.format import FORMAT, VERSION, WsLine
+from fakekis.tape.format import WsLine
 from fakekis.wire import frames
-from kisclock import KST
 
 PLACEHOLDER_APPROVAL = "00000000-0000-4000-8000-000000000000"
 MAX_MINUTES = 720.0  # twelve hours: NXT's 08:00-20:00 day; a full day of three symbols is ~300k lines
@@ -279,74 +277,9 @@ def generate(
         from fakekis.tape.market_day import generate_day  # it builds on this module
 
         return generate_day(start, minutes, symbols, seed, venues, env, ping_every, layout_day)
-    if start.tzinfo is None:
-        raise ValueError("start must carry a UTC offset")
-    if not 0 < minutes <= MAX_MINUTES:  # False for NaN too
-        raise ValueError(f"minutes must be more than 0 and at most {MAX_MINUTES} (got {minutes!r})")
-    if not symbols:
-        raise ValueError("at least one symbol")
-    era = EraWriter(layout_day or start.astimezone(KST).date(), seed)
-    rng = random.Random(seed)
-    duration = minutes * 60.0
-    subs = [("H0STCNT0", s.code) for s in symbols] + (
-        [("H0STASP0", s.code) for s in symbols] if books else []
+    from fakekis.tape import synthday  # the one implementation, streamed; listed here
+
+    session, lines = synthday.generate(
+        start, minutes, symbols, seed, books, env, ping_every, batch_probability, layout_day
     )
-    tapes = {s.code: _Tape(s, random.Random(rng.getrandbits(64)), start) for s in symbols}
-
-    lines, t = subscribed(subs, rng)
-    first = t + 0.1
-
-    events: list[tuple[float, int, str, str]] = []  # (t, order, kind, code)
-    order = 0
-    for s in symbols:
-        at = first + rng.expovariate(s.trades_per_second)
-        while at < duration:
-            events.append((at, order, "trade", s.code))
-            order += 1
-            at += rng.expovariate(s.trades_per_second)
-        if books:
-            at = first + rng.uniform(0, 1.5)
-            while at < duration:
-                events.append((at, order, "book", s.code))
-                order += 1
-                at += rng.expovariate(0.7)
-    at = ping_every
-    while at < duration:
-        events.append((at, order, "ping", ""))
-        order += 1
-        at += ping_every
-    events.sort()
-
-    for at, _, kind, code in events:
-        now = start + timedelta(seconds=at)
-        if kind == "ping":
-            lines.append(WsLine(round(at, 3), "recv", frames.pingpong(now.strftime("%Y%m%d%H%M%S"))))
-        elif kind == "book":
-            lines.append(
-                WsLine(round(at, 3), "recv", frames.data_frame("H0STASP0", [era.book(tapes[code].book(now))]))
-            )
-        else:
-            # Several trades of one symbol in one instant (a sweep, or batching at busy moments) arrive
-            # as one multi-record frame: `0|H0STCNT0|003|...`.
-            n = 1 + (rng.choice((1, 1, 2, 3)) if rng.random() < batch_probability else 0)
-            records = [era.trade(tapes[code].trade(now)) for _ in range(n)]
-            lines.append(WsLine(round(at, 3), "recv", frames.data_frame("H0STCNT0", records)))
-    # Many symbols in a short session: the subscriptions alone can outlast `minutes`; t never decreases.
-    end = max(round(duration, 3), lines[-1].t)
-    lines.append(WsLine(end, event="close", code=1000, reason="recording ended"))
-
-    session: dict[str, object] = {
-        "format": FORMAT,
-        "version": VERSION,
-        "env": env,
-        "start": start.isoformat(),
-        "subscriptions": [list(s) for s in subs],
-        "synthetic": True,
-        "generator": {"tool": "fakekis generate", "seed": seed, "minutes": minutes, "books": books}
-        | {"layout_day": era.day.isoformat(), "widths": era.widths(books)},
-        "notes": "Synthetic session from fakekis's seeded generator; field invariants of docs/kis/protocol.md §5.1 hold. "
-        f"Record layouts of {era.day.isoformat()}: "
-        + ", ".join(f"{tr} {w} fields" for tr, w in era.widths(books).items())
-        + " (fakekis/wire/layouts.py).",
-    }
-    return session, lines
+    return session, list(lines)

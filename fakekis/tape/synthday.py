@@ -1,10 +1,18 @@
-"""`synth.generate` as a stream: the same records (`synth._Tape`, the same invariants and layouts), but each
-symbol's trades and books come from their own seeded generator and are merged by time as they are written,
-so a full day of 41 symbols (millions of frames) never sits in a list. `fakekis generate` writes through
-this; `synth.generate` stays for callers that want the list (and its exact sequence for a seed).
+"""`synth.generate` as a stream, byte for byte: the same seed and arguments give the same session.json and
+the same ws lines, but the lines are made as they are written, so a full day of 41 symbols (millions of
+frames) never sits in a list. `fakekis generate` (without `--venues`) writes through this, and
+`synth.generate` lists it.
 
-KRX hours only: this generator writes the regular session's trades and books (and PINGPONG); NXT
-pre/after-market sessions are a venue option of `synth` (docs/recordings.md says what is there).
+How the same random numbers come out in the same order without holding the events: the list generator drew
+every event time from one `random.Random`, stream after stream (each symbol's trades, then its books,
+then the pings), sorted them, and drew the batch sizes from the same generator in time order. Here a first
+pass draws the times the same way but keeps only each stream's starting state and first order number;
+then each stream is drawn again lazily from its state, `heapq.merge` puts them in the order the sort
+gave (time, then draw order), and the batch sizes come from the generator where the first pass left it.
+Time: the times are drawn twice. Memory: one state per stream.
+
+KRX hours only: regular-session trades and books (and PINGPONG); NXT pre/after-market sessions are a venue
+option of `synth` (docs/recordings.md says what is there).
 
 Pure: values in, lines out.
 """
@@ -18,9 +26,13 @@ from datetime import date, datetime, timedelta
 
 from fakekis.tape import synth
 from fakekis.tape.eras import EraWriter
-from fakekis.tape.format import WsLine
+from fakekis.tape.format import FORMAT, VERSION, WsLine
 from fakekis.wire import frames
 from kisclock import KST
+
+BOOK_RATE = 0.7  # book frames per second per symbol (after a first one within 1.5 s)
+
+_Event = tuple[float, int, str, str]  # (t, draw order, kind, code): the list generator's sort key first
 
 
 def generate(
@@ -33,81 +45,101 @@ def generate(
     ping_every: float = 20.0,
     batch_probability: float = 0.12,
     layout_day: date | None = None,
-    book_rate: float = 0.7,
 ) -> tuple[dict[str, object], Iterator[WsLine]]:
-    """session.json and a lazy iterator of ws lines; the arguments are `synth.generate`'s."""
-    session, head = synth.generate(
-        start, min(minutes, 1e-3), symbols, seed, books, env, ping_every, batch_probability, layout_day
+    """session.json and a lazy iterator of ws lines (the arguments are `synth.generate`'s)."""
+    if start.tzinfo is None:
+        raise ValueError("start must carry a UTC offset")
+    if not 0 < minutes <= synth.MAX_MINUTES:  # False for NaN too
+        raise ValueError(f"minutes must be more than 0 and at most {synth.MAX_MINUTES} (got {minutes!r})")
+    if not symbols:
+        raise ValueError("at least one symbol")
+    era = EraWriter(layout_day or start.astimezone(KST).date(), seed)
+    subs = [("H0STCNT0", s.code) for s in symbols] + (
+        [("H0STASP0", s.code) for s in symbols] if books else []
     )
-    gen = session["generator"]
-    assert isinstance(gen, dict)
-    gen.update(minutes=minutes, streamed=True)
+    session: dict[str, object] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "env": env,
+        "start": start.isoformat(),
+        "subscriptions": [list(s) for s in subs],
+        "synthetic": True,
+        "generator": {"tool": "fakekis generate", "seed": seed, "minutes": minutes, "books": books}
+        | {"layout_day": era.day.isoformat(), "widths": era.widths(books)},
+        "notes": "Synthetic session from fakekis's seeded generator; field invariants of docs/kis/protocol.md §5.1 hold. "
+        f"Record layouts of {era.day.isoformat()}: "
+        + ", ".join(f"{tr} {w} fields" for tr, w in era.widths(books).items())
+        + " (fakekis/wire/layouts.py).",
+    }
     return session, _lines(
-        head[:-1],
-        start,
-        minutes * 60.0,
-        symbols,
-        seed,
-        books,
-        ping_every,
-        batch_probability,
-        layout_day,
-        book_rate,
+        start, minutes * 60.0, symbols, seed, books, subs, ping_every, batch_probability, era
     )
 
 
 def _lines(
-    head: list[WsLine],
     start: datetime,
     duration: float,
     symbols: tuple[synth.SymbolSpec, ...],
     seed: int,
     books: bool,
+    subs: list[tuple[str, str]],
     ping_every: float,
     batch: float,
-    layout_day: date | None,
-    book_rate: float,
+    era: EraWriter,
 ) -> Iterator[WsLine]:
+    rng = random.Random(seed)
+    tapes = {s.code: synth._Tape(s, random.Random(rng.getrandbits(64)), start) for s in symbols}
+    head, t = synth.subscribed(subs, rng)
     yield from head  # open, subscriptions and acks
-    first = head[-1].t + 0.1
-    era = EraWriter(layout_day or start.astimezone(KST).date(), seed)
-    rng = random.Random(seed ^ 0x5EED)
-    # Each stream yields only times; the record is made when its time comes, so a book never shows
-    # the volume of a trade that comes after it.
-    streams: list[Iterator[tuple[float, int]]] = []
-    makers: list[tuple[str, synth._Tape, random.Random]] = []
-    for s in symbols:
-        tape = synth._Tape(s, random.Random(rng.getrandbits(64)), start)
-        kinds = [("trade", s.trades_per_second)] + ([("book", book_rate)] if books else [])
+    last = head[-1].t
+    first = t + 0.1
+    streams: list[Iterator[_Event]] = []
+    order = 0
+    for s in symbols:  # pass 1: the draws of the list generator, keeping where each stream starts
+        kinds = [("trade", s.trades_per_second)] + ([("book", BOOK_RATE)] if books else [])
         for kind, rate in kinds:
-            r = random.Random(rng.getrandbits(64))
-            at0 = first + (r.expovariate(rate) if kind == "trade" else r.uniform(0, 1.5))
-            streams.append(_times(r, at0, rate, duration, len(makers)))
-            makers.append((kind, tape, r))
-    streams.append(_times(None, ping_every, 1 / ping_every, duration, -1))
-    last = 0.0
-    for at, order in heapq.merge(*streams):
+            state = rng.getstate()
+            n = sum(1 for _ in _times(rng, kind, first, rate, duration))
+            streams.append(_events(state, kind, s.code, first, rate, duration, order))
+            order += n
+    for at, _, kind, code in heapq.merge(*streams, _pings(ping_every, duration, order)):
         now = start + timedelta(seconds=at)
         last = round(at, 3)
-        if order < 0:
+        if kind == "ping":
             text = frames.pingpong(now.strftime("%Y%m%d%H%M%S"))
+        elif kind == "book":
+            text = frames.data_frame("H0STASP0", [era.book(tapes[code].book(now))])
         else:
-            kind, tape, r = makers[order]
-            if kind == "book":
-                text = frames.data_frame("H0STASP0", [era.book(tape.book(now))])
-            else:
-                n = 1 + (r.choice((1, 1, 2, 3)) if r.random() < batch else 0)
-                text = frames.data_frame("H0STCNT0", [era.trade(tape.trade(now)) for _ in range(n)])
+            # Several trades of one symbol in one instant (a sweep, or batching at busy moments) arrive
+            # as one multi-record frame: `0|H0STCNT0|003|...`.
+            n = 1 + (rng.choice((1, 1, 2, 3)) if rng.random() < batch else 0)
+            text = frames.data_frame("H0STCNT0", [era.trade(tapes[code].trade(now)) for _ in range(n)])
         yield WsLine(last, "recv", text)
-    yield WsLine(
-        max(round(duration, 3), last, head[-1].t), event="close", code=1000, reason="recording ended"
-    )
+    # Many symbols in a short session: the subscriptions alone can outlast `minutes`; t never decreases.
+    yield WsLine(max(round(duration, 3), last), event="close", code=1000, reason="recording ended")
 
 
-def _times(
-    rng: random.Random | None, at: float, rate: float, duration: float, order: int
-) -> Iterator[tuple[float, int]]:
-    """Event times from `at` on: Poisson at `rate` per second, or every 1/rate seconds without an rng."""
+def _times(rng: random.Random, kind: str, first: float, rate: float, duration: float) -> Iterator[float]:
+    """One stream's event times, drawn as the list generator drew them."""
+    at = first + (rng.expovariate(rate) if kind == "trade" else rng.uniform(0, 1.5))
     while at < duration:
-        yield at, order
-        at += rng.expovariate(rate) if rng is not None else 1 / rate
+        yield at
+        at += rng.expovariate(rate)
+
+
+def _events(
+    state: tuple[object, ...], kind: str, code: str, first: float, rate: float, duration: float, base: int
+) -> Iterator[_Event]:
+    rng = random.Random()
+    rng.setstate(state)
+    for i, at in enumerate(_times(rng, kind, first, rate, duration)):
+        yield at, base + i, kind, code
+
+
+def _pings(every: float, duration: float, base: int) -> Iterator[_Event]:
+    """PINGPONG at every, 2 x every, ... (summed, as the list generator summed them) while below `duration`."""
+    at, i = every, 0
+    while at < duration:
+        yield at, base + i, "ping", ""
+        at += every
+        i += 1

@@ -60,6 +60,7 @@ import pytest
 from fakekis import faults, tape
 from fakekis.exchange.accounts import DEFAULT_START_CASH
 from fakekis.exchange.cassette import DEFAULT_MATCH_ON, check_match_on
+from fakekis.exchange.warm import IndexFold
 from fakekis.serve.proxy import Recorder
 from fakekis.serve.server import FakeKis
 from fakekis.testing import record_modes
@@ -110,14 +111,18 @@ def fake_kis(request: pytest.FixtureRequest) -> Iterator[FakeKisHandle]:
         yield from _record_mode(request, opts, mode, guard)
         return
     rec_opt = opts.get("recording", tape.DEFAULT_BUNDLED)
-    recording = (
-        None
-        if rec_opt is None
-        else tape.load(
-            tape.bundled(rec_opt) if (tape.bundled(rec_opt) / "session.json").is_file() else rec_opt
-        )
-    )
-    yield from _serve(opts, recording, guard)
+    yield from _serve(opts, None if rec_opt is None else open_recording(rec_opt), guard)
+
+
+def open_recording(name: str | Path) -> tape.Tape:
+    """The marker's recording (a bundled name or a folder), streamed as `fakekis serve` reads it: memory
+    does not grow with the tape. A tape without an index is read once here, checking every line in
+    constant memory, so a bad recording fails the fixture with its file and line, not the replay."""
+    bundled = tape.bundled(str(name))
+    rec = tape.open_tape(bundled if (bundled / "session.json").is_file() else name)
+    if rec.index is None:
+        rec.index = rec.build_index(fold=IndexFold())
+    return rec
 
 
 @contextlib.contextmanager
@@ -146,7 +151,7 @@ def _record_mode(
 ) -> Iterator[FakeKisHandle]:
     folder = _folder(request, opts)
     if record_modes.exists(folder) and mode == "once":
-        yield from _serve(opts, tape.load(folder), guard)
+        yield from _serve(opts, open_recording(folder), guard)
         return
     upstream = opts.get("upstream") or request.getfixturevalue("fake_kis_upstream")
     rest_up, ws_up = record_modes.upstream_urls(upstream)
@@ -181,7 +186,7 @@ def _record_mode(
 
 
 def _serve(
-    opts: dict[str, Any], recording: tape.Recording | None, guard: Guard | None = None
+    opts: dict[str, Any], recording: tape.Tape | None, guard: Guard | None = None
 ) -> Iterator[FakeKisHandle]:
     speed = opts.get("speed", "asap")
     match_on = check_match_on(opts.get("rest_match_on", DEFAULT_MATCH_ON))  # here: a thread would hide it

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from fakekis import tape
 from fakekis.cli import main
+from fakekis.exchange.warm import IndexFold
 from fakekis.serve.server import FakeKis
 from fakekis.tape import synth
 from fakekis.tape.stream import Tape, Window
@@ -26,7 +27,10 @@ START = datetime(2026, 11, 25, 9, 5, tzinfo=KST)
 @pytest.fixture(scope="module")
 def day(tmp_path_factory: pytest.TempPathFactory) -> Path:
     session, lines = synth.generate(START, 2, seed=11)
-    return tape.write(tmp_path_factory.mktemp("day") / "zst", session, lines, rest=[], ws_name="ws.jsonl.zst")
+    # with the market fold, as `fakekis generate` writes it (and `fakekis index` rebuilds it)
+    return tape.write(
+        tmp_path_factory.mktemp("day") / "zst", session, lines, [], "ws.jsonl.zst", fold=IndexFold()
+    )
 
 
 def _frames(path: Path) -> list[tuple[float, str]]:

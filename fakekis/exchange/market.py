@@ -89,27 +89,38 @@ class SymbolState:
         same_time = _int(rec[41]) or 0
         self.prev_volume = same_time * 390 // elapsed if 0 < elapsed < 390 else same_time
 
-    def fold_trade(self, rec: list[str]) -> None:
-        price, qty = _int(rec[2]), _int(rec[12])
-        if price is None:
+    def fold_trades(self, recs: list[list[str]]) -> None:
+        """Fold trade records, in time order. Each one goes into its minute bar; only the last `RECENT`
+        become ticks and only the last one sets `last` and the day candle, as folding them one by one
+        would leave them (this is most of a replayed trade's cost, so it does no more than that)."""
+        last, bars, bars_day = self.last, None, None
+        folded: list[list[str]] = []
+        for rec in recs:
+            try:
+                price = int(rec[2])
+            except ValueError:
+                continue
+            if self.prev_close is None:
+                self.first_seen(rec, price)
+            day = rec[33]
+            if bars is None or day != bars_day:
+                bars = self.minutes.get(day)
+                if bars is None:
+                    bars = self.minutes[day] = MinuteBars(day)
+                    while len(self.minutes) > DAYS_KEPT:
+                        del self.minutes[min(self.minutes)]
+                    if last is not None and last[33] and last[33] < day:
+                        self.prev_close = price - (_int(rec[4]) or 0)  # a new business day on the same tape
+                    self._prelude(bars, rec, price, _int(rec[12]) or 0)
+                bars_day = day
+            bars.add(rec[1], price, _int(rec[12]) or 0, _int(rec[14]) or 0)
+            folded.append(rec)
+            last = rec
+        if not folded:
             return
-        if self.prev_close is None:
-            self.first_seen(rec, price)
-        day = rec[33]
-        bars = self.minutes.get(day)
-        if bars is None:
-            bars = self.minutes[day] = MinuteBars(day)
-            while len(self.minutes) > DAYS_KEPT:
-                del self.minutes[min(self.minutes)]
-            if self.last is not None and self.last[33] and self.last[33] < day:
-                self.prev_close = price - (_int(rec[4]) or 0)  # a new business day on the same tape
-            if not bars:
-                self._prelude(bars, rec, price, qty or 0)
-        acml_amount = _int(rec[14]) or 0
-        bars.add(rec[1], price, qty or 0, acml_amount)
-        self.recent.append(Tick(rec[1], rec[2], rec[4], rec[3], rec[5], rec[12], rec[18]))
-        self.last = rec
-        self.candle = candle_of(rec, price)
+        self.recent.extend(Tick(r[1], r[2], r[4], r[3], r[5], r[12], r[18]) for r in folded[-RECENT:])
+        self.last = folded[-1]
+        self.candle = candle_of(folded[-1], int(folded[-1][2]))
 
     def _prelude(self, bars: MinuteBars, rec: list[str], price: int, qty: int) -> None:
         """A tape that starts mid-session: the first record's open, high and low (and their times) and
@@ -127,20 +138,33 @@ class SymbolState:
             bars.prelude(first, anchors + [(first, price)], volume, amount)
 
     def settle(self) -> None:
+        """Fold the frames waiting in `pending`: every trade record; of the books and expected trades only
+        the last ones, which are all the state keeps."""
         pending, self.pending = self.pending, []
+        trades: list[list[str]] = []
+        books: list[list[str]] = []  # the last record of the last two book frames, newest first
+        expected: list[str] | None = None
         for kind, text, count in pending:
-            parts = frames.split_frame(text)
-            if parts is None or not count:
+            if kind == "trade":
+                fields = _fields(text, count)
+                width = len(fields) // count if fields else 0
+                if width >= TRADE_WIDTH:
+                    trades.extend(fields[i * width : (i + 1) * width] for i in range(count))
+        for kind, text, count in reversed(pending):
+            if kind == "trade" or (kind == "book" and len(books) == 2) or (kind == "expected" and expected):
                 continue
-            fields = parts[3].split("^")
-            width = len(fields) // count
-            if kind == "trade" and width >= TRADE_WIDTH:
-                for i in range(count):
-                    self.fold_trade(fields[i * width : (i + 1) * width])
-            elif kind == "book" and width >= BOOK_WIDTH:
-                self.prev_book, self.book = self.book, fields[(count - 1) * width : count * width]
+            fields = _fields(text, count)
+            width = len(fields) // count if fields else 0
+            if kind == "book" and width >= BOOK_WIDTH:
+                books.append(fields[(count - 1) * width : count * width])
             elif kind == "expected" and width >= TRADE_WIDTH - 1:
-                self.expected = fields[(count - 1) * width : count * width]
+                expected = fields[(count - 1) * width : count * width]
+        if trades:
+            self.fold_trades(trades)
+        if books:
+            self.prev_book, self.book = (books[1] if len(books) == 2 else self.book), books[0]
+        if expected is not None:
+            self.expected = expected
 
 
 class MarketState:
@@ -242,6 +266,12 @@ def candle_of(rec: list[str], price: int) -> Bar:
         _int(rec[13]) or 0,
         _int(rec[14]) or 0,
     )
+
+
+def _fields(text: str, count: int) -> list[str]:
+    """The `^`-separated fields of a data frame's payload (none: not a data frame, or no records)."""
+    parts = frames.split_frame(text)
+    return parts[3].split("^") if parts is not None and count else []
 
 
 def _int(text: str) -> int | None:

@@ -149,7 +149,10 @@ class SymbolState:
                 fields = _fields(text, count)
                 width = len(fields) // count if fields else 0
                 if width >= TRADE_WIDTH:
-                    trades.extend(fields[i * width : (i + 1) * width] for i in range(count))
+                    if count == 1:  # most frames: the record is the fields, no copy
+                        trades.append(fields)
+                    else:
+                        trades.extend(fields[i * width : (i + 1) * width] for i in range(count))
         for kind, text, count in reversed(pending):
             if kind == "trade" or (kind == "book" and len(books) == 2) or (kind == "expected" and expected):
                 continue

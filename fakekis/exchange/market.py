@@ -94,11 +94,16 @@ class SymbolState:
         become ticks and only the last one sets `last` and the day candle, as folding them one by one
         would leave them (this is most of a replayed trade's cost, so it does no more than that)."""
         last, bars, bars_day = self.last, None, None
+        minute, bar = "", None  # the minute (HHMM) of the last record folded, and its bar
         folded: list[list[str]] = []
         for rec in recs:
             try:
                 price = int(rec[2])
             except ValueError:
+                continue
+            if rec[33] == bars_day and bar is not None and rec[1][:4] == minute:  # most trades
+                bar.add(price, _int(rec[12]) or 0, _int(rec[14]) or 0)
+                folded.append(rec)
                 continue
             if self.prev_close is None:
                 self.first_seen(rec, price)
@@ -113,7 +118,8 @@ class SymbolState:
                         self.prev_close = price - (_int(rec[4]) or 0)  # a new business day on the same tape
                     self._prelude(bars, rec, price, _int(rec[12]) or 0)
                 bars_day = day
-            bars.add(rec[1], price, _int(rec[12]) or 0, _int(rec[14]) or 0)
+            bar = bars.add(rec[1], price, _int(rec[12]) or 0, _int(rec[14]) or 0)
+            minute = rec[1][:4]
             folded.append(rec)
             last = rec
         if not folded:

@@ -8,7 +8,8 @@ Makes (in --work, not committed) a synthetic day of 41 symbols with trades and b
 - peak RSS (VmHWM) of a `fakekis serve --speed asap` process replaying each to a client that subscribes
   to every symbol and TR (two connections: 41 registrations each), and its frames/s;
 - replay asap from the compressed 10-minute tape (in-process FakeKis) vs a bare websockets server sending
-  the same frames from a list, alternating, 3 runs each;
+  the same frames from a list, alternating, 3 runs each; one client loop for both (`_count`), timed from
+  the last subscription ack to the last of the tape's frames, with the process's CPU time per frame;
 - `serve --from 15:00` on the day: spawn to ready line, and subscribe to first data frame;
 - `fakekis validate` on the day (frames/s, peak RSS) vs the floor: decompressing and splitting lines only;
 - compressed size vs the JSONL it holds;
@@ -174,30 +175,83 @@ async def serve_from(day: Path) -> dict[str, Any]:
     return out
 
 
+async def _count(
+    url: str, key: str, subs: list[tuple[str, str]], n: int, acked: Any = None
+) -> tuple[float, float]:
+    """The replay row's client, the same for both servers: subscribe to `subs`, wait for every ack, call
+    `acked` (fakekis's player starts there, so no frame falls before its symbol's registration and the
+    count is exact), then read `n` data frames with a plain `recv()` each. Frames/s from the last ack, and
+    this process's CPU time per frame (server and client: the steadier figure on a shared machine).
+    Bounded: a refused subscription or a short count fails with a message instead of hanging."""
+    async with websockets.connect(url, ping_interval=None, compression=None, max_size=2**20) as ws:
+        for tr, code in subs:
+            await ws.send(subscribe_message(key, tr, code))
+        acks = 0
+        while acks < len(subs):
+            msg = await asyncio.wait_for(ws.recv(), 10)
+            body = json.loads(msg)
+            if body["header"]["tr_id"] == "PINGPONG":
+                continue
+            if body["body"]["msg_cd"] != "OPSP0000":
+                raise RuntimeError(f"subscription refused: {body['body']['msg1']}")
+            acks += 1
+        if acked is not None:
+            acked()
+        t0, c0 = time.perf_counter(), time.process_time()
+
+        async def frames() -> int:
+            got = 0
+            while got < n:
+                msg = await ws.recv()
+                if msg[:2] == "0|":
+                    got += 1
+            return got
+
+        try:
+            got = await asyncio.wait_for(frames(), 300)
+        except asyncio.TimeoutError:
+            raise RuntimeError(f"{url}: fewer than {n} data frames in 300 s") from None
+        return got / (time.perf_counter() - t0), (time.process_time() - c0) / got * 1e6
+
+
 async def replay_vs_bare(short: Path) -> dict[str, Any]:
     from bench.sender import serve_frames
-    from bench.wire import _bare_receive
     from fakekis.serve.server import FakeKis
 
     rec = tape.open_tape(short)
     texts = [f.text for f in rec.frames()]
     subs = rec.subscriptions
     runs: dict[str, list[float]] = {"bare": [], "fakekis": [], "fakekis list": []}
+    cpu: dict[str, list[float]] = {k: [] for k in runs}
     for _ in range(3):
         server = await serve_frames(texts)
         url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-        runs["bare"].append(len(texts) / await _bare_receive(url, len(texts)))
+        rate, us = await _count(url, "k", [("H0STCNT0", "005930")], len(texts))
+        runs["bare"].append(rate)
+        cpu["bare"].append(us)
         server.close()
         # streamed from the compressed file (this issue), and the whole tape loaded as a list (before it)
         for label, source in (("fakekis", tape.open_tape(short)), ("fakekis list", tape.load(short))):
-            async with FakeKis(source, speed=None, max_registrations=100) as kis:
+            async with FakeKis(source, speed=None, max_registrations=100, start_on="manual") as kis:
                 urls = kis.urls["mock"]
                 key = await _key(urls["rest_url"])
-                first: list[float] = []
-                t0 = time.perf_counter()
-                got = await _drain(urls["ws_url"], key, subs, len(texts), first)
-                runs[label].append(got / (time.perf_counter() - t0))
-    return {k: {"median": statistics.median(v), "min": min(v), "max": max(v)} for k, v in runs.items()}
+                rate, us = await _count(urls["ws_url"], key, subs, len(texts), kis.player.start)
+                runs[label].append(rate)
+                cpu[label].append(us)
+    out: dict[str, Any] = {
+        k: {
+            "median": statistics.median(v),
+            "min": min(v),
+            "max": max(v),
+            "cpu_us_per_frame": {"median": statistics.median(cpu[k]), "min": min(cpu[k])},
+        }
+        for k, v in runs.items()
+    }
+    out["ratio"] = out["fakekis"]["median"] / out["bare"]["median"]
+    out["cpu_ratio"] = (
+        out["bare"]["cpu_us_per_frame"]["median"] / out["fakekis"]["cpu_us_per_frame"]["median"]
+    )
+    return out
 
 
 def validate(day: Path) -> dict[str, Any]:

@@ -70,20 +70,23 @@ class MinuteBars:
     def __len__(self) -> int:
         return len(self._keys)
 
-    def add(self, hhmmss: str, price: int, qty: int, acml_amount: int) -> None:
+    def add(self, hhmmss: str, price: int, qty: int, acml_amount: int) -> Bar | None:
+        """Fold a trade into its minute's bar; that bar (None: no minute in `hhmmss`), so a caller folding
+        a run of trades can add the next ones of the same minute to it directly."""
         m = minute_of(hhmmss)
         if m < 0:
-            return
+            return None
         self.touched.add(m)
         bar = self._bars.get(m)
         if bar is None:
-            self._bars[m] = Bar(self.day, price, price, price, price, qty, qty * price, m, acml_amount)
+            bar = self._bars[m] = Bar(self.day, price, price, price, price, qty, qty * price, m, acml_amount)
             if self._keys and m < self._keys[-1]:  # a late record: keep the keys sorted
                 self._keys.insert(bisect_right(self._keys, m), m)
             else:
                 self._keys.append(m)
         else:
             bar.add(price, qty, acml_amount)
+        return bar
 
     def prelude(self, first: int, anchors: list[tuple[int, int]], volume: int, amount: int) -> None:
         """Bars for 09:00 up to (not including) minute `first`, for a tape that starts mid-session: the

@@ -89,26 +89,44 @@ class SymbolState:
         same_time = _int(rec[41]) or 0
         self.prev_volume = same_time * 390 // elapsed if 0 < elapsed < 390 else same_time
 
-    def fold_trade(self, rec: list[str]) -> None:
-        price, qty = _int(rec[2]), _int(rec[12])
-        if price is None:
+    def fold_trades(self, recs: list[list[str]]) -> None:
+        """Fold trade records, in time order. Each one goes into its minute bar; only the last `RECENT`
+        become ticks and only the last one sets `last` and the day candle, as folding them one by one
+        would leave them (this is most of a replayed trade's cost, so it does no more than that)."""
+        last, bars, bars_day = self.last, None, None
+        minute, bar = "", None  # the minute (HHMM) of the last record folded, and its bar
+        folded: list[list[str]] = []
+        for rec in recs:
+            try:
+                price = int(rec[2])
+            except ValueError:
+                continue
+            if rec[33] == bars_day and bar is not None and rec[1][:4] == minute:  # most trades
+                bar.add(price, _int(rec[12]) or 0, _int(rec[14]) or 0)
+                folded.append(rec)
+                continue
+            if self.prev_close is None:
+                self.first_seen(rec, price)
+            day = rec[33]
+            if bars is None or day != bars_day:
+                bars = self.minutes.get(day)
+                if bars is None:
+                    bars = self.minutes[day] = MinuteBars(day)
+                    while len(self.minutes) > DAYS_KEPT:
+                        del self.minutes[min(self.minutes)]
+                    if last is not None and last[33] and last[33] < day:
+                        self.prev_close = price - (_int(rec[4]) or 0)  # a new business day on the same tape
+                    self._prelude(bars, rec, price, _int(rec[12]) or 0)
+                bars_day = day
+            bar = bars.add(rec[1], price, _int(rec[12]) or 0, _int(rec[14]) or 0)
+            minute = rec[1][:4]
+            folded.append(rec)
+            last = rec
+        if not folded:
             return
-        if self.prev_close is None:
-            self.first_seen(rec, price)
-        day = rec[33]
-        bars = self.minutes.get(day)
-        if bars is None:
-            bars = self.minutes[day] = MinuteBars(day)
-            while len(self.minutes) > DAYS_KEPT:
-                del self.minutes[min(self.minutes)]
-            if self.last is not None and self.last[33] and self.last[33] < day:
-                self.prev_close = price - (_int(rec[4]) or 0)  # a new business day on the same tape
-            if not bars:
-                self._prelude(bars, rec, price, qty or 0)
-        acml_amount = _int(rec[14]) or 0
-        bars.add(rec[1], price, qty or 0, acml_amount)
-        self.recent.append(Tick(rec[1], rec[2], rec[4], rec[3], rec[5], rec[12], rec[18]))
-        self.last = rec  # the day candle is this record's (`candle_of`), made once per `settle`
+        self.recent.extend(Tick(r[1], r[2], r[4], r[3], r[5], r[12], r[18]) for r in folded[-RECENT:])
+        self.last = folded[-1]
+        self.candle = candle_of(folded[-1], int(folded[-1][2]))
 
     def _prelude(self, bars: MinuteBars, rec: list[str], price: int, qty: int) -> None:
         """A tape that starts mid-session: the first record's open, high and low (and their times) and
@@ -126,36 +144,36 @@ class SymbolState:
             bars.prelude(first, anchors + [(first, price)], volume, amount)
 
     def settle(self) -> None:
-        """Fold the waiting frames. Every trade counts (bars, ring); of books only the last two and of
-        expected trades only the last one are kept, so only those are split (newest first)."""
+        """Fold the frames waiting in `pending`: every trade record; of the books and expected trades only
+        the last ones, which are all the state keeps."""
         pending, self.pending = self.pending, []
-        last = self.last
-        books: list[list[str]] = []
+        trades: list[list[str]] = []
+        books: list[list[str]] = []  # the last record of the last two book frames, newest first
         expected: list[str] | None = None
-        for kind, text, count in reversed(pending):
-            if kind == "book" and len(books) < 2:
-                rec = _last_record(text, count, BOOK_WIDTH)
-                if rec is not None:
-                    books.append(rec)
-            elif kind == "expected" and expected is None:
-                expected = _last_record(text, count, TRADE_WIDTH - 1)
         for kind, text, count in pending:
-            if kind != "trade":
+            if kind == "trade":
+                fields = _fields(text, count)
+                width = len(fields) // count if fields else 0
+                if width >= TRADE_WIDTH:
+                    if count == 1:  # most frames: the record is the fields, no copy
+                        trades.append(fields)
+                    else:
+                        trades.extend(fields[i * width : (i + 1) * width] for i in range(count))
+        for kind, text, count in reversed(pending):
+            if kind == "trade" or (kind == "book" and len(books) == 2) or (kind == "expected" and expected):
                 continue
-            parts = frames.split_frame(text)
-            if parts is None or not count:
-                continue
-            fields = parts[3].split("^")
-            width = len(fields) // count
-            if width >= TRADE_WIDTH:
-                for i in range(count):
-                    self.fold_trade(fields[i * width : (i + 1) * width])
-        for rec in reversed(books):
-            self.prev_book, self.book = self.book, rec
+            fields = _fields(text, count)
+            width = len(fields) // count if fields else 0
+            if kind == "book" and width >= BOOK_WIDTH:
+                books.append(fields[(count - 1) * width : count * width])
+            elif kind == "expected" and width >= TRADE_WIDTH - 1:
+                expected = fields[(count - 1) * width : count * width]
+        if trades:
+            self.fold_trades(trades)
+        if books:
+            self.prev_book, self.book = (books[1] if len(books) == 2 else self.book), books[0]
         if expected is not None:
             self.expected = expected
-        if self.last is not last and self.last is not None:
-            self.candle = candle_of(self.last, int(self.last[2]))
 
 
 class MarketState:
@@ -246,16 +264,6 @@ class MarketState:
         return price_output(symbol, self.state(venue, symbol))
 
 
-def _last_record(text: str, count: int, min_width: int) -> list[str] | None:
-    """The last record of a data frame, if the frame is well formed and its records that wide."""
-    parts = frames.split_frame(text)
-    if parts is None or not count:
-        return None
-    fields = parts[3].split("^")
-    width = len(fields) // count
-    return fields[(count - 1) * width : count * width] if width >= min_width else None
-
-
 def candle_of(rec: list[str], price: int) -> Bar:
     """The day candle a trade record carries: STCK_OPRC/HGPR/LWPR, the price, ACML_VOL, ACML_TR_PBMN."""
     return Bar(
@@ -267,6 +275,12 @@ def candle_of(rec: list[str], price: int) -> Bar:
         _int(rec[13]) or 0,
         _int(rec[14]) or 0,
     )
+
+
+def _fields(text: str, count: int) -> list[str]:
+    """The `^`-separated fields of a data frame's payload (none: not a data frame, or no records)."""
+    parts = frames.split_frame(text)
+    return parts[3].split("^") if parts is not None and count else []
 
 
 def _int(text: str) -> int | None:

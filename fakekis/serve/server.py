@@ -148,6 +148,7 @@ class FakeKis:
             self._emit,
             origin=w.start,
             total=source.frame_count() if source and whole else None,
+            flush=self.fanout.flush,
         )
         self.market.now_fn = self.player.market_now  # REST's "now" is the replay's market time
         # rest.yaml replay (docs/recordings.md), one per environment so each counts its own misses

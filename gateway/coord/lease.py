@@ -8,6 +8,10 @@ The safety rule is the renew deadline: a leader may run its KIS session only unt
 the *send* time of its last successful renew (or acquire). The store lets another owner in only `ttl`
 seconds after that same send time, and `deadline < ttl`, so the old leader has closed its session before
 anyone else may acquire, however its replies are delayed or lost (docs/scaling.md, "Lease").
+
+The unhealthy handover: a leader whose session has had no acked subscription for `handover` seconds (the
+shell reports health with `on_health` before each poll) gives the lease up and sits out `cooldown`, so a
+replica that can reach KIS gets its turn instead of the lease staying with one that cannot.
 """
 
 from __future__ import annotations
@@ -36,6 +40,11 @@ class LeaseParams:
     # empty this long: a live leader re-takes it at its next renew first, so a store restart does not hand
     # the session to a follower that KIS would refuse (OPSP8996) while the old session lives.
     vacancy_grace: float = 2.0
+    # scale-out.md proposed 30 s, but the worker's own hold-off after an OPSP8996 (a zombie at KIS) waits
+    # 15-30 s: a 30 s handover raced the leader's retry just as the zombie left, and handed a working
+    # session to a newcomer. 45 s lets one hold-off retry finish first.
+    handover: float = 45.0
+    cooldown: float = 10.0
 
     def __post_init__(self) -> None:
         if not 0 < self.renew_every < self.deadline < self.ttl:
@@ -44,6 +53,8 @@ class LeaseParams:
             raise ValueError("lease needs vacancy_grace >= renew_every (the leader's chance to re-take)")
         if self.retry <= 0 or self.jitter < 0:
             raise ValueError("lease needs retry > 0 and jitter >= 0")
+        if self.handover <= 0 or self.cooldown < 0:
+            raise ValueError("lease needs handover > 0 and cooldown >= 0")
 
 
 # Actions the shell carries out. `sent_at` is the `now` the shell must pass to the store script.
@@ -89,8 +100,11 @@ class LeaseMachine:
     _next_try: float = 0.0
     _next_renew: float = 0.0
     _in_flight: bool = False
+    _unhealthy_since: float | None = None  # leader only: since when its session has had no acked subscription
+    _cooldown_until: float = 0.0  # after a handover: no acquire before this
     acquisitions: int = 0
     step_downs: int = 0
+    handovers: int = 0
 
     @property
     def session_allowed(self) -> bool:
@@ -100,7 +114,10 @@ class LeaseMachine:
         if self.role is Role.FOLLOWER:
             return self._next_try
         if self.role is Role.LEADER:
-            return self.valid_until if self._in_flight else min(self._next_renew, self.valid_until)
+            due = self.valid_until if self._in_flight else min(self._next_renew, self.valid_until)
+            if self._unhealthy_since is not None:
+                due = min(due, self._unhealthy_since + self.params.handover)
+            return due
         return None  # candidate / stepping-down wait for an answer; stopped waits for nothing
 
     def idle(self, now: float) -> bool:
@@ -114,6 +131,10 @@ class LeaseMachine:
         if self.role is Role.LEADER:
             if now >= self.valid_until:
                 return self._step_down("renew deadline passed")
+            if self._unhealthy_since is not None and now >= self._unhealthy_since + self.params.handover:
+                self.handovers += 1
+                self._cooldown_until = now + self.params.cooldown
+                return self._step_down(f"no acked subscription for {self.params.handover:g} s")
             if not self._in_flight and now >= self._next_renew:
                 self._in_flight = True
                 self._next_renew = now + self.params.renew_every
@@ -135,6 +156,7 @@ class LeaseMachine:
             self._follow(now)
             return [Release(epoch)]
         self.role, self.epoch = Role.LEADER, epoch
+        self._unhealthy_since = now  # a new session is healthy only once KIS acks a subscription
         self.valid_until = sent_at + self.params.deadline
         self._next_renew = sent_at + self.params.renew_every
         self.acquisitions += 1
@@ -164,6 +186,13 @@ class LeaseMachine:
             return self.poll(now)
         return []
 
+    def on_health(self, now: float, healthy: bool) -> None:
+        """The leader's session is (or is not) open with a subscription acked at `now`."""
+        if self.role is not Role.LEADER or healthy:
+            self._unhealthy_since = None
+        elif self._unhealthy_since is None:
+            self._unhealthy_since = now
+
     def on_session_closed(self, now: float) -> None:
         """The shell closed the KIS session after a StopSession."""
         if self.role is Role.STEPPING_DOWN:
@@ -189,7 +218,9 @@ class LeaseMachine:
 
     def _follow(self, now: float) -> None:
         self.role = Role.FOLLOWER
-        self._next_try = now + self.params.retry + self.rng.uniform(0.0, self.params.jitter)
+        self._unhealthy_since = None
+        retry = now + self.params.retry + self.rng.uniform(0.0, self.params.jitter)
+        self._next_try = max(retry, self._cooldown_until)
 
 
 @dataclass

@@ -93,7 +93,11 @@ class LeaseRunner:
     def _publish(self) -> None:
         m = self.machine
         self.stats.update(
-            role=m.role.value, epoch=m.epoch, acquisitions=m.acquisitions, step_downs=m.step_downs
+            role=m.role.value,
+            epoch=m.epoch,
+            acquisitions=m.acquisitions,
+            step_downs=m.step_downs,
+            handovers=m.handovers,
         )
 
     async def run(self) -> None:
@@ -102,7 +106,9 @@ class LeaseRunner:
                 due = self.machine.next_due()
                 if due is not None:
                     await self.clock.sleep_until(due)
-                await self.carry(self.machine.poll(self.clock.now()))
+                now = self.clock.now()
+                self.machine.on_health(now, self.worker.policy.open and self.worker.policy.healthy)
+                await self.carry(self.machine.poll(now))
         finally:
             await asyncio.shield(self._stop())
 

@@ -261,3 +261,55 @@ def test_the_store_model_lets_nobody_in_before_expiry_and_fences_old_epochs() ->
 def test_unsafe_lease_numbers_are_refused(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         LeaseParams(**bad)
+
+
+def _leader(params: LeaseParams | None = None) -> LeaseMachine:
+    m = LeaseMachine(params or LeaseParams(), random.Random(1))
+    m.poll(0.0)
+    assert m.on_acquired(0.0, 0.0, 3) == [StartSession(3)]
+    return m
+
+
+def _renew_until(m: LeaseMachine, end: float, healthy: bool, start: float = 1.0) -> list[object]:
+    """Keep the lease renewed each second from `start` to `end`, reporting `healthy` before each poll as the
+    shell does; returns the first actions that are not a renew."""
+    t = start
+    while t <= end:
+        m.on_health(t, healthy)
+        actions = m.poll(t)
+        if actions and not isinstance(actions[0], Renew):
+            return list(actions)
+        for a in actions:
+            assert isinstance(a, Renew)
+            m.on_renewed(t, a.sent_at, a.epoch)
+        t += 1.0
+    return []
+
+
+def test_a_leader_that_never_gets_a_subscription_acked_hands_over_and_cools_down() -> None:
+    m = _leader()
+    m.on_health(0.5, False)
+    assert m.next_due() == 1.0  # the renew comes first; the handover is due at 45.0
+    assert _renew_until(m, 44.0, healthy=False) == []
+    assert m.next_due() == 45.0
+    m.on_health(45.0, False)
+    assert m.poll(45.0) == [StopSession("no acked subscription for 45 s"), Release(3)]
+    m.on_session_closed(45.1)
+    assert m.role is Role.FOLLOWER and m.handovers == 1
+    assert m.next_due() == 55.0, "a replica that just handed over must leave the others the next turn"
+
+
+def test_a_healthy_leader_keeps_its_lease_past_the_handover_time() -> None:
+    m = _leader()
+    assert _renew_until(m, 120.0, healthy=True) == []
+    assert m.role is Role.LEADER and m.handovers == 0
+
+
+def test_the_handover_counts_from_when_the_session_went_bad_not_from_the_acquire() -> None:
+    m = _leader()
+    assert _renew_until(m, 100.0, healthy=True) == []
+    assert (
+        _renew_until(m, 145.0, healthy=False, start=101.0) == []
+    )  # unhealthy from 101: still the leader at 145
+    m.on_health(146.0, False)
+    assert m.poll(146.0) == [StopSession("no acked subscription for 45 s"), Release(3)]

@@ -7,6 +7,7 @@ Consumer log entries: `{"run": n, "id": stream id, "k": kind, "e": epoch, "r": m
 from __future__ import annotations
 
 import itertools
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -155,3 +156,17 @@ def handshakes_per_failover(
         if n > limit:
             problems.append(f"{op} at {t0}: {n} handshakes before the next op (limit {limit})")
     return problems, counts
+
+
+def no_storm(ledger: list[Entry], max_connects: int = 3, window_s: float = 10.0) -> list[str]:
+    """No window of `window_s` clock seconds holds more than `max_connects` WebSocket handshakes: the
+    defaults are fakekis's reconnect-lockout fault (F13), so a gateway that passes never gets an appkey
+    locked out by KIS's storm rule, whatever the nemesis did (a zombie's OPSP8996 included)."""
+    opens = sorted(e["t"] for e in ledger if e["kind"] == "session-open")
+    problems = []
+    for i, t in enumerate(opens):
+        j = bisect_left(opens, t + window_s)
+        if j - i > max_connects:
+            problems.append(f"{j - i} handshakes within {window_s} s from {t} (limit {max_connects})")
+            break
+    return problems

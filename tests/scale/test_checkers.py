@@ -35,3 +35,11 @@ def test_handshakes_long_after_the_last_op_still_count() -> None:
 def test_handshakes_before_the_first_op_belong_to_no_failover() -> None:
     problems, counts = checkers.handshakes_per_failover(opens(0.1, 0.2, 0.3, 9.0), [("kill", 5.0)])
     assert problems == [] and counts == [1]
+
+
+def test_four_handshakes_in_ten_seconds_are_a_storm_even_between_two_ops() -> None:
+    assert checkers.no_storm(opens(1.0, 4.0, 7.0, 10.9)) == ["4 handshakes within 10.0 s from 1.0 (limit 3)"]
+
+
+def test_handshakes_spread_past_the_lockout_window_are_no_storm() -> None:
+    assert checkers.no_storm(opens(1.0, 4.0, 7.0, 11.0, 14.0, 17.0, 21.0)) == []

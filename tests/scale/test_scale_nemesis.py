@@ -1,6 +1,7 @@
 """`tox -e scale` (issue #17): one fakekis (manual clock, ledger), one real redis-server, three
 `kis-gateway serve` processes in Redis mode, a Stream consumer, and a seeded nemesis that kills, stops,
-pauses or partitions the leader, restarts Redis or drops the appkey at fakekis. The checkers
+pauses or partitions the leader, restarts Redis, drops the appkey at fakekis, holds it there as a zombie
+(the real owner's session dropped, the appkey kept taken for a while), or adds a replica and stops a follower. The checkers
 (tests/scale/checkers.py) then compare the ledger with the consumer's log.
 
 The harness drives fakekis's clock in small steps (about twice real time); the gateways follow it through
@@ -40,7 +41,10 @@ pytestmark = [
 
 PY = sys.executable
 SYMBOLS = ["100001", "100002", "100003", "100004", "100005"]
-OPS = ["kill", "term", "stop", "partition", "redis-restart", "drop"]
+OPS = ["kill", "term", "stop", "partition", "redis-restart", "drop", "hold", "churn"]
+HOLD_S = (
+    3.0  # the zombie's life at fakekis: the leader's reconnect meets OPSP8996 and must hold off, not storm
+)
 STEP, PACE = 0.05, 0.025  # clock seconds per step, real seconds between steps
 
 
@@ -243,9 +247,24 @@ class World:
                 self.urls["rest_url"] + "/__fakekis/sessions/drop", params={"appkey_id": ident}
             )
             assert r.json()["dropped"] == 1
-        _, new_epoch = await self.leader(
-            60, exclude_epoch=epoch if op not in ("redis-restart", "drop") else 0
-        )
+        elif op == "hold":
+            ident, base = appkey_id("mock", APPKEY), self.urls["rest_url"] + "/__fakekis/sessions/"
+            r = await self.http.post(base + "hold", params={"appkey_id": ident, "for_s": HOLD_S})
+            assert r.status_code == 200, r.text
+            assert (await self.http.post(base + "drop", params={"appkey_id": ident})).json()["dropped"] == 1
+        elif op == "churn":  # a replica joins, then a follower leaves: the leader must not change
+            await self.start_gateway()
+            follower = next(n for n in self.gateways if n != name)
+            f_proc, _, f_proxy = self.gateways.pop(follower)
+            f_proc.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(f_proc.wait(), 30)
+            await f_proxy.close()
+        kept = op in ("redis-restart", "drop", "hold", "churn")  # the same leader may (or must) carry on
+        leader, new_epoch = await self.leader(60, exclude_epoch=0 if kept else epoch)
+        if op == "churn":
+            assert (leader, new_epoch) == (name, epoch), (
+                f"churn moved the lease: {name}@{epoch} -> {leader}@{new_epoch}"
+            )
         took = await self.now() - t0
         self.events.append(f"  -> epoch {new_epoch} after {took:.2f} clock s")
         if op in ("kill", "term"):
@@ -364,6 +383,7 @@ async def test_a_seeded_schedule_keeps_every_promise(
         + checkers.token_rate(ledger)
         + checkers.rest_budget(ledger, budget=2)  # fakekis's mock budget per appkey
         + storms  # <= 2 WebSocket handshakes per failover (design §6, check 7)
+        + checkers.no_storm(ledger)  # nor more than fakekis's F13 lockout allows in any window
         + mirror_problems
     )
     assert not problems, json.dumps({"problems": problems, **report}, indent=1)

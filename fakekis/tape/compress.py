@@ -73,7 +73,7 @@ def _decoder(kind: str) -> zlib._Decompress | zstandard.ZstdDecompressionObj:
     return zlib.decompressobj(wbits=31)  # gzip header and trailer
 
 
-def chunks(path: Path, offset: int = 0) -> Iterator[tuple[int, bytes]]:
+def chunks(path: Path, offset: int = 0, read_size: int = READ_SIZE) -> Iterator[tuple[int, bytes]]:
     """Decoded bytes from byte `offset` on, as (start, data): `start` is the byte offset of the frame/member
     this data opens, or -1 when the data continues one. Raises TapeDamage where the bytes stop making sense."""
     kind = kind_of(path)
@@ -81,19 +81,19 @@ def chunks(path: Path, offset: int = 0) -> Iterator[tuple[int, bytes]]:
         fh.seek(offset)
         if kind == "plain":
             pos = offset
-            while data := fh.read(READ_SIZE):
+            while data := fh.read(read_size):
                 yield pos, data
                 pos += len(data)
             return
-        yield from _members(fh, kind, offset)
+        yield from _members(fh, kind, offset, read_size)
 
 
-def _members(fh: BinaryIO, kind: str, offset: int) -> Iterator[tuple[int, bytes]]:
+def _members(fh: BinaryIO, kind: str, offset: int, read_size: int = READ_SIZE) -> Iterator[tuple[int, bytes]]:
     dec = _decoder(kind)
     member, pos, fresh = offset, offset, True  # pos: bytes of the file consumed so far
     pending = b""
     while True:
-        data = pending or fh.read(READ_SIZE)
+        data = pending or fh.read(read_size)
         pending = b""
         if not data:
             break

@@ -19,6 +19,7 @@ Pure: bytes in, arrays out; no files, no clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -30,12 +31,13 @@ HEAD_WIDTH = 32  # bytes looked at for X's `TR|NNN|KEY` up to its first `^` (or 
 MAX_T_US = 7 * 86_400 * 10**6  # format.MAX_T, in millionths
 
 _PRE = np.frombuffer(PREFIX, np.uint8)
-_MID64 = np.frombuffer(MID, np.uint64)  # 24 bytes: three words to compare
+_MID64 = np.frombuffer(MID, np.dtype("<u8")).tolist()  # 24 bytes: three words to compare
 _AT_T = np.arange(T_WIDTH)
 _AT_HEAD = np.arange(HEAD_WIDTH)
-_ONE = np.frombuffer(b"001|", np.uint32)[0]
+_ONE = int(np.frombuffer(b"001|", np.dtype("<u4"))[0])
+_END16 = int(np.frombuffer(b'"}', np.dtype("<u2"))[0])
 _POW10 = 10 ** np.arange(13, dtype=np.int64)
-_NL, _QUOTE, _COMMA, _DOT, _ZERO, _BSLASH, _CARET, _PIPE, _BRACE = b'\n",.0\\^|}'
+_NL, _QUOTE, _COMMA, _DOT, _ZERO, _BSLASH, _CARET, _PIPE = b'\n",.0\\^|'
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -100,12 +102,13 @@ def analyse(data: bytes) -> Chunk:
     ok &= t_us <= MAX_T_US
     # ,"dir":"recv","text":"0| right after T, the text's closing "} right before the newline
     mid = starts + len(PREFIX) + t_len
-    ok &= (_windows(a, mid, len(MID), ok).view(np.uint64) == _MID64).all(axis=1)
+    words = _Words(data, ok)
+    ok &= (
+        (words.u64(mid) == _MID64[0]) & (words.u64(mid + 8) == _MID64[1]) & (words.u64(mid + 16) == _MID64[2])
+    )
     x = mid + len(MID)
     ok &= x <= ends - 2
-    ok &= (a[np.maximum(ends - 1, 0)] == _BRACE) & (
-        a[np.maximum(ends - 2, 0)] == _QUOTE
-    )  # short: not ok already
+    ok &= words.u16(np.maximum(ends - 2, 0)) == _END16  # a line too short for it is not ok already
     # X: `TR|NNN|KEY` up to its first ^ (or the closing quote), with both | before it
     h = _windows(a, x, HEAD_WIDTH, ok)
     stop = (h == _CARET) | (h == _QUOTE)
@@ -114,9 +117,41 @@ def analyse(data: bytes) -> Chunk:
     h = np.where(_AT_HEAD[None, :] < cut[:, None], h, 0).astype(np.uint8)
     ok &= (h == _PIPE).sum(axis=1) >= 2
     pipe = (h == _PIPE).argmax(axis=1)
-    single = _windows(a, x + pipe + 1, 4, ok).view(np.uint32)[:, 0] == _ONE
+    single = words.u32(x + pipe + 1) == _ONE
     _bytes_ok(data, a, starts, ends, control, ok)
     return Chunk(data, ok, starts, ends, t_us, t_len, h.view(f"S{HEAD_WIDTH}").ravel(), single)
+
+
+class _Words:
+    """Little-endian words read at any byte offset of `data` (numpy views with a one-byte stride, so a
+    gather of n words is n loads, not n rows of bytes). An offset whose word would run past the end
+    clears its line's `ok`."""
+
+    def __init__(self, data: bytes, ok: Bools) -> None:
+        self.data, self.ok = data, ok
+
+    def _read(self, dtype: type[np.unsignedinteger[Any]], at: Ints) -> npt.NDArray[Any]:
+        size = np.dtype(dtype).itemsize
+        count = len(self.data) - size + 1
+        if count <= 0:
+            self.ok[:] = False
+            return np.zeros(len(at), dtype)
+        view = np.ndarray((count,), dtype=np.dtype(dtype).newbyteorder("<"), buffer=self.data, strides=(1,))
+        over = at >= count
+        if over.any():
+            self.ok &= ~over
+            at = np.minimum(at, count - 1)
+        words: npt.NDArray[Any] = view[at]
+        return words
+
+    def u16(self, at: Ints) -> npt.NDArray[Any]:
+        return self._read(np.uint16, at)
+
+    def u32(self, at: Ints) -> npt.NDArray[Any]:
+        return self._read(np.uint32, at)
+
+    def u64(self, at: Ints) -> npt.NDArray[Any]:
+        return self._read(np.uint64, at)
 
 
 def _windows(a: npt.NDArray[np.uint8], at: Ints, width: int, ok: Bools) -> npt.NDArray[np.uint8]:

@@ -11,7 +11,8 @@ Makes (in --work, not committed) a synthetic day of 41 symbols with trades and b
   the same frames from a list, alternating, 3 runs each; one client loop for both (`_count`), timed from
   the last subscription ack to the last of the tape's frames, with the process's CPU time per frame;
 - `serve --from 15:00` on the day: spawn to ready line, and subscribe to first data frame;
-- `fakekis validate` on the day (frames/s, peak RSS) vs the floor: decompressing and splitting lines only;
+- `fakekis validate` on the day (lines/s, peak RSS) vs the floor: decompressing and counting lines only
+  (at validate's read size and at the reader's), and vs the exact per-line pass validate made before;
 - compressed size vs the JSONL it holds;
 - the recording proxy at 5,000 frames/s for --proxy-seconds: frames the client got vs frames in the file,
   and the proxy's RSS at the start and end.
@@ -36,7 +37,7 @@ import httpx
 import websockets
 
 from fakekis import tape
-from fakekis.tape import compress
+from fakekis.tape import compress, survey
 from gateway.session import subscribe_message
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -254,8 +255,8 @@ async def replay_vs_bare(short: Path) -> dict[str, Any]:
     return out
 
 
-def validate(day: Path) -> dict[str, Any]:
-    """`fakekis validate` in its own process (its peak RSS polled from /proc), and the floor in this one."""
+def _validate_process(day: Path) -> tuple[int, float, int]:
+    """`fakekis validate` in its own process: (lines, seconds, peak RSS kB polled from /proc)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen([PY, "-m", "fakekis", "validate", str(day)], stdout=subprocess.PIPE, text=True)
     peak = 0
@@ -267,21 +268,46 @@ def validate(day: Path) -> dict[str, Any]:
         time.sleep(0.2)
     took = time.perf_counter() - t0
     assert proc.stdout is not None and proc.returncode == 0
-    summary = json.loads(proc.stdout.read())
-    # The floor, in this process: decompress and split lines, nothing else.
-    ws = compress.find_ws(day)[0]
-    t1 = time.perf_counter()
+    return json.loads(proc.stdout.read())["ws_lines"], took, peak
+
+
+def _floor(ws: Path, read_size: int) -> tuple[int, int, float]:
+    """Decompress and count lines, nothing else: (lines, decoded bytes, seconds)."""
+    t0 = time.perf_counter()
     lines = plain = 0
-    for _, data in compress.chunks(ws):
+    for _, data in compress.chunks(ws, 0, read_size):
         lines += data.count(b"\n")
         plain += len(data)
-    floor = time.perf_counter() - t1
+    return lines, plain, time.perf_counter() - t0
+
+
+def validate(day: Path, rounds: int = 2) -> dict[str, Any]:
+    """`fakekis validate` in its own process, alternated with the floor (decompressing and counting lines
+    at validate's read size, and at the reader's default) and the exact per-line pass that validate made
+    before (in this process, once: it is slow)."""
+    ws = compress.find_ws(day)[0]
+    runs: dict[str, list[float]] = {"validate": [], "floor": [], "floor_128k": []}
+    peak = lines = plain = 0
+    for _ in range(rounds):
+        lines, took, rss = _validate_process(day)
+        runs["validate"].append(lines / took)
+        peak = max(peak, rss)
+        n, plain, took = _floor(ws, survey.READ_SIZE)
+        runs["floor"].append(n / took)
+        n, _, took = _floor(ws, compress.READ_SIZE)
+        runs["floor_128k"].append(n / took)
+    t0 = time.perf_counter()
+    exact = survey.survey(tape.open_tape(day), fast=False).lines / (time.perf_counter() - t0)
+    med = {k: statistics.median(v) for k, v in runs.items()}
     return {
-        "lines": summary["ws_lines"],
-        "seconds": round(took, 1),
-        "per_s": summary["ws_lines"] / took,
+        "lines": lines,
+        "per_s": med["validate"],
+        "per_s_runs": runs["validate"],
         "peak_rss_mb": peak / 1024,
-        "floor_per_s": lines / floor,
+        "floor_per_s": med["floor"],
+        "floor_128k_per_s": med["floor_128k"],
+        "exact_per_s": exact,
+        "vs_floor": med["validate"] / med["floor"],
         "jsonl_bytes": plain,
         "zst_bytes": ws.stat().st_size,
         "size_ratio": ws.stat().st_size / plain,

@@ -18,9 +18,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from fakekis import tape
+from fakekis.cli.ahead import ahead
 from fakekis.cli.args import _say
 from fakekis.tape.index import INDEX_NAME
 from fakekis.tape.stream import Tape
+from fakekis.tape.survey import survey
 from fakekis.wire import frames
 from kisclock import KST
 
@@ -97,52 +99,15 @@ def scan(command: str, path: Path, progress: bool, as_json: bool) -> tuple[Tape,
     rec = Tape.open(path)
     show = Progress(sys.stderr, rec.index.lines if rec.index else None, as_json and progress)
     show.on = show.on and progress
-    per_tr: dict[str, int] = {}
-    per_symbol: dict[str, int] = {}
-    malformed = opens = closes = sent = n = encrypted = 0
-    t = 0.0
-    for n, (_, ln) in enumerate(rec.lines(), 1):  # noqa: B007 (n is the count after the loop)
-        t = ln.t
-        if n % 65536 == 0:
-            show(n, t)
-        if ln.event is not None:
-            opens += ln.event == "open"
-            closes += ln.event == "close"
-        elif ln.dir == "send":
-            sent += 1
-        elif ln.text is not None and ln.text[:2] in ("0|", "1|"):
-            # As inspect counts: malformed = no four parts, a count that is not digits, or fields that do
-            # not divide by it. data_frames = what replay sends (every 0| frame with four parts).
-            text = ln.text
-            parts = frames.split_frame(text)
-            count = frames.frame_count(parts[2]) if parts is not None else None
-            if text[0] == "1":
-                encrypted += 1
-                malformed += not count
-                continue
-            if parts is None:
-                malformed += 1
-                continue
-            per_tr[parts[1]] = per_tr.get(parts[1], 0) + 1
-            key = f"{parts[1]} {parts[3].split('^', 1)[0]}"
-            per_symbol[key] = per_symbol.get(key, 0) + 1
-            malformed += not count or (parts[3].count("^") + 1) % count != 0
-    show(n, t, final=True)
+    got = survey(rec, show, ahead=ahead)
+    show(got.lines, got.t, final=True)
     summary: dict[str, Any] = {
         "recording": str(rec.path),
         "ws_file": rec.ws_path.name,
         "env": rec.env,
         "synthetic": rec.synthetic,
         "start": rec.session["start"],
-        "duration_s": t,
-        "ws_lines": n,
-        "connections": opens,
-        "disconnects": closes,
-        "client_messages": sent,
-        "data_frames": per_tr,
-        "by_symbol": dict(sorted(per_symbol.items(), key=lambda kv: -kv[1])),
-        "malformed_frames": malformed,
-        "encrypted_frames_skipped_in_replay": encrypted,
+        **got.summary(),
         "rest_interactions": len(rec.rest),
         "indexed": rec.index is not None,
     }

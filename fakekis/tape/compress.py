@@ -29,9 +29,17 @@ import zstandard
 
 WS_NAMES = ("ws.jsonl", "ws.jsonl.zst", "ws.jsonl.gz")
 READ_SIZE = 1 << 17  # compressed bytes per read
-ZSTD_LEVEL = (
-    9  # synthetic data, 4096-line frames: level 3 -> 18.7% of the JSONL at 220 MB/s, 9 -> 15.3% at 32 MB/s
-)
+# Two zstd settings (bench/analysis.md, "compression", has the table they were picked from):
+# - ZSTD_LEVEL, for the recorder, which compresses as frames arrive: level 9 keeps up with 5k frames/s
+#   with room to spare (~20-30 MB/s under load), at ~16-18% of the JSONL. A level, not parameters, so
+#   zstd sizes its tables to the recorder's small frames;
+# - ZSTD_STORED, for tapes written at leisure (generate, slice, merge, `tape.write`): level 17's optimal
+#   parsing (btultra, min match 4) with a shallow search (search_log 2), ~14-15% at ~3 MB/s under load.
+#   The numbers in a tape are near-random digits: the gain is in coding short matches and literals well,
+#   which no window, frame size, long-distance matching or dictionary gave (each within 1 point of 9).
+# Reading is as fast or faster; any zstd frame reads, whatever wrote it.
+ZSTD_LEVEL = 9
+ZSTD_STORED = zstandard.ZstdCompressionParameters.from_level(17, search_log=2)
 
 
 class TapeDamage(Exception):
@@ -73,7 +81,7 @@ def _decoder(kind: str) -> zlib._Decompress | zstandard.ZstdDecompressionObj:
     return zlib.decompressobj(wbits=31)  # gzip header and trailer
 
 
-def chunks(path: Path, offset: int = 0) -> Iterator[tuple[int, bytes]]:
+def chunks(path: Path, offset: int = 0, read_size: int = READ_SIZE) -> Iterator[tuple[int, bytes]]:
     """Decoded bytes from byte `offset` on, as (start, data): `start` is the byte offset of the frame/member
     this data opens, or -1 when the data continues one. Raises TapeDamage where the bytes stop making sense."""
     kind = kind_of(path)
@@ -81,19 +89,19 @@ def chunks(path: Path, offset: int = 0) -> Iterator[tuple[int, bytes]]:
         fh.seek(offset)
         if kind == "plain":
             pos = offset
-            while data := fh.read(READ_SIZE):
+            while data := fh.read(read_size):
                 yield pos, data
                 pos += len(data)
             return
-        yield from _members(fh, kind, offset)
+        yield from _members(fh, kind, offset, read_size)
 
 
-def _members(fh: BinaryIO, kind: str, offset: int) -> Iterator[tuple[int, bytes]]:
+def _members(fh: BinaryIO, kind: str, offset: int, read_size: int = READ_SIZE) -> Iterator[tuple[int, bytes]]:
     dec = _decoder(kind)
     member, pos, fresh = offset, offset, True  # pos: bytes of the file consumed so far
     pending = b""
     while True:
-        data = pending or fh.read(READ_SIZE)
+        data = pending or fh.read(read_size)
         pending = b""
         if not data:
             break
@@ -125,9 +133,17 @@ class BlockWriter:
     bytes and at each `flush`, each one decodable on its own. `blocks` lists the seek points, (byte offset,
     first line number, first t): every `block_lines`-th line of a plain file; of a compressed one, each
     frame start at least SEEK_MIN_LINES lines after the previous seek point (frequent flushes make many
-    small frames, and an index entry for each would only bloat the index)."""
+    small frames, and an index entry for each would only bloat the index). `stored`: compress for size
+    (ZSTD_STORED) rather than for a live feed (level ZSTD_LEVEL)."""
 
-    def __init__(self, fh: BinaryIO, kind: str, block_lines: int = 4096, block_bytes: int = 1 << 21) -> None:
+    def __init__(
+        self,
+        fh: BinaryIO,
+        kind: str,
+        block_lines: int = 4096,
+        block_bytes: int = 1 << 21,
+        stored: bool = False,
+    ) -> None:
         self.fh, self.kind = fh, kind
         self.block_lines, self.block_bytes = block_lines, block_bytes
         self.blocks: list[tuple[int, int, float]] = []
@@ -135,7 +151,13 @@ class BlockWriter:
         self.offset = fh.tell()  # bytes handed to fh
         self._buf: list[bytes] = []
         self._size = 0
-        self._zstd = zstandard.ZstdCompressor(level=ZSTD_LEVEL) if kind == "zst" else None
+        self._zstd: zstandard.ZstdCompressor | None = None
+        if kind == "zst":
+            self._zstd = (
+                zstandard.ZstdCompressor(compression_params=ZSTD_STORED)
+                if stored
+                else zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+            )
         self._force = False  # the next line opens a new file: it must be a seek point
 
     def switch(self, fh: BinaryIO) -> None:

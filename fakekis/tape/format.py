@@ -266,7 +266,7 @@ def _write_files(
     kind = kind_of(ws_name)
     index = IndexBuilder(fold=fold)
     with (root / ws_name).open("wb") as fh:
-        out = BlockWriter(fh, kind, block_lines=PLAIN_BLOCK_LINES)
+        out = BlockWriter(fh, kind, block_lines=PLAIN_BLOCK_LINES, stored=True)
         blocks = 0
         dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
         for no, ln in enumerate(lines, 1):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -35,6 +35,9 @@ from fakekis.tape.reader import _load_rest, _load_session, _Problems, _ws_line
 from fakekis.wire import frames
 
 INF = math.inf
+Ahead = Callable[
+    [Iterator[tuple[int, bytes]]], Iterator[tuple[int, bytes]]
+]  # runs a reader ahead of its user
 _COUNTS = {f"{n:03d}": n for n in range(1, 100)}  # the record counts seen in practice, looked up
 
 
@@ -122,7 +125,9 @@ class Tape:
         return self.index.frames if self.index else None
 
     # -- reading -----------------------------------------------------------------------------
-    def _chunks(self, block: int) -> Iterator[tuple[int, int, bytes]]:
+    def _chunks(
+        self, block: int, read_size: int = compress.READ_SIZE, ahead: Ahead | None = None
+    ) -> Iterator[tuple[int, int, bytes]]:
         """(part, start, data) from index block `block` on, through every later part: `start` is the
         byte offset in that part where a compressed frame opens with this data, else -1 (plain: the
         offset of data[0]). Damage raises TapeDamage with `.path` set to the part it is in."""
@@ -131,7 +136,8 @@ class Tape:
             offset, _, _, part = self.index.blocks[block]
         for n in range(part, len(self.parts)):
             try:
-                for start, data in compress.chunks(self.parts[n], offset if n == part else 0):
+                decoded = compress.chunks(self.parts[n], offset if n == part else 0, read_size)
+                for start, data in ahead(decoded) if ahead is not None else decoded:
                     yield n, start, data
             except compress.TapeDamage as e:
                 e.path, e.last = self.parts[n], n == len(self.parts) - 1
@@ -200,35 +206,37 @@ class Tape:
             )
 
     def lines(self, block: int = 0) -> Iterator[tuple[int, WsLine]]:
-        """Checked lines, (line number, WsLine): a RecordingError at the first bad one. A writer-shaped
-        data line without `conn` is recognised by `fast_split` (see `frames`); every other line is
-        fully parsed."""
-        last_t, last_no = -1.0, 0
-        if block and self.index is not None:
-            last_t = self.index.blocks[block][2]
-        fast = fast_split
+        """Checked lines, (line number, WsLine): a RecordingError at the first bad one."""
+        order = Order(self.index.blocks[block][2] if (block and self.index is not None) else -1.0)
         for no, batch in self._batches(block):
-            for raw in batch:
-                no += 1
-                m = fast(raw) if raw.endswith(b'"}') else None  # with a conn: the full parse reads it
-                line: WsLine | None = None
-                if m is not None and (t := float(m[0])) <= MAX_T:
-                    try:
-                        line = WsLine(t, "recv", m[1].decode())
-                    except UnicodeDecodeError:
-                        line = None
+            yield from self.checked(no, batch, order)
+
+    def checked(self, no: int, raws: Iterable[bytes], order: Order) -> Iterator[tuple[int, WsLine]]:
+        """Lines no+1, no+2, ... checked one by one, `order` carried from the line before. A
+        writer-shaped data line without `conn` is recognised by `fast_split` (see `frames`); every other
+        line is fully parsed."""
+        fast = fast_split
+        for raw in raws:
+            no += 1
+            m = fast(raw) if raw.endswith(b'"}') else None  # with a conn: the full parse reads it
+            line: WsLine | None = None
+            if m is not None and (t := float(m[0])) <= MAX_T:
+                try:
+                    line = WsLine(t, "recv", m[1].decode())
+                except UnicodeDecodeError:
+                    line = None
+            if line is None:
+                line = self._parse(no, raw)
                 if line is None:
-                    line = self._parse(no, raw)
-                    if line is None:
-                        continue
-                if line.t < last_t:
-                    raise RecordingError(
-                        self.ws_path,
-                        no,
-                        f'field "t" goes backwards ({line.t} after {last_t} on line {last_no}); t never decreases',
-                    )
-                last_t, last_no = line.t, no
-                yield no, line
+                    continue
+            if line.t < order.t:
+                raise RecordingError(
+                    self.ws_path,
+                    no,
+                    f'field "t" goes backwards ({line.t} after {order.t} on line {order.line}); t never decreases',
+                )
+            order.t, order.line = line.t, no
+            yield no, line
 
     def _parse(self, no: int, raw: bytes) -> WsLine | None:
         try:
@@ -307,26 +315,45 @@ class Tape:
 
     def _batches(self, block: int) -> Iterator[tuple[int, list[bytes]]]:
         """Lines a decoded chunk at a time: (line number before the first, raw lines)."""
-        no = self._first_line(block)
+        cur = Cursor(self._first_line(block))
+        for data in self.blobs(block, cur):
+            parts = data.split(b"\n")
+            if data.endswith(b"\n"):
+                parts.pop()
+            yield cur.line, parts
+            cur.line += len(parts)
+
+    def blobs(
+        self, block: int, cur: Cursor, read_size: int = compress.READ_SIZE, ahead: Ahead | None = None
+    ) -> Iterator[bytes]:
+        """The tape's bytes from index block `block` on, a decoded chunk of whole lines at a time, each
+        chunk ending with a newline (but the tape's last line, when it has none). The caller adds the
+        lines it takes from each to `cur.line`, which names where damage is found. `ahead`, given, runs
+        the reading and decoding (e.g. in a thread, `cli/ahead.py`); damage still surfaces here, in
+        order."""
         carry = b""
         part = -1
         try:
-            for n, _, data in self._chunks(block):
+            for n, _, data in self._chunks(block, read_size, ahead):
                 if n != part:
-                    self._part_ends(part, carry, no)
+                    self._part_ends(part, carry, cur.line)
                     part, carry = n, b""
-                parts = (carry + data).split(b"\n") if carry else data.split(b"\n")
-                carry = parts.pop()
-                yield no, parts
-                no += len(parts)
-            self._part_ends(part, carry, no, final=True)
+                if carry:
+                    data = carry + data
+                cut = data.rfind(b"\n") + 1
+                carry = data[cut:]
+                if cut == len(data):
+                    yield data
+                elif cut:
+                    yield data[:cut]
+            self._part_ends(part, carry, cur.line, final=True)
         except compress.TapeDamage as e:
-            self._damaged(e, no)
+            self._damaged(e, cur.line)
             return
         except _CutShort:
             return
         if carry.strip():
-            yield no, [carry]
+            yield carry
 
     def warmup(self, start: float) -> Iterator[TapeFrame]:
         """The trade frames REST must have seen to answer as of `start`: the last trade of each symbol
@@ -396,6 +423,21 @@ class Tape:
             if f is not None:
                 b.frame(f)
         return b.finish(self.ws_path.name, sum(p.stat().st_size for p in self.parts))
+
+
+@dataclass
+class Order:
+    """Where the check of `t` never going back stands: the last `t` and the line that had it."""
+
+    t: float = -1.0
+    line: int = 0
+
+
+@dataclass
+class Cursor:
+    """Whole lines handed out so far (`Tape.blobs`)."""
+
+    line: int
 
 
 def read_index(root: Path, parts: list[Path]) -> Index | None:

@@ -229,3 +229,27 @@ def test_analyse_never_passes_a_line_the_json_check_refuses(
     assert parts[0] == "0" and len(parts) == 4
     assert bytes(c.head_arr[1]).decode() == f"{parts[1]}|{parts[2]}|{parts[3].split('^', 1)[0]}"
     assert bool(c.single[1]) == (parts[2] == "001")
+
+
+@pytest.mark.parametrize("odd", [OTHERS[0], OTHERS[3]])
+def test_time_going_back_just_after_an_odd_line_is_caught_by_the_fast_path(tmp_path: Path, odd: str) -> None:
+    """A run of writer-shaped lines that starts after an odd line must start no earlier than that line:
+    catches a fast path that checks time only inside its runs (the exact check sees every line)."""
+    lines = [_data_line(f"{i}.25", "H0STCNT0", "001", "005930", 4).encode() for i in range(20)]
+    lines.append(odd.replace("T", "30.5").encode())
+    lines += [_data_line(f"{i}.75", "H0STCNT0", "001", "005930", 4).encode() for i in range(25, 45)]
+    root = _write(tmp_path / "rec", lines, "plain", 10)
+    exact = _outcome(root, fast=False)
+    assert exact[0] == "error"
+    assert _outcome(root) == exact
+
+
+def test_a_time_past_the_format_limit_is_refused_inside_a_run(tmp_path: Path) -> None:
+    """`t` past the format's seven days but in the T grammar, as the last line, so no later line's time
+    going back sends the run to the exact check: both paths must refuse it, with the same words."""
+    lines = [_data_line(f"{i}.25", "H0STCNT0", "001", "005930", 4).encode() for i in range(20)]
+    lines.append(_data_line("700000.5", "H0STCNT0", "001", "005930", 4).encode())
+    root = _write(tmp_path / "rec", lines, "plain", 10)
+    exact = _outcome(root, fast=False)
+    assert exact[0] == "error"
+    assert _outcome(root) == exact

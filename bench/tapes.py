@@ -371,8 +371,8 @@ def _spawn_proxy(
             str(out),
             "--compress",
             "zst",
-            "--rest-upstream",
-            "http://127.0.0.1:9",
+            "--rest-upstream",  # record checks both upstreams answer a connect; no REST call is made
+            f"http://127.0.0.1:{port}",
             "--ws-upstream",
             f"ws://127.0.0.1:{port}",
         ],

@@ -35,13 +35,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from fakekis.tape import hours
-from fakekis.tape.format import FORMAT, VERSION, WsLine
+from fakekis.tape.format import WsLine
 from fakekis.tape.synth import (
     DEFAULT_SYMBOLS,
     MAX_MINUTES,
     SymbolSpec,
     _ratio,
     _Tape,
+    session_header,
     sign_code,
     subscribed,
 )
@@ -313,18 +314,14 @@ def generate_day(
     lines.append(WsLine(end, event="close", code=1000, reason="recording ended"))
 
     widths = {tr: writer.lay[tr].width for tr, _ in dict.fromkeys(subs)}
-    session: dict[str, object] = {
-        "format": FORMAT,
-        "version": VERSION,
-        "env": env,
-        "start": start.isoformat(),
-        "subscriptions": [list(s) for s in subs],
-        "synthetic": True,
-        "generator": {"tool": "fakekis generate", "seed": seed, "minutes": minutes, "venues": list(venues)}
-        | {"layout_day": (layout_day or start.date()).isoformat(), "widths": widths},
-        "notes": "Synthetic market day from fakekis's seeded generator (fakekis/tape/market_day.py): "
-        f"venues {', '.join(venues)}; record layouts of {(layout_day or start.date()).isoformat()}: "
-        + ", ".join(f"{tr} {w} fields" for tr, w in widths.items())
-        + " (fakekis/wire/layouts.py).",
-    }
+    session = session_header(
+        env,
+        start,
+        subs,
+        {"tool": "fakekis generate", "seed": seed, "minutes": minutes, "venues": list(venues)},
+        widths,
+        layout_day or start.date(),
+        "Synthetic market day from fakekis's seeded generator (fakekis/tape/market_day.py): "
+        f"venues {', '.join(venues)}; record layouts of ",
+    )
     return session, lines

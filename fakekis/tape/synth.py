@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from fakekis.rules.prices import limit_prices, tick_size
-from fakekis.tape.format import WsLine
+from fakekis.tape.format import FORMAT, VERSION, WsLine
 from fakekis.wire import frames
 
 PLACEHOLDER_APPROVAL = "00000000-0000-4000-8000-000000000000"
@@ -223,6 +223,32 @@ class _Tape:
             "0",
             "0",
         ]
+
+
+def session_header(
+    env: str,
+    start: datetime,
+    subs: list[tuple[str, str]],
+    generator: dict[str, object],
+    widths: dict[str, int],
+    layout_day: date,
+    notes: str,
+) -> dict[str, object]:
+    """A synthetic tape's session header; `notes` (ending in "record layouts of ") is followed by the layout
+    day and the record widths the tape was written with."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "env": env,
+        "start": start.isoformat(),
+        "subscriptions": [list(s) for s in subs],
+        "synthetic": True,
+        "generator": generator | {"layout_day": layout_day.isoformat(), "widths": widths},
+        "notes": notes
+        + f"{layout_day.isoformat()}: "
+        + ", ".join(f"{tr} {w} fields" for tr, w in widths.items())
+        + " (fakekis/wire/layouts.py).",
+    }
 
 
 def subscribed(subs: list[tuple[str, str]], rng: random.Random) -> tuple[list[WsLine], float]:

@@ -26,7 +26,7 @@ from datetime import date, datetime, timedelta
 
 from fakekis.tape import synth
 from fakekis.tape.eras import EraWriter
-from fakekis.tape.format import FORMAT, VERSION, WsLine
+from fakekis.tape.format import WsLine
 from fakekis.wire import frames
 from kisclock import KST
 
@@ -57,20 +57,16 @@ def generate(
     subs = [("H0STCNT0", s.code) for s in symbols] + (
         [("H0STASP0", s.code) for s in symbols] if books else []
     )
-    session: dict[str, object] = {
-        "format": FORMAT,
-        "version": VERSION,
-        "env": env,
-        "start": start.isoformat(),
-        "subscriptions": [list(s) for s in subs],
-        "synthetic": True,
-        "generator": {"tool": "fakekis generate", "seed": seed, "minutes": minutes, "books": books}
-        | {"layout_day": era.day.isoformat(), "widths": era.widths(books)},
-        "notes": "Synthetic session from fakekis's seeded generator; field invariants of docs/kis/protocol.md §5.1 hold. "
-        f"Record layouts of {era.day.isoformat()}: "
-        + ", ".join(f"{tr} {w} fields" for tr, w in era.widths(books).items())
-        + " (fakekis/wire/layouts.py).",
-    }
+    session = synth.session_header(
+        env,
+        start,
+        subs,
+        {"tool": "fakekis generate", "seed": seed, "minutes": minutes, "books": books},
+        era.widths(books),
+        era.day,
+        "Synthetic session from fakekis's seeded generator; field invariants of docs/kis/protocol.md §5.1 "
+        "hold. Record layouts of ",
+    )
     return session, _lines(
         start, minutes * 60.0, symbols, seed, books, subs, ping_every, batch_probability, era
     )

@@ -8,7 +8,8 @@ tests/fakekis/test_tape_stream.py feeds both paths the same odd and bad lines.
 
 `FRAME_HEAD` is the same shape read from a decoded chunk's text (`stream.Tape.frames`): one `match` per
 line gives t, tr_id, record count and key in C, and two `find`s check the rest of the text, so the
-per-line Python work is only what the player needs. With those checks it accepts a subset of what
+per-line Python work is only what the player needs (the caller checks the rest of the text: no quote,
+no backslash, `isprintable`). With those checks it accepts a subset of what
 `fast_split` accepts (no `conn`, two `|` in the text, a newline after the line) and reads the same t and
 text; every line it does not take goes the per-line way. A finditer over the chunk was slower than a
 match per line: the multi-line `^` defeats the regex engine's literal-prefix search.
@@ -36,8 +37,6 @@ FRAME_HEAD = re.compile(
     r'\{"t":((?:0|[1-9][0-9]*)(?:\.[0-9]+)?),"dir":"recv","text":"'
     rf"(0\|({_C}|]*)\|({_C}|]*)\|({_C}^]*))"
 )
-# the control characters but the newline: a chunk holding one reads every line the per-line way
-CONTROL_NOT_NL = bytes(c for c in range(32) if c != 10)
 
 
 def fast_split(raw: bytes) -> tuple[bytes, bytes] | None:

@@ -11,7 +11,8 @@ that tail is where the recording ends (`Tape.ended`), not an error.
 Pure: files in, values out; no sockets, no clock.
 
 Which lines take the player's fast path is `fastline` (the writers' line shape, recognised in bytes);
-this module walks the tape and checks what that recogniser refuses.
+this module walks the tape and checks what that recogniser refuses (`frames` matches `FRAME_HEAD` on a
+decoded chunk, `fast_split` per line where that does not take the line).
 
 Why over 300 lines: it is one reader. The walk over parts, chunks and lines, its two paths (the checked
 one, and the fast one that must accept and refuse exactly the same lines) and the one way damage ends a
@@ -27,8 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
+import numpy as np
+
 from fakekis.tape import compress
-from fakekis.tape.fastline import CONTROL_NOT_NL, FRAME_HEAD, fast_split
+from fakekis.tape.fastline import FRAME_HEAD, fast_split
 from fakekis.tape.format import MAX_T, RecordingError, TapeFrame, WsLine, as_frame
 from fakekis.tape.index import INDEX_NAME, PLAIN_BLOCK_LINES, Index, IndexBuilder, StateFold, from_json
 from fakekis.tape.reader import _load_rest, _load_session, _Problems, _ws_line
@@ -327,9 +330,8 @@ class Tape:
                 text = data.decode()
             except UnicodeDecodeError:
                 text = ""
-            if len(data.translate(None, CONTROL_NOT_NL)) != len(data):
-                text = ""  # odd bytes somewhere: every line of this chunk the per-line way
             find = text.find
+            clean = _no_control(data)  # else each fast line's text is checked (isprintable: no control)
             while (nl := find("\n", pos)) >= 0:
                 at, pos = pos, nl + 1
                 no += 1
@@ -338,15 +340,15 @@ class Tape:
                     end = m.end()
                     q = find('"', end, nl)  # the text's closing quote must be the line's: `"}`
                     if q == nl - 2 and text[nl - 1] == "}" and find("\\", end, q) < 0:
+                        body = text[m.start(2) : q]
                         t = float(m[1])
-                        if last_t <= t <= MAX_T:
+                        if last_t <= t <= MAX_T and (clean or body.isprintable()):
                             last_t = t
                             if t > until:
                                 return
                             key = m[5]
                             if t >= start and (symbols is None or key in symbols):
                                 n = m[4]
-                                body = text[m.start(2) : q]
                                 count = counts.get(n) or count_of(n) or 1
                                 yield new(TapeFrame, (t, m[3], key, count, body, no))
                             continue
@@ -520,6 +522,14 @@ def read_index(root: Path, parts: list[Path]) -> Index | None:
             f"{name} has {size} in {len(parts)}); rebuild it with `fakekis index {root}`",
         )
     return idx
+
+
+def _no_control(data: bytes, step: int = 1 << 16) -> bool:
+    """True when `data` holds no control character but newlines: counted in slices, so the check never
+    holds a copy of a whole decoded chunk (tests/e2e/test_plugin_streams_tape.py bounds the peak)."""
+    a = np.frombuffer(data, np.uint8)
+    low = sum(int(np.count_nonzero(a[i : i + step] < 0x20)) for i in range(0, len(a), step))
+    return low == data.count(b"\n")
 
 
 class _CutShort(Exception):

@@ -6,6 +6,14 @@ It is the player's fast path (`stream.Tape.frames`, `stream.Tape.lines`): a line
 check (`reader._ws_line`), so it must never accept a line that check would refuse or read differently.
 tests/fakekis/test_tape_stream.py feeds both paths the same odd and bad lines.
 
+`FRAME_HEAD` is the same shape read from a decoded chunk's text (`stream.Tape.frames`): one `match` per
+line gives t, tr_id, record count and key in C, and two `find`s check the rest of the text, so the
+per-line Python work is only what the player needs (the caller checks the rest of the text: no quote,
+no backslash, `isprintable`). With those checks it accepts a subset of what
+`fast_split` accepts (no `conn`, two `|` in the text, a newline after the line) and reads the same t and
+text; every line it does not take goes the per-line way. A finditer over the chunk was slower than a
+match per line: the multi-line `^` defeats the regex engine's literal-prefix search.
+
 Pure: bytes in, bytes out; no files, no clock.
 """
 
@@ -20,6 +28,15 @@ _MID = b',"dir":"recv","text":"0|'
 _CONN = b'","conn":'
 _INT = re.compile(rb"0|[1-9][0-9]*")
 _CONTROL = bytes(range(32))
+
+# The head of a writer-shaped data line, matched at a line's start with the line's end as `endpos`:
+# t, then the text from its "0|" through the key. Groups: t, text, tr_id, record count, key (up to the
+# text's first `^`). No quote, backslash or control character in it; `stream.Tape.frames` checks the rest.
+_C = r'[^"\\\x00-\x1f'
+FRAME_HEAD = re.compile(
+    r'\{"t":((?:0|[1-9][0-9]*)(?:\.[0-9]+)?),"dir":"recv","text":"'
+    rf"(0\|({_C}|]*)\|({_C}|]*)\|({_C}^]*))"
+)
 
 
 def fast_split(raw: bytes) -> tuple[bytes, bytes] | None:

@@ -11,12 +11,12 @@ that tail is where the recording ends (`Tape.ended`), not an error.
 Pure: files in, values out; no sockets, no clock.
 
 Which lines take the player's fast path is `fastline` (the writers' line shape, recognised in bytes);
-this module walks the tape and checks what that recogniser refuses (`frames` matches `FRAME_HEAD` on a
-decoded chunk, `fast_split` per line where that does not take the line).
+this module walks the tape and checks what that recogniser refuses; `framescan` is the player's pass over a
+decoded chunk (`FRAME_HEAD` per line, `fast_split` and the full check where that does not take the line).
 
-Why over 300 lines: it is one reader. The walk over parts, chunks and lines, its two paths (the checked
-one, and the fast one that must accept and refuse exactly the same lines) and the one way damage ends a
-stream share the Tape's parts, index and end state; split further, each piece would need the others'.
+Why over 400 lines: it is one reader. The walk over parts, chunks and lines, the checked path and the one
+way damage ends a stream share the Tape's parts, index and end state; split further, each piece would need
+the others'. The player's chunk pass, which needs none of that state, is `framescan`.
 """
 
 from __future__ import annotations
@@ -28,24 +28,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
-import numpy as np
-
-from fakekis.tape import compress
-from fakekis.tape.fastline import FRAME_HEAD, fast_split
+from fakekis.tape import compress, framescan
+from fakekis.tape.fastline import fast_split
 from fakekis.tape.format import MAX_T, RecordingError, TapeFrame, WsLine, as_frame
 from fakekis.tape.index import INDEX_NAME, PLAIN_BLOCK_LINES, Index, IndexBuilder, StateFold, from_json
 from fakekis.tape.reader import _load_rest, _load_session, _Problems, _ws_line
-from fakekis.wire import frames
 
 INF = math.inf
 Ahead = Callable[
     [Iterator[tuple[int, bytes]]], Iterator[tuple[int, bytes]]
 ]  # runs a reader ahead of its user
-_COUNTS = {f"{n:03d}": n for n in range(1, 100)}  # the record counts seen in practice, looked up
-# A TapeFrame from its six fields in one tuple: skips the NamedTuple's Python-level __new__ (~0.2 us a frame)
-_new_frame = cast(
-    "Callable[[type[TapeFrame], tuple[float, str, str, int, str, int]], TapeFrame]", tuple.__new__
-)
 
 
 @dataclass(frozen=True)
@@ -277,99 +269,10 @@ class Tape:
         if block is None:  # `block`: read from this index block instead of the one that holds `start`
             block = self.index.block_for(start) if (self.index is not None and start > 0) else 0
         last_t = self.index.blocks[block][2] if (block and self.index is not None) else -1.0
-        fast, parse, path = fast_split, self._parse, self.ws_path
-
-        def one(no: int, raw: bytes) -> TapeFrame | bool:
-            """Line `no` the slow way: its frame, True when past `until` (the stream ends), else False."""
-            nonlocal last_t
-            m = fast(raw)
-            if m is not None:
-                t = float(m[0])
-                if last_t <= t <= MAX_T:
-                    try:
-                        text = m[1].decode()
-                    except UnicodeDecodeError:
-                        pass
-                    else:
-                        last_t = t
-                        if t > until:
-                            return True
-                        if t < start:
-                            return False
-                        i1 = text.find("|", 2)
-                        i2 = text.find("|", i1 + 1)
-                        if i1 < 0 or i2 < 0:
-                            return False  # a malformed frame is never routed as data
-                        j = text.find("^", i2 + 1)
-                        key = text[i2 + 1 : j] if j >= 0 else text[i2 + 1 :]
-                        if symbols is not None and key not in symbols:
-                            return False
-                        count = _COUNTS.get(text[i1 + 1 : i2]) or frames.frame_count(text[i1 + 1 : i2]) or 1
-                        return TapeFrame(t, text[2:i1], key, count, text, no)
-            ln = parse(no, raw)
-            if ln is None:
-                return False
-            if ln.t < last_t:
-                raise RecordingError(
-                    path, no, f'field "t" goes backwards ({ln.t} after {last_t}); t never decreases'
-                )
-            last_t = ln.t
-            if ln.t > until:
-                return True
-            f = as_frame(no, ln)
-            if f is not None and ln.t >= start and (symbols is None or f.tr_key in symbols):
-                return f
-            return False
-
-        match, counts, count_of, new = FRAME_HEAD.match, _COUNTS, frames.frame_count, _new_frame
         cur = Cursor(self._first_line(block))
-        for data in self.blobs(block, cur):
-            no, pos = cur.line, 0
-            cur_lines = data.count(b"\n") + (not data.endswith(b"\n"))
-            try:
-                text = data.decode()
-            except UnicodeDecodeError:
-                text = ""
-            find = text.find
-            clean = _no_control(data)  # else each fast line's text is checked (isprintable: no control)
-            while (nl := find("\n", pos)) >= 0:
-                at, pos = pos, nl + 1
-                no += 1
-                m = match(text, at, nl)
-                if m is not None:
-                    end = m.end()
-                    q = find('"', end, nl)  # the text's closing quote must be the line's: `"}`
-                    if q == nl - 2 and text[nl - 1] == "}" and find("\\", end, q) < 0:
-                        body = text[m.start(2) : q]
-                        t = float(m[1])
-                        if last_t <= t <= MAX_T and (clean or body.isprintable()):
-                            last_t = t
-                            if t > until:
-                                return
-                            key = m[5]
-                            if t >= start and (symbols is None or key in symbols):
-                                n = m[4]
-                                count = counts.get(n) or count_of(n) or 1
-                                yield new(TapeFrame, (t, m[3], key, count, body, no))
-                            continue
-                r = one(no, text[at:nl].encode())  # not the fast shape, or t out of order: the full check
-                if r is True:
-                    return
-                if isinstance(r, TapeFrame):
-                    yield r
-            rest = text[pos:].encode() if text else data
-            if rest:
-                raws = rest.split(b"\n")
-                if rest.endswith(b"\n"):
-                    raws.pop()
-                for raw in raws:
-                    no += 1
-                    r = one(no, raw)
-                    if r is True:
-                        return
-                    if isinstance(r, TapeFrame):
-                        yield r
-            cur.line += cur_lines
+        yield from framescan.scan(
+            self.blobs(block, cur), cur, last_t, start, until, symbols, self._parse, self.ws_path
+        )
 
     def _batches(self, block: int) -> Iterator[tuple[int, list[bytes]]]:
         """Lines a decoded chunk at a time: (line number before the first, raw lines)."""
@@ -522,14 +425,6 @@ def read_index(root: Path, parts: list[Path]) -> Index | None:
             f"{name} has {size} in {len(parts)}); rebuild it with `fakekis index {root}`",
         )
     return idx
-
-
-def _no_control(data: bytes, step: int = 1 << 16) -> bool:
-    """True when `data` holds no control character but newlines: counted in slices, so the check never
-    holds a copy of a whole decoded chunk (tests/e2e/test_plugin_streams_tape.py bounds the peak)."""
-    a = np.frombuffer(data, np.uint8)
-    low = sum(int(np.count_nonzero(a[i : i + step] < 0x20)) for i in range(0, len(a), step))
-    return low == data.count(b"\n")
 
 
 class _CutShort(Exception):

@@ -1,4 +1,4 @@
-"""The replay's chunk path (`fastline.FRAME_HEAD` in `stream.Tape.frames`) against the per-line path it
+"""The replay's chunk path (`fastline.FRAME_HEAD` in `framescan.scan`, under `Tape.frames`) against the per-line path it
 replaced (`fast_split`, else the full parse): on generated tapes full of near-miss lines, both must yield
 exactly the same frames, stop at the same place and raise the same error."""
 
@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from fakekis import tape
-from fakekis.tape import stream
+from fakekis.tape import framescan
 from fakekis.tape.format import TapeFrame
 from fakekis.tape.stream import Tape
 
@@ -111,7 +111,7 @@ def test_chunk_path_yields_what_the_per_line_path_yields(
     (root / "ws.jsonl").write_bytes(b"\n".join(body) + (b"\n" if newline_at_end and body else b""))
     fast = _read(root, start, until, symbols)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(stream, "FRAME_HEAD", NEVER)
+        mp.setattr(framescan, "FRAME_HEAD", NEVER)
         slow = _read(root, start, until, symbols)
     assert fast == slow
 
@@ -133,6 +133,6 @@ def test_writer_lines_take_the_chunk_path(tmp_path: Path) -> None:
         raise AssertionError(f"per-line path taken for {raw!r}")
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(stream, "fast_split", boom)
+        mp.setattr(framescan, "fast_split", boom)
         got = list(Tape.open(root).frames())
     assert got == [TapeFrame(1.5, "H0STCNT0", "005930", 2, text, 1)]
